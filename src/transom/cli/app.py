@@ -1,0 +1,78 @@
+"""The root Typer app, its global options, and the one place user errors become one sentence."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+import typer
+
+from transom.cli import config as config_cli
+from transom.cli import run as run_cli
+from transom.cli import runs as runs_cli
+from transom.cli.output import error_console
+from transom.exceptions import TransomError, UserInputError
+
+app = typer.Typer(
+    name="transom",
+    help="Transom: run, record and observe Python workflows.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(config_cli.app, name="config", help="View and change settings.")
+app.add_typer(config_cli.profile_app, name="profile", help="Manage settings profiles.")
+app.add_typer(runs_cli.app, name="runs", help="List and inspect recorded runs.")
+app.command("run", help="Run a flow from a file: transom run path/to/file.py:flow_fn")(run_cli.run)
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+) -> None:
+    if debug:
+        os.environ["TRANSOM_DEBUG"] = "1"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `transom` script and `python -m transom`; returns the exit code."""
+    from transom.platform.console import setup_utf8_console
+
+    setup_utf8_console()
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or os.environ.get("TRANSOM_DEBUG", "").lower() in ("1", "true", "yes")
+    try:
+        app(args=args, prog_name="transom", standalone_mode=False)
+    except SystemExit as exc:  # typer.Exit inside standalone_mode=False surfaces as SystemExit
+        return int(exc.code or 0) if isinstance(exc.code, int) or exc.code is None else 1
+    except KeyboardInterrupt:
+        error_console().print("Interrupted.")
+        return 130
+    except Exception as exc:
+        return _report(exc, debug)
+    return 0
+
+
+def _report(exc: BaseException, debug: bool) -> int:
+    import click
+
+    console = error_console()
+    if isinstance(exc, click.exceptions.Exit):
+        return exc.exit_code
+    if isinstance(exc, click.exceptions.Abort):
+        console.print("Aborted.")
+        return 1
+    if isinstance(exc, click.ClickException):
+        exc.show(file=sys.stderr)
+        return exc.exit_code
+    if debug:
+        console.print_exception()
+    elif isinstance(exc, UserInputError | TransomError):
+        console.print(f"[red]Error:[/red] {exc}", markup=True, highlight=False)
+    else:
+        console.print(
+            f"[red]Error:[/red] {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+            highlight=False,
+        )
+    return 1

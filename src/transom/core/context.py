@@ -1,0 +1,158 @@
+"""The current flow run and task run (contextvars), and the process-wide Runtime.
+
+The Runtime is what the engine needs from outside `core/`: a Recorder and result stores. It is
+built lazily, once per process, by a factory that `transom/runtime.py` registers from settings;
+tests and embedders can swap it with `use_runtime(...)`.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from transom.core.recorder import Recorder
+
+if TYPE_CHECKING:
+    from transom.core.flows import Flow
+    from transom.core.runners import TaskRunner
+    from transom.core.tasks import Task
+
+__all__ = [
+    "FlowRunContext",
+    "ResultStore",
+    "Runtime",
+    "StoredResult",
+    "TaskRunContext",
+    "current_flow_run",
+    "current_task_run",
+    "get_runtime",
+    "set_runtime_factory",
+    "use_runtime",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResult:
+    """A value read back from result storage (a persisted result or a cache hit)."""
+
+    key: str
+    value: Any
+    created: datetime
+    expiration: datetime | None = None
+
+
+class ResultStore(Protocol):
+    """Persists results by key; the cache is results stored under their cache key."""
+
+    location: str
+
+    def read(self, key: str, *, now: datetime | None = None) -> StoredResult | None:
+        """The stored value, or None if it is missing or expired."""
+        ...
+
+    def write(self, key: str, value: Any, *, serializer: str | None = None,
+              expiration: datetime | None = None) -> str:
+        """Store `value`; returns where it went. Raises SerializationError if it cannot."""
+        ...
+
+
+class Runtime(Protocol):
+    recorder: Recorder
+    default_serializer: str
+    task_runner_workers: int | None
+    log_level: int
+
+    def result_store(self, location: str | None = None) -> ResultStore: ...
+
+
+_factory: Callable[[], Runtime] | None = None
+_runtime: Runtime | None = None
+_lock = threading.Lock()
+_override: ContextVar[Runtime | None] = ContextVar("transom_runtime", default=None)
+
+
+def set_runtime_factory(factory: Callable[[], Runtime]) -> None:
+    global _factory
+    _factory = factory
+
+
+def get_runtime() -> Runtime:
+    override = _override.get()
+    if override is not None:
+        return override
+    global _runtime
+    if _runtime is None:
+        with _lock:
+            if _runtime is None:
+                if _factory is None:
+                    raise RuntimeError("no Transom runtime configured; import transom first")
+                _runtime = _factory()
+    return _runtime
+
+
+def reset_runtime() -> None:
+    """Forget the process-wide runtime (its recorder is flushed and closed)."""
+    global _runtime
+    with _lock:
+        if _runtime is not None:
+            _runtime.recorder.close()
+        _runtime = None
+
+
+@contextmanager
+def use_runtime(runtime: Runtime) -> Iterator[Runtime]:
+    token = _override.set(runtime)
+    try:
+        yield runtime
+    finally:
+        _override.reset(token)
+
+
+@dataclass(slots=True)
+class FlowRunContext:
+    flow: Flow[..., Any]
+    flow_run_id: uuid.UUID
+    name: str
+    parameters: dict[str, Any]
+    task_runner: TaskRunner
+    runtime: Runtime
+    log_prints: bool = False
+    run_count: int = 1
+    parent_task_run_id: uuid.UUID | None = None
+    _dynamic_keys: dict[str, int] = field(default_factory=dict)
+    _key_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def next_dynamic_key(self, task_key: str) -> int:
+        with self._key_lock:
+            n = self._dynamic_keys.get(task_key, 0)
+            self._dynamic_keys[task_key] = n + 1
+            return n
+
+
+@dataclass(slots=True)
+class TaskRunContext:
+    task: Task[..., Any]
+    task_run_id: uuid.UUID
+    flow_run_id: uuid.UUID | None
+    name: str
+    parameters: dict[str, Any]
+    run_count: int = 1
+    log_prints: bool = False
+
+
+flow_run_var: ContextVar[FlowRunContext | None] = ContextVar("transom_flow_run", default=None)
+task_run_var: ContextVar[TaskRunContext | None] = ContextVar("transom_task_run", default=None)
+
+
+def current_flow_run() -> FlowRunContext | None:
+    return flow_run_var.get()
+
+
+def current_task_run() -> TaskRunContext | None:
+    return task_run_var.get()

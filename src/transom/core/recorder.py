@@ -1,0 +1,267 @@
+"""Where the engine reports runs, states and logs.
+
+The engine calls `Recorder.record(event)` on its hot path; that must cost microseconds, so the
+standard recorder (`BatchingRecorder`) only appends to a queue. A background thread hands batches
+to an `EventSink`, the one I/O seam: the embedded store writes them to SQL, the API client posts
+them to the server. `flush()` waits until everything recorded so far has been written.
+"""
+
+from __future__ import annotations
+
+import atexit
+import sys
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from os import getpid as _getpid
+from typing import Any, Protocol
+
+from transom.core.states import State, now_utc
+
+__all__ = [
+    "BatchingRecorder",
+    "Event",
+    "EventSink",
+    "FlowRunCreated",
+    "LogRecorded",
+    "NullRecorder",
+    "Recorder",
+    "StateChanged",
+    "TaskRunCreated",
+]
+
+
+@dataclass(slots=True)
+class FlowRunCreated:
+    id: uuid.UUID
+    flow_name: str
+    name: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    parent_flow_run_id: uuid.UUID | None = None
+    parent_task_run_id: uuid.UUID | None = None
+    tags: list[str] = field(default_factory=list)
+    deployment_id: uuid.UUID | None = None
+    created: datetime = field(default_factory=now_utc)
+
+
+@dataclass(slots=True)
+class TaskRunCreated:
+    id: uuid.UUID
+    flow_run_id: uuid.UUID | None
+    task_key: str
+    name: str
+    dynamic_key: int = 0
+    cache_key: str | None = None
+    upstream: list[uuid.UUID] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    created: datetime = field(default_factory=now_utc)
+
+
+@dataclass(slots=True)
+class StateChanged:
+    run_id: uuid.UUID
+    is_task: bool
+    state: State
+    run_count: int = 0
+
+
+@dataclass(slots=True)
+class LogRecorded:
+    flow_run_id: uuid.UUID | None
+    task_run_id: uuid.UUID | None
+    level: int
+    logger: str
+    message: str
+    timestamp: datetime = field(default_factory=now_utc)
+
+
+Event = FlowRunCreated | TaskRunCreated | StateChanged | LogRecorded
+
+
+class Recorder(Protocol):
+    """Receives every event of every run. `record` must be cheap and never raise."""
+
+    def record(self, event: Event) -> None: ...
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Block until events recorded so far are written; False if the timeout ran out."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class EventSink(Protocol):
+    """Writes one batch of events somewhere durable; raises on failure (the batch is retried)."""
+
+    def write(self, events: Sequence[Event]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class NullRecorder:
+    """Records nothing; for code paths that must not touch storage."""
+
+    def record(self, event: Event) -> None:
+        pass
+
+    def flush(self, timeout: float | None = None) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass
+
+
+class BatchingRecorder:
+    """Queue events on the caller's thread; write them in batches from one background thread.
+
+    `sink_factory` is called on the background thread, so a slow import or a database
+    connection does not delay the first run. A failing sink is retried with backoff; while it
+    fails, at most `max_buffer` events are kept (oldest log lines dropped first, never states).
+    """
+
+    def __init__(
+        self,
+        sink_factory: Callable[[], EventSink],
+        *,
+        interval: float = 0.05,
+        max_batch: int = 5000,
+        max_buffer: int = 200_000,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        self._sink_factory = sink_factory
+        self._sink: EventSink | None = None
+        self._interval = interval
+        self._max_batch = max_batch
+        self._max_buffer = max_buffer
+        self._on_error = on_error or _print_error
+        self._queue: deque[Event] = deque()
+        self._cond = threading.Condition()
+        self._taken = 0  # events taken off the queue (written, in flight, or dropped)
+        self._written = 0  # events written or dropped
+        self.dropped = 0
+        self._closed = False
+        self._flush_requested = False
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self.last_error: BaseException | None = None
+
+    # -- caller side -----------------------------------------------------------------------
+    def record(self, event: Event) -> None:
+        self._queue.append(event)  # deque.append is atomic; no lock on the hot path
+        if self._thread is None or self._pid != _getpid():
+            self._start()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            # Everything this caller recorded is either still queued or already taken.
+            target = self._taken + len(self._queue)
+            self._flush_requested = True
+            self._cond.notify_all()
+            while self._written < target:
+                if self._thread is None or not self._thread.is_alive():
+                    return False
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._cond.wait(0.5 if remaining is None else min(remaining, 0.5))
+        return True
+
+    def close(self, timeout: float | None = 30.0) -> None:
+        if self._closed:
+            return
+        if self._thread is not None and self._thread.is_alive():
+            if self.last_error is not None and timeout is not None:
+                timeout = min(timeout, 5.0)  # the sink is failing: do not hold up exit for long
+            self.flush(timeout)
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(5)
+        if self._sink is not None:
+            try:
+                self._sink.close()
+            except Exception as exc:
+                self._on_error(exc)
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue)
+
+    # -- background side -------------------------------------------------------------------
+    def _start(self) -> None:
+        with self._cond:
+            if self._thread is not None and self._pid == _getpid():
+                return
+            self._pid = _getpid()
+            self._closed = False
+            self._thread = threading.Thread(target=self._loop, name="transom-recorder", daemon=True)
+            self._thread.start()
+            atexit.register(self.close)
+
+    def _loop(self) -> None:
+        backoff = 0.0
+        while True:
+            with self._cond:
+                if not (self._closed or self._flush_requested or len(self._queue) >= self._max_batch):
+                    self._cond.wait(self._interval)
+                if self._closed and not self._queue:
+                    return
+                batch = [self._queue.popleft()
+                         for _ in range(min(len(self._queue), self._max_batch))]
+                self._taken += len(batch)
+                if not self._queue:
+                    self._flush_requested = False
+            if not batch:
+                continue
+            try:
+                if self._sink is None:
+                    self._sink = self._sink_factory()
+                self._sink.write(batch)
+            except Exception as exc:
+                self.last_error = exc
+                if backoff == 0.0:
+                    self._on_error(exc)
+                with self._cond:
+                    self._queue.extendleft(reversed(batch))
+                    self._taken -= len(batch)
+                    self._trim()
+                if self._closed:
+                    return  # giving up at exit; the error was reported
+                backoff = min(max(backoff * 2, 0.1), 2.0)
+                time.sleep(backoff)
+                continue
+            backoff = 0.0
+            self.last_error = None
+            with self._cond:
+                self._written += len(batch)
+                self._cond.notify_all()
+
+    def _trim(self) -> None:
+        """Called with the lock held: drop the oldest log lines beyond `max_buffer`."""
+        excess = len(self._queue) - self._max_buffer
+        if excess <= 0:
+            return
+        kept: list[Event] = []
+        dropped = 0
+        for event in self._queue:
+            if dropped < excess and isinstance(event, LogRecorded):
+                dropped += 1
+                continue
+            kept.append(event)
+        self._queue.clear()
+        self._queue.extend(kept)
+        # Dropped events count as taken and written, so flush() does not wait for them.
+        self._taken += dropped
+        self._written += dropped
+        self.dropped += dropped
+
+
+def _print_error(exc: BaseException) -> None:
+    print(f"transom: could not record run events ({type(exc).__name__}: {exc}); retrying",
+          file=sys.stderr)

@@ -1,0 +1,113 @@
+"""Every error Transom raises on purpose.
+
+TransomError
+ ├── UserInputError .............. something the user typed or passed is wrong (one clear sentence)
+ │    ├── ParameterError ......... a flow parameter failed validation before the run started
+ │    ├── EntrypointError ........ `path/file.py:flow_fn` missing, unreadable, or not a flow
+ │    └── ConfigError ............ an unknown or malformed setting / profile
+ ├── StorageError ................ the database or result storage cannot be used
+ │    └── DatabaseError .......... unreachable, locked, corrupt or unwritable database
+ ├── ResultError ................. a result could not be persisted or read back
+ │    └── SerializationError ..... a value could not be serialised (e.g. unpicklable)
+ ├── InvalidTransition ........... a state change the transition table forbids
+ ├── RunFailed ................... a run ended Failed/Crashed/Cancelled; `.state` carries why
+ │    └── TaskRunTimeout / FlowRunTimeout (also TimeoutError)
+ └── Abort ....................... raised inside a run to end it Failed without retries
+
+RunInterrupted (BaseException, not Exception) is raised into a run that must stop now
+(a cancel, a termination signal), so that user code's `except Exception` does not swallow it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from transom.core.states import State
+
+__all__ = [
+    "Abort",
+    "ConfigError",
+    "DatabaseError",
+    "EntrypointError",
+    "FlowRunTimeout",
+    "InvalidTransition",
+    "ParameterError",
+    "ResultError",
+    "RunFailed",
+    "RunInterrupted",
+    "SerializationError",
+    "StorageError",
+    "TaskRunTimeout",
+    "TransomError",
+    "UserInputError",
+]
+
+
+class TransomError(Exception):
+    """Base class of every error Transom raises on purpose."""
+
+
+class UserInputError(TransomError):
+    """Something the user passed is wrong; the message is one sentence that says what and how to fix it."""
+
+
+class ParameterError(UserInputError):
+    """A flow parameter failed validation; raised before the run starts."""
+
+
+class EntrypointError(UserInputError):
+    """A `path/file.py:flow_fn` entrypoint cannot be loaded."""
+
+
+class ConfigError(UserInputError):
+    """An unknown or malformed setting or profile."""
+
+
+class StorageError(TransomError):
+    """The database or the result storage cannot be used."""
+
+
+class DatabaseError(StorageError):
+    """The database is unreachable, locked, corrupt or not writable."""
+
+
+class ResultError(TransomError):
+    """A result could not be persisted or read back."""
+
+
+class SerializationError(ResultError):
+    """A value could not be serialised by the chosen serializer."""
+
+
+class InvalidTransition(TransomError):
+    """A state change that the transition table in `core/states.py` forbids."""
+
+
+class RunFailed(TransomError):
+    """A run did not complete; `state` is its final state."""
+
+    def __init__(self, message: str, state: State | None = None) -> None:
+        super().__init__(message)
+        self.state = state
+
+
+class TaskRunTimeout(RunFailed, TimeoutError):
+    """A task run exceeded its `timeout_seconds`."""
+
+
+class FlowRunTimeout(RunFailed, TimeoutError):
+    """A flow run exceeded its `timeout_seconds`."""
+
+
+class Abort(TransomError):
+    """Raise inside a flow or task to end it Failed at once, without retries."""
+
+
+class RunInterrupted(BaseException):
+    """Raised into a run that must stop now (cancel, SIGTERM/CTRL_BREAK); not an Exception on purpose."""
+
+    def __init__(self, message: str = "run interrupted", *, cancelled: bool = True, **extra: Any) -> None:
+        super().__init__(message)
+        self.cancelled = cancelled
+        self.extra = extra
