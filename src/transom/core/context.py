@@ -67,6 +67,7 @@ class Runtime(Protocol):
     default_serializer: str
     task_runner_workers: int | None
     log_level: int
+    persist_results: bool
 
     def result_store(self, location: str | None = None) -> ResultStore: ...
 

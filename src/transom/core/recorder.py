@@ -67,6 +67,7 @@ class StateChanged:
     is_task: bool
     state: State
     run_count: int = 0
+    result_ref: str | None = None  # where a persisted result was stored, if it was
 
 
 @dataclass(slots=True)

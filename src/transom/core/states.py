@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import traceback
+import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from enum import Enum
@@ -111,6 +112,7 @@ class State:
     error: ErrorInfo | None = None
     exception: BaseException | None = field(default=None, compare=False, repr=False)
     scheduled_time: datetime | None = None
+    run_id: uuid.UUID | None = field(default=None, compare=False)
 
     def is_final(self) -> bool:
         return self.type in FINAL_TYPES
@@ -180,7 +182,7 @@ def _from_exception(kind: StateType, name: str, exc: BaseException | None,
                     message: str | None) -> State:
     info = ErrorInfo.from_exception(exc) if exc is not None else None
     if message is None and exc is not None:
-        message = f"{info.type if info else type(exc).__name__}: {exc}"
+        message = f"{type(exc).__name__}: {exc}"
     return State(kind, name, message=message, error=info, exception=exc)
 
 

@@ -1,0 +1,201 @@
+"""Flow + @flow: the definition of a workflow and its parameters. Running it is the engine's job."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any, Generic, ParamSpec, TypeVar, overload
+
+from transom.core.policies import RetryDelay
+from transom.core.runners import TaskRunner
+from transom.exceptions import ParameterError
+
+__all__ = ["Flow", "flow"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class Flow(Generic[P, R]):
+    """A function whose calls are flow runs: validated parameters, retries, timeouts, recorded."""
+
+    def __init__(
+        self,
+        fn: Callable[P, R],
+        name: str | None = None,
+        *,
+        description: str | None = None,
+        version: str | None = None,
+        retries: int = 0,
+        retry_delay_seconds: RetryDelay | None = None,
+        timeout_seconds: float | None = None,
+        task_runner: TaskRunner | None = None,
+        log_prints: bool | None = None,
+        persist_result: bool | None = None,
+        result_storage: str | None = None,
+        result_serializer: str | None = None,
+        validate_parameters: bool = True,
+        flow_run_name: str | None = None,
+        tags: list[str] | None = None,
+    ) -> None:
+        if not callable(fn):
+            raise TypeError(f"@flow needs a function, got {type(fn).__name__}")
+        if retries < 0:
+            raise ValueError("retries must be zero or more")
+        if timeout_seconds is not None and timeout_seconds <= 0:
+            raise ValueError("timeout_seconds must be more than zero")
+        if task_runner is not None and not isinstance(task_runner, TaskRunner):
+            raise TypeError("task_runner must be a TaskRunner such as ThreadPoolTaskRunner()")
+        if result_serializer not in (None, "pickle", "json"):
+            raise ValueError("result_serializer must be 'pickle' or 'json'")
+        self.fn = fn
+        self.name = name or getattr(fn, "__name__", type(fn).__name__).replace("_", "-")
+        self.description = description or inspect.getdoc(fn)
+        self.version = version
+        self.retries = retries
+        self.retry_delay_seconds = retry_delay_seconds
+        self.timeout_seconds = timeout_seconds
+        self.task_runner = task_runner
+        self.log_prints = log_prints
+        self.persist_result = persist_result
+        self.result_storage = result_storage
+        self.result_serializer = result_serializer
+        self.should_validate_parameters = validate_parameters
+        self.flow_run_name = flow_run_name
+        self.tags = list(tags or ())
+        self.is_async = inspect.iscoroutinefunction(fn)
+        self.signature = inspect.signature(fn)
+        self._model: Any = None
+        self.__doc__ = getattr(fn, "__doc__", None)
+        self.__name__ = getattr(fn, "__name__", self.name)
+        self.__wrapped__ = fn
+
+    # -- parameters ------------------------------------------------------------------------
+    def bind(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """The call's parameters by name, defaults filled in; a wrong call is a ParameterError."""
+        try:
+            bound = self.signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise ParameterError(f"flow {self.name!r}: {exc}") from None
+        bound.apply_defaults()
+        return dict(bound.arguments)
+
+    def validate_parameters(self, parameters: Mapping[str, Any]) -> dict[str, Any]:
+        """Check and coerce parameters against the type hints (pydantic); name the bad one."""
+        unknown = [k for k in parameters if k not in self.signature.parameters]
+        has_var_kw = any(p.kind is p.VAR_KEYWORD for p in self.signature.parameters.values())
+        if unknown and not has_var_kw:
+            expected = ", ".join(self.signature.parameters) or "no parameters"
+            raise ParameterError(
+                f"flow {self.name!r} has no parameter {unknown[0]!r} (it takes: {expected})"
+            )
+        missing = [
+            name for name, p in self.signature.parameters.items()
+            if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+            and name not in parameters
+        ]
+        if missing:
+            raise ParameterError(f"flow {self.name!r} is missing the parameter {missing[0]!r}")
+        if not self.should_validate_parameters:
+            return dict(parameters)
+        model = self._parameter_model()
+        import pydantic
+
+        try:
+            validated = model.model_validate(dict(parameters))
+        except pydantic.ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(p) for p in error.get("loc", ())) or "?"
+            value = error.get("input")
+            raise ParameterError(
+                f"flow {self.name!r}: parameter {where!r} is invalid: {error.get('msg')} "
+                f"(got {value!r})"
+            ) from None
+        return {name: getattr(validated, name) for name in parameters}
+
+    def _parameter_model(self) -> Any:
+        if self._model is None:
+            import pydantic
+
+            fields: dict[str, Any] = {}
+            hints = _type_hints(self.fn)
+            for name, param in self.signature.parameters.items():
+                if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                    continue
+                annotation = hints.get(name, Any)
+                default = ... if param.default is param.empty else param.default
+                fields[name] = (annotation, default)
+            self._model = pydantic.create_model(
+                f"{self.name}-parameters",
+                __config__=pydantic.ConfigDict(arbitrary_types_allowed=True, extra="allow"),
+                **fields,
+            )
+        return self._model
+
+    def parameter_schema(self) -> dict[str, Any]:
+        """JSON schema of the parameters (for deployments and the UI)."""
+        schema: dict[str, Any] = self._parameter_model().model_json_schema()
+        return schema
+
+    def with_options(self, **changes: Any) -> Flow[P, R]:
+        """A copy of this flow with some options changed."""
+        options: dict[str, Any] = {
+            "name": self.name, "description": self.description, "version": self.version,
+            "retries": self.retries, "retry_delay_seconds": self.retry_delay_seconds,
+            "timeout_seconds": self.timeout_seconds, "task_runner": self.task_runner,
+            "log_prints": self.log_prints, "persist_result": self.persist_result,
+            "result_storage": self.result_storage, "result_serializer": self.result_serializer,
+            "validate_parameters": self.should_validate_parameters,
+            "flow_run_name": self.flow_run_name, "tags": self.tags,
+        }
+        unknown = set(changes) - set(options)
+        if unknown:
+            raise TypeError(f"unknown flow option(s): {', '.join(sorted(unknown))}")
+        options.update(changes)
+        return Flow(self.fn, **options)
+
+    # -- running: all of it is in the engine ---------------------------------------------------
+    @overload
+    def __call__(self: Flow[P, Coroutine[Any, Any, R]], *args: P.args, **kwargs: P.kwargs
+                 ) -> Coroutine[Any, Any, R]: ...
+
+    @overload
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R: ...
+
+    def __call__(self, *args: Any, return_state: bool = False, **kwargs: Any) -> Any:
+        from transom.core import engine
+
+        if self.is_async:
+            return engine.run_flow_async(self, args, kwargs, return_state=return_state)
+        return engine.run_flow(self, args, kwargs, return_state=return_state)
+
+    def __repr__(self) -> str:
+        return f"Flow({self.name!r})"
+
+
+def _type_hints(fn: Callable[..., Any]) -> dict[str, Any]:
+    import typing
+
+    try:
+        return typing.get_type_hints(fn)
+    except Exception:  # unresolvable forward references: fall back to no validation for them
+        return {}
+
+
+@overload
+def flow(fn: Callable[P, R], /) -> Flow[P, R]: ...
+
+
+@overload
+def flow(fn: None = None, /, **options: Any) -> Callable[[Callable[P, R]], Flow[P, R]]: ...
+
+
+def flow(fn: Callable[P, R] | None = None, /, **options: Any) -> Any:
+    """Make a function a flow: `@flow` or `@flow(name=..., retries=..., task_runner=...)`."""
+    if fn is not None:
+        return Flow(fn, **options)
+
+    def decorate(f: Callable[P, R]) -> Flow[P, R]:
+        return Flow(f, **options)
+
+    return decorate

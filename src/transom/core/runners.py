@@ -1,0 +1,191 @@
+"""Task runners (threads by default, processes on request) and the futures they hand back."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextvars
+import multiprocessing
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
+
+from transom.core.states import State
+
+__all__ = [
+    "DoneAndNotDone",
+    "SubmittedRun",
+    "ProcessPoolTaskRunner",
+    "TaskFuture",
+    "TaskRunner",
+    "ThreadPoolTaskRunner",
+    "as_completed",
+    "wait",
+]
+
+R = TypeVar("R")
+
+
+class TaskFuture(Generic[R]):
+    """A task run that was submitted; resolves to its final State."""
+
+    __slots__ = ("_future", "task_run_id", "task_name")
+
+    def __init__(self, future: cf.Future[State], task_run_id: uuid.UUID, task_name: str) -> None:
+        self._future = future
+        self.task_run_id = task_run_id
+        self.task_name = task_name
+
+    def wait(self, timeout: float | None = None) -> None:
+        cf.wait([self._future], timeout=timeout)
+
+    def done(self) -> bool:
+        return self._future.done()
+
+    @property
+    def state(self) -> State:
+        """The final state if done (waits for it)."""
+        return self._future.result()
+
+    def result(self, timeout: float | None = None, raise_on_failure: bool = True) -> R:
+        state = self._future.result(timeout=timeout)
+        value: R = state.result(raise_on_failure=raise_on_failure)
+        return value
+
+    def add_done_callback(self, fn: Callable[[TaskFuture[R]], None]) -> None:
+        self._future.add_done_callback(lambda _f: fn(self))
+
+    def __repr__(self) -> str:
+        status = self._future.result().name if self._future.done() else "pending"
+        return f"TaskFuture({self.task_name}, {status})"
+
+
+class DoneAndNotDone(NamedTuple):
+    done: set[TaskFuture[Any]]
+    not_done: set[TaskFuture[Any]]
+
+
+def wait(futures: Iterable[TaskFuture[Any]], timeout: float | None = None) -> DoneAndNotDone:
+    """Wait for futures to finish (all, or until `timeout`); returns (done, not_done)."""
+    by_inner = {f._future: f for f in futures}
+    done, not_done = cf.wait(by_inner, timeout=timeout)
+    return DoneAndNotDone({by_inner[f] for f in done}, {by_inner[f] for f in not_done})
+
+
+def as_completed(futures: Iterable[TaskFuture[Any]],
+                 timeout: float | None = None) -> Iterator[TaskFuture[Any]]:
+    """Yield futures as they finish."""
+    by_inner = {f._future: f for f in futures}
+    for inner in cf.as_completed(by_inner, timeout=timeout):
+        yield by_inner[inner]
+
+
+class SubmittedRun(Protocol):
+    """What the engine hands a runner: one task run, runnable here or in another process."""
+
+    def run_local(self) -> State: ...
+
+    def run_remote(self, executor: cf.Executor) -> State: ...
+
+    def cancelled(self) -> State: ...
+
+
+class TaskRunner:
+    """Runs submitted task runs concurrently. Each flow run gets its own (see `duplicate`)."""
+
+    def submit(self, run: SubmittedRun) -> cf.Future[State]:
+        raise NotImplementedError
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Wait for (or, with wait=False, stop waiting for) every submitted run."""
+        raise NotImplementedError
+
+    def duplicate(self) -> TaskRunner:
+        """A fresh runner with the same settings."""
+        raise NotImplementedError
+
+
+class ThreadPoolTaskRunner(TaskRunner):
+    """Runs tasks in a pool of threads; the default. Context (the current run) follows each task."""
+
+    def __init__(self, max_workers: int | None = None) -> None:
+        if max_workers is not None and max_workers < 1:
+            raise ValueError("max_workers must be at least 1")
+        self.max_workers = max_workers
+        self._pool: cf.ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def _threads(self) -> cf.ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                workers = self.max_workers or min(32, (os.cpu_count() or 1) + 4)
+                self._pool = cf.ThreadPoolExecutor(workers, thread_name_prefix="transom-task")
+            return self._pool
+
+    def submit(self, run: SubmittedRun) -> cf.Future[State]:
+        ctx = contextvars.copy_context()
+        return _guard(self._threads().submit(ctx.run, run.run_local), run)
+
+    def shutdown(self, wait: bool = True) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=wait, cancel_futures=not wait)
+
+    def duplicate(self) -> ThreadPoolTaskRunner:
+        return type(self)(self.max_workers)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(max_workers={self.max_workers})"
+
+
+class ProcessPoolTaskRunner(ThreadPoolTaskRunner):
+    """Runs each task in a pool of worker processes (spawned, as on Windows, on every OS).
+
+    A parent thread per run waits for its inputs and checks the cache; the task, its arguments and
+    the run's identity are then cloudpickled to a worker process, which runs the attempts (retries,
+    timeouts) and sends back the final state and the run's events for the parent to record.
+    Arguments and results must pickle. Use it for CPU-bound tasks.
+    """
+
+    def __init__(self, max_workers: int | None = None) -> None:
+        super().__init__(max_workers)
+        self._processes: cf.ProcessPoolExecutor | None = None
+
+    def _process_pool(self) -> cf.ProcessPoolExecutor:
+        with self._lock:
+            if self._processes is None:
+                self._processes = cf.ProcessPoolExecutor(
+                    self.max_workers or os.cpu_count() or 1,
+                    mp_context=multiprocessing.get_context("spawn"),
+                )
+            return self._processes
+
+    def submit(self, run: SubmittedRun) -> cf.Future[State]:
+        processes = self._process_pool()
+        ctx = contextvars.copy_context()
+        return _guard(self._threads().submit(ctx.run, run.run_remote, processes), run)
+
+    def shutdown(self, wait: bool = True) -> None:
+        super().shutdown(wait)
+        with self._lock:
+            processes, self._processes = self._processes, None
+        if processes is not None:
+            processes.shutdown(wait=wait, cancel_futures=not wait)
+
+
+def _guard(future: cf.Future[State], run: SubmittedRun) -> cf.Future[State]:
+    """A future that resolves to the run's Cancelled state if the pool drops it unstarted."""
+    outer: cf.Future[State] = cf.Future()
+
+    def relay(inner: cf.Future[State]) -> None:
+        if inner.cancelled():
+            outer.set_result(run.cancelled())
+        elif inner.exception() is not None:
+            outer.set_exception(inner.exception())  # type: ignore[arg-type]
+        else:
+            outer.set_result(inner.result())
+
+    future.add_done_callback(relay)
+    return outer

@@ -1,0 +1,52 @@
+"""The process-wide Runtime built from Settings: which recorder, which result stores.
+
+Registered with `core.context.set_runtime_factory` when `transom` is imported; built on first use,
+so importing transom reads no settings and opens no database.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+
+from transom.core.recorder import BatchingRecorder, EventSink
+from transom.results import LocalResultStore, RemoteResultStore, open_result_store
+from transom.settings import Settings
+
+__all__ = ["SettingsRuntime", "build_runtime"]
+
+
+class SettingsRuntime:
+    """Runtime from settings: the embedded store recorder and result stores by location."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.default_serializer = settings.results_serializer
+        self.task_runner_workers = settings.task_runner_max_workers
+        self.persist_results = settings.results_persist
+        self.log_level = logging.getLevelName(settings.logging_level.upper())
+        if not isinstance(self.log_level, int):
+            self.log_level = logging.INFO
+        self.recorder = BatchingRecorder(self._make_sink)
+        self._stores: dict[str, LocalResultStore | RemoteResultStore] = {}
+        self._lock = threading.Lock()
+
+    def _make_sink(self) -> EventSink:
+        # Runs on the recorder's thread: SQLAlchemy is imported there, off the caller's path.
+        from transom.store.sink import StoreSink
+
+        return StoreSink(self.settings.database_url_resolved,
+                         busy_timeout=self.settings.sqlite_busy_timeout)
+
+    def result_store(self, location: str | None = None) -> LocalResultStore | RemoteResultStore:
+        where = location or self.settings.results_storage_resolved
+        with self._lock:
+            store = self._stores.get(where)
+            if store is None:
+                store = self._stores[where] = open_result_store(where)
+            return store
+
+
+def build_runtime(environ: Mapping[str, str] | None = None) -> SettingsRuntime:
+    return SettingsRuntime(Settings.load(environ))
