@@ -152,6 +152,8 @@ class _TaskRun(_Run):
         self.timeout = task.timeout_seconds
         self.log_prints = (task.log_prints if task.log_prints is not None
                            else flow_ctx.log_prints if flow_ctx is not None else False)
+        if self.log_prints:
+            enable_print_capture()
         self.cache_key: str | None = None
         self.parameters: dict[str, Any] | None = None
         self.ctx: TaskRunContext | None = None

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import pytest
+
+from transom.core import states as st
+from transom.core.states import FINAL_TYPES, StateType, check_transition
+from transom.exceptions import InvalidTransition, RunFailed
+
+
+def test_normal_lifecycle_is_allowed() -> None:
+    path = [None, StateType.PENDING, StateType.RUNNING, StateType.SCHEDULED, StateType.RUNNING,
+            StateType.COMPLETED]
+    for current, proposed in zip(path, path[1:]):
+        check_transition(current, proposed)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("final", sorted(FINAL_TYPES))
+def test_final_states_only_allow_a_rerun(final: StateType) -> None:
+    check_transition(final, StateType.SCHEDULED)
+    with pytest.raises(InvalidTransition, match=f"cannot move a {final.value} run to RUNNING"):
+        check_transition(final, StateType.RUNNING)
+
+
+def test_cancelling_can_only_end() -> None:
+    with pytest.raises(InvalidTransition, match="allowed next: CANCELLED, COMPLETED, CRASHED, FAILED"):
+        check_transition(StateType.CANCELLING, StateType.RUNNING)
+
+
+def test_failed_state_carries_error_and_reraises() -> None:
+    try:
+        raise KeyError("missing")
+    except KeyError as exc:
+        failed = st.Failed(exc)
+    assert failed.error is not None
+    assert failed.error.type == "KeyError"
+    assert "raise KeyError" in failed.error.traceback
+    assert failed.message == "KeyError: 'missing'"
+    with pytest.raises(KeyError):
+        failed.result()
+    assert isinstance(failed.result(raise_on_failure=False), KeyError)
+
+
+def test_failed_state_without_exception_raises_run_failed() -> None:
+    crashed = st.Crashed(message="process died")
+    with pytest.raises(RunFailed, match="process died") as info:
+        crashed.result()
+    assert info.value.state is crashed
+
+
+def test_named_variants_keep_their_type() -> None:
+    assert st.AwaitingRetry(scheduled_time=st.now_utc()).type is StateType.SCHEDULED
+    assert st.Running(name="Retrying").is_running()
+    assert st.Completed(1, name="Cached").cached
+    assert st.Completed(5).result() == 5
