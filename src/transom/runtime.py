@@ -36,8 +36,9 @@ class SettingsRuntime:
         # Runs on the recorder's thread: SQLAlchemy is imported there, off the caller's path.
         from transom.store.sink import StoreSink
 
-        return StoreSink(self.settings.database_url_resolved,
-                         busy_timeout=self.settings.sqlite_busy_timeout)
+        sink: EventSink = StoreSink(self.settings.database_url_resolved,
+                                    busy_timeout=self.settings.sqlite_busy_timeout)
+        return sink
 
     def result_store(self, location: str | None = None) -> LocalResultStore | RemoteResultStore:
         where = location or self.settings.results_storage_resolved

@@ -38,7 +38,7 @@ def test_bad_parameter_fails_before_the_run_with_its_name(runtime: Any) -> None:
     def typed(count: int) -> int:
         return count
 
-    with pytest.raises(ParameterError, match="parameter 'count' is invalid.*got 'many'"):
+    with pytest.raises(ParameterError, match=r"parameter 'count' is invalid.*got 'many'"):
         typed("many")
     with pytest.raises(ParameterError, match="missing a required argument: 'count'"):
         typed()

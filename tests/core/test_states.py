@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from transom.core import states as st
@@ -10,7 +12,7 @@ from transom.exceptions import InvalidTransition, RunFailed
 def test_normal_lifecycle_is_allowed() -> None:
     path = [None, StateType.PENDING, StateType.RUNNING, StateType.SCHEDULED, StateType.RUNNING,
             StateType.COMPLETED]
-    for current, proposed in zip(path, path[1:]):
+    for current, proposed in itertools.pairwise(path):
         check_transition(current, proposed)  # type: ignore[arg-type]
 
 

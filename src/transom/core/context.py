@@ -63,11 +63,22 @@ class ResultStore(Protocol):
 
 
 class Runtime(Protocol):
-    recorder: Recorder
-    default_serializer: str
-    task_runner_workers: int | None
-    log_level: int
-    persist_results: bool
+    """What the engine needs from outside core/: where events go and where results are kept."""
+
+    @property
+    def recorder(self) -> Recorder: ...
+
+    @property
+    def default_serializer(self) -> str: ...
+
+    @property
+    def task_runner_workers(self) -> int | None: ...
+
+    @property
+    def log_level(self) -> int: ...
+
+    @property
+    def persist_results(self) -> bool: ...
 
     def result_store(self, location: str | None = None) -> ResultStore: ...
 

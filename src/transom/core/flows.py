@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from transom.core.policies import RetryDelay
@@ -49,7 +49,7 @@ class Flow(Generic[P, R]):
         if result_serializer not in (None, "pickle", "json"):
             raise ValueError("result_serializer must be 'pickle' or 'json'")
         self.fn = fn
-        self.name = name or getattr(fn, "__name__", type(fn).__name__).replace("_", "-")
+        self.name: str = name or str(getattr(fn, "__name__", type(fn).__name__)).replace("_", "-")
         self.description = description or inspect.getdoc(fn)
         self.version = version
         self.retries = retries
@@ -155,13 +155,6 @@ class Flow(Generic[P, R]):
         return Flow(self.fn, **options)
 
     # -- running: all of it is in the engine ---------------------------------------------------
-    @overload
-    def __call__(self: Flow[P, Coroutine[Any, Any, R]], *args: P.args, **kwargs: P.kwargs
-                 ) -> Coroutine[Any, Any, R]: ...
-
-    @overload
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R: ...
-
     def __call__(self, *args: Any, return_state: bool = False, **kwargs: Any) -> Any:
         from transom.core import engine
 

@@ -15,8 +15,8 @@ from transom.core.states import State
 
 __all__ = [
     "DoneAndNotDone",
-    "SubmittedRun",
     "ProcessPoolTaskRunner",
+    "SubmittedRun",
     "TaskFuture",
     "TaskRunner",
     "ThreadPoolTaskRunner",
@@ -30,7 +30,7 @@ R = TypeVar("R")
 class TaskFuture(Generic[R]):
     """A task run that was submitted; resolves to its final State."""
 
-    __slots__ = ("_future", "task_run_id", "task_name")
+    __slots__ = ("_future", "task_name", "task_run_id")
 
     def __init__(self, future: cf.Future[State], task_run_id: uuid.UUID, task_name: str) -> None:
         self._future = future
@@ -183,7 +183,7 @@ def _guard(future: cf.Future[State], run: SubmittedRun) -> cf.Future[State]:
         if inner.cancelled():
             outer.set_result(run.cancelled())
         elif inner.exception() is not None:
-            outer.set_exception(inner.exception())  # type: ignore[arg-type]
+            outer.set_exception(inner.exception())
         else:
             outer.set_result(inner.result())
 

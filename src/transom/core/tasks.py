@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
@@ -25,7 +25,7 @@ RetryConditionFn = Callable[["Task[..., Any]", "TaskRunContext", "State"], bool]
 
 
 @dataclass(frozen=True, slots=True)
-class unmapped:  # noqa: N801 - the familiar lower-case name
+class unmapped:
     """Wrap an argument of `Task.map` to pass it whole to every call instead of mapping over it."""
 
     value: Any
@@ -66,7 +66,7 @@ class Task(Generic[P, R]):
         if result_serializer not in (None, "pickle", "json"):
             raise ValueError("result_serializer must be 'pickle' or 'json'")
         self.fn = fn
-        self.name = name or getattr(fn, "__name__", type(fn).__name__)
+        self.name: str = name or str(getattr(fn, "__name__", type(fn).__name__))
         self.description = description or inspect.getdoc(fn)
         self.tags = list(tags or ())
         self.retries = retries
@@ -110,7 +110,7 @@ class Task(Generic[P, R]):
 
     def with_options(self, **changes: Any) -> Task[P, R]:
         """A copy of this task with some options changed."""
-        options = {
+        options: dict[str, Any] = {
             "name": self.name, "description": self.description, "tags": self.tags,
             "retries": self.retries, "retry_delay_seconds": self.retry_delay_seconds,
             "retry_jitter_factor": self.retry_jitter_factor,
@@ -127,13 +127,6 @@ class Task(Generic[P, R]):
         return Task(self.fn, **options)
 
     # -- running: all of it is in the engine ---------------------------------------------------
-    @overload
-    def __call__(self: Task[P, Coroutine[Any, Any, R]], *args: P.args, **kwargs: P.kwargs
-                 ) -> Coroutine[Any, Any, R]: ...
-
-    @overload
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R: ...
-
     def __call__(self, *args: Any, return_state: bool = False, **kwargs: Any) -> Any:
         from transom.core import engine
 
@@ -165,7 +158,7 @@ class Task(Generic[P, R]):
         import functools
 
         bound = task_obj.with_options()
-        bound.fn = functools.partial(task_obj.fn, instance)  # type: ignore[assignment]
+        bound.fn = functools.partial(task_obj.fn, instance)
         bound.is_async = task_obj.is_async
         bound._signature = inspect.signature(bound.fn)
         return bound
@@ -209,7 +202,7 @@ def expand_map_arguments(name: str, args: tuple[Any, ...], kwargs: Mapping[str, 
 
     calls = []
     for i in range(count):
-        call_args = tuple(static(a) if lst is None else lst[i] for a, lst in zip(args, arg_lists))
+        call_args = tuple(static(a) if lst is None else lst[i] for a, lst in zip(args, arg_lists, strict=True))
         call_kwargs = {k: static(kwargs[k]) if lst is None else lst[i] for k, lst in kw_lists.items()}
         calls.append((call_args, call_kwargs))
     return calls
