@@ -12,7 +12,6 @@ from datetime import timedelta
 
 from transom import flow, get_run_logger, task, task_input_hash
 
-
 _attempts: dict[int, int] = {}
 
 

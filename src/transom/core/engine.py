@@ -204,7 +204,7 @@ class _TaskRun(_Run):
         if persist:
             key = self.cache_key or f"task-run-{self.run_id}"
             expiration = (st.now_utc() + task.cache_expiration
-                          if self.cache_key and task.cache_expiration else None)
+                          if self.cache_key and task.cache_expiration is not None else None)
             try:
                 ref = self.runtime.result_store(task.result_storage).write(
                     key, value, serializer=task.result_serializer or self.runtime.default_serializer,
