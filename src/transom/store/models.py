@@ -1,0 +1,101 @@
+"""The tables. Alembic migrations (store/migrations) create them; this is what queries use."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from transom.store.types import UTCDateTime
+
+__all__ = ["flow_runs", "flows", "logs", "metadata", "states", "task_runs"]
+
+metadata = sa.MetaData(naming_convention={
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+
+def _state_columns() -> list[sa.Column[object]]:
+    return [
+        sa.Column("state_type", sa.String(16)),
+        sa.Column("state_name", sa.String(32)),
+        sa.Column("state_message", sa.Text),
+        sa.Column("state_timestamp", UTCDateTime),
+        sa.Column("start_time", UTCDateTime),
+        sa.Column("end_time", UTCDateTime),
+        sa.Column("run_count", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("result_ref", sa.Text),
+        sa.Column("created", UTCDateTime, nullable=False),
+        sa.Column("updated", UTCDateTime, nullable=False),
+    ]
+
+
+flows = sa.Table(
+    "flows", metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("created", UTCDateTime, nullable=False),
+)
+
+flow_runs = sa.Table(
+    "flow_runs", metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("flow_id", sa.Uuid, sa.ForeignKey("flows.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("parameters", sa.JSON, nullable=False),
+    sa.Column("parent_flow_run_id", sa.Uuid),
+    sa.Column("parent_task_run_id", sa.Uuid),
+    sa.Column("deployment_id", sa.Uuid),
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("expected_start_time", UTCDateTime),
+    *_state_columns(),
+    sa.Index("ix_flow_runs_flow_id", "flow_id"),
+    sa.Index("ix_flow_runs_state_type", "state_type"),
+    sa.Index("ix_flow_runs_created", "created"),
+    sa.Index("ix_flow_runs_start_time", "start_time"),
+    sa.Index("ix_flow_runs_parent_flow_run_id", "parent_flow_run_id"),
+)
+
+task_runs = sa.Table(
+    "task_runs", metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("flow_run_id", sa.Uuid),
+    sa.Column("task_key", sa.String(512), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("dynamic_key", sa.Integer, nullable=False),
+    sa.Column("cache_key", sa.String(255)),
+    sa.Column("upstream", sa.JSON, nullable=False),
+    sa.Column("tags", sa.JSON, nullable=False),
+    *_state_columns(),
+    sa.Index("ix_task_runs_flow_run_id", "flow_run_id"),
+    sa.Index("ix_task_runs_state_type", "state_type"),
+)
+
+states = sa.Table(
+    "states", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("flow_run_id", sa.Uuid),
+    sa.Column("task_run_id", sa.Uuid),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(32), nullable=False),
+    sa.Column("timestamp", UTCDateTime, nullable=False),
+    sa.Column("message", sa.Text),
+    sa.Column("error", sa.JSON),
+    sa.Column("scheduled_time", UTCDateTime),
+    sa.Index("ix_states_flow_run_id", "flow_run_id"),
+    sa.Index("ix_states_task_run_id", "task_run_id"),
+)
+
+logs = sa.Table(
+    "logs", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("flow_run_id", sa.Uuid),
+    sa.Column("task_run_id", sa.Uuid),
+    sa.Column("level", sa.Integer, nullable=False),
+    sa.Column("logger", sa.String(255), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("timestamp", UTCDateTime, nullable=False),
+    sa.Index("ix_logs_flow_run_id_timestamp", "flow_run_id", "timestamp"),
+    sa.Index("ix_logs_task_run_id", "task_run_id"),
+)

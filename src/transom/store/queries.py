@@ -1,0 +1,135 @@
+"""Read queries over recorded runs; each takes a Connection and returns schema models."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from transom.core.states import StateType
+from transom.exceptions import UserInputError
+from transom.schemas import FlowRunRead, LogLine, StateRecord, TaskRunRead
+from transom.store import models as m
+
+__all__ = [
+    "count_flow_runs",
+    "list_flow_runs",
+    "list_logs",
+    "list_states",
+    "list_task_runs",
+    "read_flow_run",
+    "resolve_flow_run_id",
+]
+
+
+def _state_type(state: StateType | str) -> StateType:
+    if isinstance(state, StateType):
+        return state
+    try:
+        return StateType(state.upper())
+    except ValueError:
+        names = ", ".join(t.value.lower() for t in StateType)
+        raise UserInputError(f"unknown state {state!r}; use one of: {names}") from None
+
+
+def _flow_run_select() -> sa.Select[Any]:
+    counts = (sa.select(m.task_runs.c.flow_run_id, sa.func.count().label("task_run_count"))
+              .group_by(m.task_runs.c.flow_run_id).subquery())
+    return (
+        sa.select(m.flow_runs, m.flows.c.name.label("flow_name"),
+                  sa.func.coalesce(counts.c.task_run_count, 0).label("task_run_count"))
+        .join(m.flows, m.flows.c.id == m.flow_runs.c.flow_id)
+        .outerjoin(counts, counts.c.flow_run_id == m.flow_runs.c.id)
+    )
+
+
+def _filtered(query: sa.Select[Any], flow_name: str | None, state: StateType | str | None,
+              since: datetime | None) -> sa.Select[Any]:
+    if flow_name is not None:
+        query = query.where(m.flows.c.name == flow_name)
+    if state is not None:
+        query = query.where(m.flow_runs.c.state_type == _state_type(state).value)
+    if since is not None:
+        query = query.where(m.flow_runs.c.created >= since)
+    return query
+
+
+def list_flow_runs(conn: Connection, *, flow_name: str | None = None,
+                   state: StateType | str | None = None, since: datetime | None = None,
+                   limit: int = 50, offset: int = 0) -> list[FlowRunRead]:
+    """Flow runs, newest first, filtered by flow name, state type and creation time."""
+    query = _filtered(_flow_run_select(), flow_name, state, since)
+    query = query.order_by(m.flow_runs.c.created.desc(), m.flow_runs.c.id).limit(limit).offset(offset)
+    return [FlowRunRead.model_validate(row._mapping) for row in conn.execute(query)]
+
+
+def count_flow_runs(conn: Connection, *, flow_name: str | None = None,
+                    state: StateType | str | None = None, since: datetime | None = None) -> int:
+    query = sa.select(sa.func.count()).select_from(
+        m.flow_runs.join(m.flows, m.flows.c.id == m.flow_runs.c.flow_id))
+    return int(conn.execute(_filtered(query, flow_name, state, since)).scalar_one())
+
+
+def resolve_flow_run_id(conn: Connection, id_or_prefix: str | uuid.UUID) -> uuid.UUID:
+    """A full flow run id from an id or a unique prefix of one (like git's short hashes)."""
+    if isinstance(id_or_prefix, uuid.UUID):
+        return id_or_prefix
+    text = id_or_prefix.strip().lower().replace("-", "")
+    if not text or any(c not in "0123456789abcdef" for c in text):
+        raise UserInputError(f"{id_or_prefix!r} is not a run id; copy one from `transom runs ls`")
+    if len(text) == 32:
+        return uuid.UUID(text)
+    if conn.dialect.name == "sqlite":  # ids are 32 hex characters there
+        condition = sa.cast(m.flow_runs.c.id, sa.String).like(f"{text}%")
+    else:
+        condition = sa.func.replace(sa.cast(m.flow_runs.c.id, sa.String), "-", "").like(f"{text}%")
+    matches = list(conn.execute(sa.select(m.flow_runs.c.id).where(condition).limit(2)).scalars())
+    if not matches:
+        raise UserInputError(f"no flow run has an id starting with {id_or_prefix!r}")
+    if len(matches) > 1:
+        raise UserInputError(f"more than one flow run id starts with {id_or_prefix!r}; "
+                             "give more characters")
+    return uuid.UUID(str(matches[0]))
+
+
+def read_flow_run(conn: Connection, id_or_prefix: str | uuid.UUID) -> FlowRunRead:
+    run_id = resolve_flow_run_id(conn, id_or_prefix)
+    row = conn.execute(_flow_run_select().where(m.flow_runs.c.id == run_id)).first()
+    if row is None:
+        raise UserInputError(f"no flow run has the id {run_id}")
+    return FlowRunRead.model_validate(row._mapping)
+
+
+def list_task_runs(conn: Connection, flow_run_id: uuid.UUID) -> list[TaskRunRead]:
+    query = (sa.select(m.task_runs).where(m.task_runs.c.flow_run_id == flow_run_id)
+             .order_by(m.task_runs.c.created, m.task_runs.c.dynamic_key))
+    return [TaskRunRead.model_validate(row._mapping) for row in conn.execute(query)]
+
+
+def list_states(conn: Connection, *, flow_run_id: uuid.UUID | None = None,
+                task_run_id: uuid.UUID | None = None) -> list[StateRecord]:
+    query = sa.select(m.states).order_by(m.states.c.timestamp, m.states.c.id)
+    if flow_run_id is not None:
+        query = query.where(m.states.c.flow_run_id == flow_run_id)
+    if task_run_id is not None:
+        query = query.where(m.states.c.task_run_id == task_run_id)
+    return [StateRecord.model_validate(row._mapping) for row in conn.execute(query)]
+
+
+def list_logs(conn: Connection, flow_run_id: uuid.UUID, *, task_run_id: uuid.UUID | None = None,
+              limit: int | None = None, offset: int = 0) -> list[LogLine]:
+    """A flow run's log lines (its own and its task runs'), oldest first."""
+    task_ids = sa.select(m.task_runs.c.id).where(m.task_runs.c.flow_run_id == flow_run_id)
+    if task_run_id is not None:
+        condition = m.logs.c.task_run_id == task_run_id
+    else:
+        condition = sa.or_(m.logs.c.flow_run_id == flow_run_id, m.logs.c.task_run_id.in_(task_ids))
+    query = sa.select(m.logs).where(condition).order_by(m.logs.c.timestamp, m.logs.c.id)
+    if limit is not None:
+        query = query.limit(limit)
+    if offset:
+        query = query.offset(offset)
+    return [LogLine.model_validate(row._mapping) for row in conn.execute(query)]

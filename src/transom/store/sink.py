@@ -1,0 +1,260 @@
+"""StoreSink: writes batches of run events into the database (the embedded recorder's I/O seam).
+
+One batch is one transaction of a few bulk statements (executemany), whatever its size. A failed
+batch rolls back whole and is retried by the recorder; run rows are inserted with ON CONFLICT DO
+NOTHING, so a batch that is delivered twice does not fail on runs it already created.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from transom.core.recorder import Event, FlowRunCreated, LogRecorded, StateChanged, TaskRunCreated
+from transom.core.states import FINAL_TYPES, StateType, now_utc
+from transom.store import models as m
+from transom.store.database import Database, open_database
+
+__all__ = ["StoreSink", "write_events"]
+
+
+class StoreSink:
+    """EventSink over a database URL; the database is opened on first write."""
+
+    def __init__(self, database_url: str, *, busy_timeout: float = 30.0,
+                 database: Database | None = None) -> None:
+        self.database_url = database_url
+        self.busy_timeout = busy_timeout
+        self._db = database
+        self._owns_db = database is None
+        self._flow_ids: dict[str, uuid.UUID] = {}
+
+    @property
+    def database(self) -> Database:
+        if self._db is None:
+            self._db = open_database(self.database_url, busy_timeout=self.busy_timeout)
+        return self._db
+
+    def write(self, events: Sequence[Event]) -> None:
+        db = self.database
+        with db.write() as conn:
+            write_events(conn, events, self._flow_ids)
+
+    def close(self) -> None:
+        if self._db is not None and self._owns_db:
+            self._db.close()
+            self._db = None
+
+
+def _insert_ignore(conn: Connection, table: sa.Table) -> Any:
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing()
+
+
+def _flow_ids(conn: Connection, names: set[str], cache: dict[str, uuid.UUID]) -> dict[str, uuid.UUID]:
+    missing = names - cache.keys()
+    if missing:
+        now = now_utc()
+        conn.execute(_insert_ignore(conn, m.flows),
+                     [{"id": uuid.uuid4(), "name": n, "created": now} for n in sorted(missing)])
+        rows = conn.execute(sa.select(m.flows.c.name, m.flows.c.id)
+                            .where(m.flows.c.name.in_(missing)))
+        cache.update({name: flow_id for name, flow_id in rows})
+    return cache
+
+
+# Column orders of the rows that write_events collects; both write paths below use them.
+FLOW_RUN_COLUMNS = ("id", "flow_id", "name", "parameters", "parent_flow_run_id",
+                    "parent_task_run_id", "deployment_id", "tags", "run_count", "created",
+                    "updated")
+TASK_RUN_COLUMNS = ("id", "flow_run_id", "task_key", "name", "dynamic_key", "cache_key",
+                    "upstream", "tags", "run_count", "created", "updated")
+STATE_COLUMNS = ("flow_run_id", "task_run_id", "type", "name", "timestamp", "message", "error",
+                 "scheduled_time")
+LOG_COLUMNS = ("flow_run_id", "task_run_id", "level", "logger", "message", "timestamp")
+UPDATE_COLUMNS = ("state_type", "state_name", "state_message", "state_timestamp", "run_count",
+                  "updated", "first_start", "end_time", "result_ref", "run_id")
+
+
+def _hex(value: uuid.UUID | None) -> str | None:
+    return None if value is None else value.hex
+
+
+def _sqlite_time(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is not None and value.utcoffset():
+        value = value.astimezone(timezone.utc)
+    return value.isoformat(" ", "microseconds")[:26]  # SQLAlchemy's SQLite DATETIME format
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def write_events(conn: Connection, events: Sequence[Event],
+                 flow_id_cache: dict[str, uuid.UUID] | None = None) -> None:
+    """Write one batch of events on `conn` (inside the caller's transaction).
+
+    On SQLite the rows are built in the driver's own terms (hex ids, DATETIME strings, JSON text)
+    and go straight to executemany: this is the embedded recorder's hot path. Elsewhere they go
+    through SQLAlchemy Core, which converts them.
+    """
+    sqlite = conn.dialect.name == "sqlite"
+    U = _hex if sqlite else _same
+    T = _sqlite_time if sqlite else _same
+    J = _json if sqlite else _same
+    cache = {} if flow_id_cache is None else flow_id_cache
+    flow_runs: list[tuple[Any, ...]] = []
+    flow_names: list[str] = []
+    task_runs: list[tuple[Any, ...]] = []
+    state_rows: list[tuple[Any, ...]] = []
+    log_rows: list[tuple[Any, ...]] = []
+    # The newest state per run, and the first Running time seen for it in this batch.
+    latest: dict[uuid.UUID, list[Any]] = {}
+    task_ids: set[uuid.UUID] = set()
+    for event in events:
+        if isinstance(event, StateChanged):
+            state = event.state
+            run_id = event.run_id
+            is_task = event.is_task
+            ts = T(state.timestamp)
+            rid = U(run_id)
+            state_rows.append((
+                None if is_task else rid, rid if is_task else None, state.type.value,
+                state.name, ts, state.message,
+                J(state.error.to_dict()) if state.error is not None else None,
+                T(state.scheduled_time),
+            ))
+            previous = latest.get(run_id)
+            first_start = previous[6] if previous is not None else None
+            if first_start is None and state.type is StateType.RUNNING:
+                first_start = ts
+            result_ref = event.result_ref
+            if result_ref is None and previous is not None:
+                result_ref = previous[8]
+            latest[run_id] = [state.type.value, state.name, state.message, ts, event.run_count,
+                              ts, first_start, ts if state.type in FINAL_TYPES else None,
+                              result_ref, rid]
+            if is_task:
+                task_ids.add(run_id)
+        elif isinstance(event, TaskRunCreated):
+            created = T(event.created)
+            task_runs.append((U(event.id), U(event.flow_run_id), event.task_key, event.name,
+                              event.dynamic_key, event.cache_key,
+                              J([str(u) for u in event.upstream]), J(event.tags), 0, created,
+                              created))
+        elif isinstance(event, LogRecorded):
+            log_rows.append((U(event.flow_run_id), U(event.task_run_id), event.level,
+                             event.logger, event.message, T(event.timestamp)))
+        elif isinstance(event, FlowRunCreated):
+            created = T(event.created)
+            flow_names.append(event.flow_name)
+            flow_runs.append((U(event.id), None, event.name, J(event.parameters),
+                              U(event.parent_flow_run_id), U(event.parent_task_run_id),
+                              U(event.deployment_id), J(event.tags), 0, created, created))
+    if flow_runs:
+        ids = _flow_ids(conn, set(flow_names), cache)
+        flow_runs = [(r[0], U(ids[name]), *r[2:])
+                     for r, name in zip(flow_runs, flow_names, strict=True)]
+    flow_updates = [tuple(v) for k, v in latest.items() if k not in task_ids]
+    task_updates = [tuple(v) for k, v in latest.items() if k in task_ids]
+    write = _write_sqlite if sqlite else _write_core
+    write(conn, flow_runs, task_runs, state_rows, log_rows, flow_updates, task_updates)
+
+
+# -- SQLite: straight to the driver's executemany -----------------------------------------------
+def _insert_sql(table: str, columns: tuple[str, ...], ignore: bool) -> str:
+    verb = "INSERT OR IGNORE" if ignore else "INSERT"
+    return f"{verb} INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+
+
+def _update_sql(table: str) -> str:
+    return (f"UPDATE {table} SET state_type = ?, state_name = ?, state_message = ?, "
+            "state_timestamp = ?, run_count = ?, updated = ?, "
+            "start_time = COALESCE(start_time, ?), end_time = ?, "
+            "result_ref = COALESCE(?, result_ref) WHERE id = ?")
+
+
+_SQLITE = {
+    "flow_runs": _insert_sql("flow_runs", FLOW_RUN_COLUMNS, ignore=True),
+    "task_runs": _insert_sql("task_runs", TASK_RUN_COLUMNS, ignore=True),
+    "states": _insert_sql("states", STATE_COLUMNS, ignore=False),
+    "logs": _insert_sql("logs", LOG_COLUMNS, ignore=False),
+    "flow_update": _update_sql("flow_runs"),
+    "task_update": _update_sql("task_runs"),
+}
+
+
+def _write_sqlite(conn: Connection, flow_runs: list[tuple[Any, ...]],
+                  task_runs: list[tuple[Any, ...]], states: list[tuple[Any, ...]],
+                  logs: list[tuple[Any, ...]], flow_updates: list[tuple[Any, ...]],
+                  task_updates: list[tuple[Any, ...]]) -> None:
+    for key, rows in (
+        ("flow_runs", flow_runs), ("task_runs", task_runs), ("states", states), ("logs", logs),
+        ("flow_update", flow_updates), ("task_update", task_updates),
+    ):
+        if rows:
+            conn.exec_driver_sql(_SQLITE[key], rows)
+
+
+# -- other databases (PostgreSQL): SQLAlchemy Core, bulk executemany ----------------------------
+def _state_update(table: sa.Table) -> Any:
+    c = table.c
+    return (
+        sa.update(table)
+        .where(c.id == sa.bindparam("run_id"))
+        .values(
+            state_type=sa.bindparam("state_type"),
+            state_name=sa.bindparam("state_name"),
+            state_message=sa.bindparam("state_message"),
+            state_timestamp=sa.bindparam("state_timestamp", type_=c.state_timestamp.type),
+            run_count=sa.bindparam("run_count"),
+            updated=sa.bindparam("updated", type_=c.updated.type),
+            start_time=sa.func.coalesce(c.start_time,
+                                        sa.bindparam("first_start", type_=c.start_time.type)),
+            end_time=sa.bindparam("end_time", type_=c.end_time.type),
+            result_ref=sa.func.coalesce(sa.bindparam("result_ref", type_=sa.Text), c.result_ref),
+        )
+    )
+
+
+_FLOW_RUN_UPDATE = _state_update(m.flow_runs)
+_TASK_RUN_UPDATE = _state_update(m.task_runs)
+
+
+def _dicts(columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    return [dict(zip(columns, row, strict=True)) for row in rows]
+
+
+def _write_core(conn: Connection, flow_runs: list[tuple[Any, ...]],
+                task_runs: list[tuple[Any, ...]], states: list[tuple[Any, ...]],
+                logs: list[tuple[Any, ...]], flow_updates: list[tuple[Any, ...]],
+                task_updates: list[tuple[Any, ...]]) -> None:
+    if flow_runs:
+        conn.execute(_insert_ignore(conn, m.flow_runs), _dicts(FLOW_RUN_COLUMNS, flow_runs))
+    if task_runs:
+        conn.execute(_insert_ignore(conn, m.task_runs), _dicts(TASK_RUN_COLUMNS, task_runs))
+    if states:
+        conn.execute(m.states.insert(), _dicts(STATE_COLUMNS, states))
+    if logs:
+        conn.execute(m.logs.insert(), _dicts(LOG_COLUMNS, logs))
+    if flow_updates:
+        conn.execute(_FLOW_RUN_UPDATE, _dicts(UPDATE_COLUMNS, flow_updates))
+    if task_updates:
+        conn.execute(_TASK_RUN_UPDATE, _dicts(UPDATE_COLUMNS, task_updates))
