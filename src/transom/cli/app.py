@@ -54,18 +54,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _report(exc: BaseException, debug: bool) -> int:
-    import click
+# Typer re-exports click's Exit/Abort; ClickException (usage errors) is a base of BadParameter.
+# Found this way it works whether Typer uses click or its own vendored copy.
+_ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
+
+def _report(exc: BaseException, debug: bool) -> int:
     console = error_console()
-    if isinstance(exc, click.exceptions.Exit):
-        return exc.exit_code
-    if isinstance(exc, click.exceptions.Abort):
+    if isinstance(exc, typer.Exit):
+        return int(exc.exit_code)
+    if isinstance(exc, typer.Abort):
         console.print("Aborted.")
         return 1
-    if isinstance(exc, click.ClickException):
-        exc.show(file=sys.stderr)
-        return exc.exit_code
+    if isinstance(exc, _ClickException):
+        exc.show(file=sys.stderr)  # type: ignore[attr-defined]
+        return int(exc.exit_code)  # type: ignore[attr-defined]
     if debug:
         console.print_exception()
     elif isinstance(exc, UserInputError | TransomError):

@@ -1,0 +1,27 @@
+"""Store tests run against every backend through the `database_url` fixture.
+
+Only SQLite for now; the server issue adds a PostgreSQL server started by the tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from transom.store import Database, open_database
+
+
+@pytest.fixture(params=["sqlite"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'store' / 'transom.db'}"
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = open_database(database_url, busy_timeout=5)
+    try:
+        yield database
+    finally:
+        database.close()
