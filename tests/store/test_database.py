@@ -83,3 +83,34 @@ def test_bad_urls_and_postgres_driver_mapping() -> None:
     assert normalise_url("sqlite:///x.db") == "sqlite:///x.db"
     with pytest.raises(DatabaseError, match="is not valid"):
         open_database("not a url at all")
+
+
+def _schema(url: str) -> dict[str, object]:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    inspector = sa.inspect(engine)
+    schema: dict[str, object] = {}
+    for table in sorted(inspector.get_table_names()):
+        schema[table] = {
+            "columns": [(c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)],
+            "pk": inspector.get_pk_constraint(table)["constrained_columns"],
+            "indexes": sorted((i["name"], tuple(i["column_names"])) for i in inspector.get_indexes(table)),
+            "unique": sorted(tuple(u["column_names"]) for u in inspector.get_unique_constraints(table)),
+            "fks": sorted((tuple(f["constrained_columns"]), f["referred_table"])
+                          for f in inspector.get_foreign_keys(table)),
+        }
+    engine.dispose()
+    return schema
+
+
+def test_fresh_schema_from_models_equals_the_migrations(tmp_path: Path) -> None:
+    from transom.store import upgrade
+
+    fast = f"sqlite:///{tmp_path / 'fast.db'}"
+    open_database(fast).close()
+    migrated_url = f"sqlite:///{tmp_path / 'migrated.db'}"
+    migrated = open_database(migrated_url, migrate=False)
+    upgrade(migrated, fresh_fast_path=False)
+    migrated.close()
+    assert _schema(fast) == _schema(migrated_url)

@@ -138,14 +138,14 @@ def _sqlite_engine(parsed: sa.engine.URL, busy_timeout: float) -> tuple[Engine, 
     return engine, where
 
 
-def upgrade(db: Database) -> None:
-    """Bring the schema to the newest revision (safe when several processes do it at once)."""
-    from alembic import command
-    from alembic.config import Config
+def upgrade(db: Database, *, fresh_fast_path: bool = True) -> None:
+    """Bring the schema to the newest revision (safe when several processes do it at once).
 
+    An empty database gets the current tables straight from the models and is stamped with the
+    head revision (what the migrations would produce, as a test checks), which spares a new
+    user's first run the import of Alembic; a database with tables is upgraded by Alembic.
+    """
     with _migrate_lock, _translate_errors(db.where):
-        config = Config()
-        config.set_main_option("script_location", str(_MIGRATIONS))
         # One write transaction around the whole upgrade: on SQLite a second process waits for
         # the lock, then finds the schema current and does nothing.
         with db.engine.connect() as conn:
@@ -153,8 +153,26 @@ def upgrade(db: Database) -> None:
             with conn.begin():
                 if db.dialect == "postgresql":
                     conn.exec_driver_sql("SELECT pg_advisory_xact_lock(4200)")
+                if fresh_fast_path and not sa.inspect(conn).get_table_names():
+                    _create_current_schema(conn)
+                    return
+                from alembic import command
+                from alembic.config import Config
+
+                config = Config()
+                config.set_main_option("script_location", str(_MIGRATIONS))
                 config.attributes["connection"] = conn
                 command.upgrade(config, "head")
+
+
+def _create_current_schema(conn: Connection) -> None:
+    from transom.store.models import metadata
+
+    metadata.create_all(conn)
+    conn.exec_driver_sql(
+        "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+        "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))")
+    conn.exec_driver_sql(f"INSERT INTO alembic_version (version_num) VALUES ('{HEAD_REVISION}')")
 
 
 def reset(db: Database) -> None:
