@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 import typer
+from rich.text import Text
 
 from transom.cli import config as config_cli
 from transom.cli import run as run_cli
@@ -43,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("TRANSOM_DEBUG", "").lower() in ("1", "true", "yes")
     try:
-        app(args=args, prog_name="transom", standalone_mode=False)
+        code = app(args=args, prog_name="transom", standalone_mode=False)
     except SystemExit as exc:  # typer.Exit inside standalone_mode=False surfaces as SystemExit
         return int(exc.code or 0) if isinstance(exc.code, int) or exc.code is None else 1
     except KeyboardInterrupt:
@@ -51,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:
         return _report(exc, debug)
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 # Typer re-exports click's Exit/Abort; ClickException (usage errors) is a base of BadParameter.
@@ -72,10 +73,8 @@ def _report(exc: BaseException, debug: bool) -> int:
     if debug:
         console.print_exception()
     elif isinstance(exc, UserInputError | TransomError):
-        console.print(f"[red]Error:[/red] {exc}", markup=True, highlight=False)
+        console.print(Text.assemble(("Error: ", "red"), str(exc)))
     else:
-        console.print(
-            f"[red]Error:[/red] {type(exc).__name__}: {exc} (run with --debug for the traceback)",
-            highlight=False,
-        )
+        console.print(Text.assemble(
+            ("Error: ", "red"), f"{type(exc).__name__}: {exc} (run with --debug for the traceback)"))
     return 1

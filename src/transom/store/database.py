@@ -145,24 +145,23 @@ def upgrade(db: Database, *, fresh_fast_path: bool = True) -> None:
     head revision (what the migrations would produce, as a test checks), which spares a new
     user's first run the import of Alembic; a database with tables is upgraded by Alembic.
     """
-    with _migrate_lock, _translate_errors(db.where):
-        # One write transaction around the whole upgrade: on SQLite a second process waits for
-        # the lock, then finds the schema current and does nothing.
-        with db.engine.connect() as conn:
-            conn = conn.execution_options(transom_write=True)
-            with conn.begin():
-                if db.dialect == "postgresql":
-                    conn.exec_driver_sql("SELECT pg_advisory_xact_lock(4200)")
-                if fresh_fast_path and not sa.inspect(conn).get_table_names():
-                    _create_current_schema(conn)
-                    return
-                from alembic import command
-                from alembic.config import Config
+    # One write transaction around the whole upgrade: on SQLite a second process waits for the
+    # lock, then finds the schema current and does nothing.
+    with _migrate_lock, _translate_errors(db.where), db.engine.connect() as conn:
+        conn = conn.execution_options(transom_write=True)
+        with conn.begin():
+            if db.dialect == "postgresql":
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(4200)")
+            if fresh_fast_path and not sa.inspect(conn).get_table_names():
+                _create_current_schema(conn)
+                return
+            from alembic import command
+            from alembic.config import Config
 
-                config = Config()
-                config.set_main_option("script_location", str(_MIGRATIONS))
-                config.attributes["connection"] = conn
-                command.upgrade(config, "head")
+            config = Config()
+            config.set_main_option("script_location", str(_MIGRATIONS))
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
 
 
 def _create_current_schema(conn: Connection) -> None:

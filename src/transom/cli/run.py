@@ -1,0 +1,128 @@
+"""`transom run path/to/file.py:flow_fn --param name=value`: run a flow once, here and now.
+
+The run is recorded like any other (embedded database or server, per settings); the command prints
+its final state, id and duration, and exits 0 only when the run Completed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+import typer
+from rich.text import Text
+
+from transom.cli.output import console, error_console
+from transom.exceptions import ConfigError, ParameterError
+from transom.settings import Settings
+
+__all__ = ["check_home_writable", "parse_parameters", "run"]
+
+_MAX_RESULT_CHARS = 200
+
+
+def run(
+    entrypoint: str = typer.Argument(..., help="path/to/file.py:flow_fn or package.module:flow_fn"),
+    param: list[str] = typer.Option(
+        [], "--param", "-p", metavar="NAME=VALUE",
+        help="A flow parameter; VALUE is read as JSON when it parses (3, true, [1,2]), else as text. Repeatable."),
+    params_json: str | None = typer.Option(
+        None, "--params", metavar="JSON", help='All parameters as a JSON object, e.g. \'{"days": 3}\'.'),
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback of a failed run."),
+) -> None:
+    """Run a flow once and report how it ended; exit code 0 only if it Completed."""
+    from transom.entrypoints import load_flow
+
+    parameters = parse_parameters(param, params_json)
+    settings = Settings.load(os.environ)
+    check_home_writable(settings)
+    flow = load_flow(entrypoint)
+    validated = flow.validate_parameters(parameters)
+
+    started = datetime.now(timezone.utc)
+    if flow.is_async:
+        state = asyncio.run(flow(**validated, return_state=True))
+    else:
+        state = flow(**validated, return_state=True)
+    # The final state's timestamp, not "now": the engine may still be flushing records after it.
+    duration = max((state.timestamp - started).total_seconds(), 0.0)
+
+    out = console()
+    out.print(Text.assemble(
+        "Flow run ", (str(state.run_id), "bold"), " ended ",
+        (state.name, "green" if state.is_completed() else "red"), f" after {_seconds(duration)}.",
+    ))
+    if state.is_completed():
+        if state.data is not None:
+            out.print(Text(f"Result: {_short(state.data)}"))
+    else:
+        err = error_console()
+        message = state.message or f"the run ended {state.name}"
+        err.print(Text.assemble(("Error: ", "red"), message))
+        if (debug or settings.debug) and state.error is not None:
+            err.print(Text(state.error.traceback.rstrip()))
+    out.print(Text(f"Next: transom runs show {state.run_id}", style="dim"))
+    if not state.is_completed():
+        raise SystemExit(1)
+
+
+def parse_parameters(params: Sequence[str], params_json: str | None = None) -> dict[str, Any]:
+    """Parameters from `--params` (a JSON object) then each `--param name=value` (which wins)."""
+    values: dict[str, Any] = {}
+    if params_json is not None:
+        try:
+            loaded = json.loads(params_json)
+        except json.JSONDecodeError as exc:
+            raise ParameterError(f"--params is not valid JSON ({exc.msg} at column {exc.colno}); "
+                                 f'write it as a JSON object like \'{{"days": 3}}\'') from None
+        if not isinstance(loaded, dict):
+            raise ParameterError(f'--params must be a JSON object like \'{{"days": 3}}\', not {type(loaded).__name__}')
+        values.update(loaded)
+    for item in params:
+        name, sep, raw = item.partition("=")
+        name = name.strip()
+        if not sep or not name.isidentifier():
+            raise ParameterError(f"--param {item!r} is not NAME=VALUE; write it as e.g. --param days=3")
+        values[name] = _json_or_text(raw)
+    return values
+
+
+def _json_or_text(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def check_home_writable(settings: Settings) -> None:
+    """Fail early, in one sentence, when the embedded database's folder cannot be written."""
+    if settings.database_url or settings.api_url:
+        return  # runs are recorded elsewhere
+    home = settings.home
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=home, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigError(
+            f"TRANSOM_HOME {home} is not writable ({reason}); fix its permissions or set "
+            f"TRANSOM_HOME to a folder you can write"
+        ) from None
+
+
+def _seconds(duration: float) -> str:
+    if duration < 60:
+        return f"{duration:.2f}s"
+    minutes, seconds = divmod(duration, 60)
+    return f"{int(minutes)}m {seconds:.0f}s"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= _MAX_RESULT_CHARS else text[: _MAX_RESULT_CHARS - 3] + "..."
