@@ -140,3 +140,14 @@ def test_two_processes_record_completely_at_the_same_time(script: Path, home: Pa
     assert flow_states(home) == ["Completed", "Completed"]
     assert query(home, "SELECT count(*) FROM task_runs WHERE state_type = 'COMPLETED'") == [(600,)]
     assert query(home, "SELECT count(*) FROM states") == [(2 * 3 + 600 * 3,)]
+
+
+def test_a_corrupt_database_is_reported_once_and_does_not_hold_up_exit(
+        script: Path, home: Path) -> None:
+    home.mkdir(parents=True)
+    (home / "transom.db").write_bytes(b"garbage" * 1000)
+    proc = start(script, home, "many", "20")
+    out, err = proc.communicate(timeout=20)  # a retry loop at exit would blow this bound
+    assert proc.returncode == 0 and out.strip() == str(sum(i * 2 for i in range(20)))
+    assert err.count("runs are NOT being recorded") == 1
+    assert "is not a SQLite database" in err

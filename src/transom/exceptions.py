@@ -65,7 +65,15 @@ class ConfigError(UserInputError):
 
 
 class StorageError(TransomError):
-    """The database or the result storage cannot be used."""
+    """The database or the result storage cannot be used.
+
+    `permanent` says that trying again will not help (a corrupt file, a folder that cannot be
+    written), as opposed to a passing failure (a locked database, a server that is restarting).
+    """
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
 class DatabaseError(StorageError):

@@ -138,3 +138,14 @@ def test_unwritable_transom_home(transom: Transom, flows: Path, tmp_path: Path) 
     blocker.write_text("not a folder", encoding="utf-8")
     result = transom("run", f"{flows}:greet", "-p", "n=1", env={"TRANSOM_HOME": str(blocker / "home")})
     result.assert_user_error(f"TRANSOM_HOME {blocker / 'home'} is not writable")
+
+
+def test_a_corrupt_database_stops_the_run_before_it_starts(transom: Any, home: Path, tmp_path: Path) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "transom.db").write_bytes(b"not sqlite" * 500)
+    script = tmp_path / "hello.py"
+    script.write_text("from transom import flow\n@flow\ndef hello():\n    print('ran')\n",
+                      encoding="utf-8")
+    result = transom("run", f"{script}:hello")
+    result.assert_user_error("is not a SQLite database")
+    assert "ran" not in result.stdout

@@ -21,7 +21,7 @@ from transom.cli.output import console, error_console
 from transom.exceptions import ConfigError, ParameterError
 from transom.settings import Settings
 
-__all__ = ["check_home_writable", "parse_parameters", "run"]
+__all__ = ["check_database", "check_home_writable", "parse_parameters", "run"]
 
 _MAX_RESULT_CHARS = 200
 
@@ -41,6 +41,7 @@ def run(
     parameters = parse_parameters(param, params_json)
     settings = Settings.load(os.environ)
     check_home_writable(settings)
+    check_database(settings)
     flow = load_flow(entrypoint)
     validated = flow.validate_parameters(parameters)
 
@@ -67,7 +68,11 @@ def run(
         if (debug or settings.debug) and state.error is not None:
             err.print(Text(state.error.traceback.rstrip()))
     out.print(Text(f"Next: transom runs show {state.run_id}", style="dim"))
-    if not state.is_completed():
+    unrecorded = _recording_failure()
+    if unrecorded is not None:
+        error_console().print(Text.assemble(
+            ("Error: ", "red"), f"the run was not fully recorded: {unrecorded}"))
+    if not state.is_completed() or unrecorded is not None:
         raise SystemExit(1)
 
 
@@ -114,6 +119,23 @@ def check_home_writable(settings: Settings) -> None:
             f"TRANSOM_HOME {home} is not writable ({reason}); fix its permissions or set "
             f"TRANSOM_HOME to a folder you can write"
         ) from None
+
+
+def check_database(settings: Settings) -> None:
+    """Open (and migrate) the embedded database before running, so a corrupt, locked or
+    unreachable database is one sentence up front instead of a run that is not recorded."""
+    if settings.api_url:
+        return
+    from transom.store import open_database
+
+    open_database(settings.database_url_resolved, busy_timeout=settings.sqlite_busy_timeout).close()
+
+
+def _recording_failure() -> BaseException | None:
+    from transom.core.context import get_runtime
+
+    recorder = get_runtime().recorder
+    return getattr(recorder, "broken", None) or getattr(recorder, "last_error", None)
 
 
 def _seconds(duration: float) -> str:

@@ -122,6 +122,8 @@ class BatchingRecorder:
     `sink_factory` is called on the background thread, so a slow import or a database
     connection does not delay the first run. A failing sink is retried with backoff; while it
     fails, at most `max_buffer` events are kept (oldest log lines dropped first, never states).
+    An error whose `permanent` attribute is true (a corrupt or unwritable database) is reported
+    once and stops recording: retrying cannot help, and exit must not wait for it.
     """
 
     def __init__(
@@ -131,7 +133,7 @@ class BatchingRecorder:
         interval: float = 0.05,
         max_batch: int = 5000,
         max_buffer: int = 200_000,
-        on_error: Callable[[BaseException], None] | None = None,
+        on_error: Callable[..., None] | None = None,
     ) -> None:
         self._sink_factory = sink_factory
         self._sink: EventSink | None = None
@@ -149,9 +151,12 @@ class BatchingRecorder:
         self._thread: threading.Thread | None = None
         self._pid = 0
         self.last_error: BaseException | None = None
+        self.broken: BaseException | None = None  # a permanent failure: recording has stopped
 
     # -- caller side -----------------------------------------------------------------------
     def record(self, event: Event) -> None:
+        if self.broken is not None:
+            return
         self._queue.append(event)  # deque.append is atomic; no lock on the hot path
         if self._thread is None or self._pid != _getpid():
             self._start()
@@ -226,6 +231,9 @@ class BatchingRecorder:
                 self._sink.write(batch)
             except Exception as exc:
                 self.last_error = exc
+                if getattr(exc, "permanent", False):
+                    self._give_up(exc, len(batch))
+                    return
                 if backoff == 0.0:
                     self._on_error(exc)
                 with self._cond:
@@ -242,6 +250,18 @@ class BatchingRecorder:
             with self._cond:
                 self._written += len(batch)
                 self._cond.notify_all()
+
+    def _give_up(self, exc: BaseException, in_flight: int) -> None:
+        """Stop recording for good: count what is queued as done so no flush waits for it."""
+        self.broken = exc
+        self._on_error(exc, permanent=True)
+        with self._cond:
+            lost = in_flight + len(self._queue)
+            self._queue.clear()
+            self._taken += lost - in_flight
+            self._written += lost
+            self.dropped += lost
+            self._cond.notify_all()
 
     def _trim(self) -> None:
         """Called with the lock held: drop the oldest log lines beyond `max_buffer`."""
@@ -263,6 +283,8 @@ class BatchingRecorder:
         self.dropped += dropped
 
 
-def _print_error(exc: BaseException) -> None:
-    print(f"transom: could not record run events ({type(exc).__name__}: {exc}); retrying",
-          file=sys.stderr)
+def _print_error(exc: BaseException, permanent: bool = False) -> None:
+    if permanent:
+        print(f"transom: runs are NOT being recorded: {exc}", file=sys.stderr)
+    else:
+        print(f"transom: could not record run events ({exc}); retrying", file=sys.stderr)

@@ -85,7 +85,8 @@ def open_database(url: str, *, busy_timeout: float = 30.0, migrate: bool = True)
         parsed = sa.engine.make_url(url)
     except sa.exc.ArgumentError:
         raise DatabaseError(f"the database URL {url!r} is not valid; expected e.g. "
-                            "sqlite:///path/to/transom.db or postgresql://user:pw@host:5432/db") from None
+                            "sqlite:///path/to/transom.db or postgresql://user:pw@host:5432/db",
+                            permanent=True) from None
     if parsed.get_backend_name() == "sqlite":
         engine, where = _sqlite_engine(parsed, busy_timeout)
     else:
@@ -94,7 +95,8 @@ def open_database(url: str, *, busy_timeout: float = 30.0, migrate: bool = True)
             engine = sa.create_engine(parsed, pool_pre_ping=True)
         except ModuleNotFoundError as exc:
             raise DatabaseError(f"the database driver for {parsed.drivername} is not installed "
-                                f"({exc.name}); install it with: pip install \"psycopg[binary]\"") from None
+                                f"({exc.name}); install it with: pip install \"psycopg[binary]\"",
+                                permanent=True) from None
     db = Database(engine, where)
     if migrate and db.revision() != HEAD_REVISION:
         upgrade(db)
@@ -110,7 +112,7 @@ def _sqlite_engine(parsed: sa.engine.URL, busy_timeout: float) -> tuple[Engine, 
         except OSError as exc:
             reason = exc.strerror or str(exc)
             raise DatabaseError(f"cannot create the database at {path}: {reason.lower()}; set "
-                                "TRANSOM_HOME to a writable folder") from None
+                                "TRANSOM_HOME to a writable folder", permanent=True) from None
         where = str(path)
     else:
         where = database or ":memory:"
@@ -189,32 +191,34 @@ def _translate_errors(where: str) -> Iterator[None]:
     try:
         yield
     except sa.exc.DBAPIError as exc:
-        raise DatabaseError(describe_error(exc, where)) from exc
+        message, permanent = describe_error(exc, where)
+        raise DatabaseError(message, permanent=permanent) from exc
 
 
-def describe_error(exc: sa.exc.DBAPIError, where: str) -> str:
-    """One sentence for a database failure a user can act on."""
+def describe_error(exc: sa.exc.DBAPIError, where: str) -> tuple[str, bool]:
+    """One sentence for a database failure a user can act on, and whether retrying is futile."""
     text = str(exc.orig) if exc.orig is not None else str(exc)
     low = text.lower()
     if "file is not a database" in low or "malformed" in low:
         return (f"{where} is not a SQLite database (corrupt, or another kind of file); move it "
-                "away or point TRANSOM_DATABASE_URL elsewhere")
+                "away or point TRANSOM_DATABASE_URL elsewhere"), True
     if "database is locked" in low or "database table is locked" in low:
         return (f"the database {where} is locked by another process and stayed locked past the "
-                "busy timeout; close the other program or raise TRANSOM_SQLITE_BUSY_TIMEOUT")
+                "busy timeout; close the other program or raise TRANSOM_SQLITE_BUSY_TIMEOUT"), False
     if "unable to open database" in low or "readonly database" in low or "read-only" in low:
-        return f"cannot write the database {where}; check the folder's permissions or set TRANSOM_HOME"
+        return (f"cannot write the database {where}; check the folder's permissions or set "
+                "TRANSOM_HOME"), True
     if "disk i/o error" in low or "disk is full" in low:
-        return f"the disk holding {where} failed or is full ({text})"
+        return f"the disk holding {where} failed or is full ({text})", False
     if "password authentication failed" in low:
-        return f"the database server at {where} refused the user name or password"
+        return f"the database server at {where} refused the user name or password", True
     if "connection refused" in low or "could not connect" in low or "connection failed" in low:
-        return f"cannot reach the database server at {where}: connection refused; is it running?"
+        return f"cannot reach the database server at {where}: connection refused; is it running?", False
     if "does not exist" in low and "database" in low:
-        return f"the database at {where} does not exist; create it first ({_first_line(text)})"
+        return f"the database at {where} does not exist; create it first ({_first_line(text)})", True
     if "timeout" in low or "timed out" in low:
-        return f"the database server at {where} did not answer in time"
-    return f"database error at {where}: {_first_line(text)}"
+        return f"the database server at {where} did not answer in time", False
+    return f"database error at {where}: {_first_line(text)}", False
 
 
 def _first_line(text: str) -> str:
