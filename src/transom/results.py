@@ -89,24 +89,24 @@ def loads_result(blob: bytes, *, key: str = "") -> StoredResult:
         raise ResultError(f"the stored result {key!r} cannot be read back: {exc}") from None
 
 
-class LocalResultStore:
-    """Results as files in a local folder (drive letter, UNC share or mapped drive)."""
+class _ResultStore:
+    """Keys to stored results; subclasses only move bytes."""
 
-    def __init__(self, location: str | os.PathLike[str], *, platform: str = sys.platform) -> None:
-        self.location = str(location)
-        self.platform = platform
-        self.path = Path(_long_path(self.location, platform))
+    location: str
 
-    def _file(self, key: str) -> Path:
-        return self.path / _file_name(key)
+    def _read_bytes(self, name: str) -> bytes | None:
+        raise NotImplementedError
+
+    def _write_bytes(self, name: str, blob: bytes) -> str:
+        raise NotImplementedError
 
     def read(self, key: str, *, now: datetime | None = None) -> StoredResult | None:
         try:
-            blob = self._file(key).read_bytes()
-        except FileNotFoundError:
-            return None
+            blob = self._read_bytes(_file_name(key))
         except OSError as exc:
             raise ResultError(f"cannot read result {key!r} in {self.location}: {exc}") from None
+        if blob is None:
+            return None
         stored = loads_result(blob, key=key)
         if stored.expiration is not None and stored.expiration <= (now or now_utc()):
             return None
@@ -115,19 +115,37 @@ class LocalResultStore:
     def write(self, key: str, value: Any, *, serializer: str | None = None,
               expiration: datetime | None = None) -> str:
         blob = dumps_result(value, serializer or "pickle", key=key, expiration=expiration)
-        target = self._file(key)
         try:
-            self.path.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".tmp-", suffix=".json")
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(blob)
-            _replace(tmp, target)
+            return self._write_bytes(_file_name(key), blob)
         except OSError as exc:
             raise ResultError(f"cannot write result {key!r} to {self.location}: {exc}") from None
+
+
+class LocalResultStore(_ResultStore):
+    """Results as files in a local folder (drive letter, UNC share or mapped drive)."""
+
+    def __init__(self, location: str | os.PathLike[str], *, platform: str = sys.platform) -> None:
+        self.location = str(location)
+        self.platform = platform
+        self.path = Path(_long_path(self.location, platform))
+
+    def _read_bytes(self, name: str) -> bytes | None:
+        try:
+            return (self.path / name).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def _write_bytes(self, name: str, blob: bytes) -> str:
+        target = self.path / name
+        self.path.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".tmp-", suffix=".json")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(blob)
+        _replace(tmp, target)
         return str(target)
 
 
-class RemoteResultStore:
+class RemoteResultStore(_ResultStore):
     """Results on any fsspec file system (`s3://`, `gcs://`, `memory://`, ...)."""
 
     def __init__(self, location: str) -> None:
@@ -140,29 +158,19 @@ class RemoteResultStore:
         self.location = location.rstrip("/")
         self.fs, self.root = fsspec.core.url_to_fs(self.location)
 
-    def read(self, key: str, *, now: datetime | None = None) -> StoredResult | None:
-        path = f"{self.root}/{_file_name(key)}"
+    def _read_bytes(self, name: str) -> bytes | None:
         try:
-            with self.fs.open(path, "rb") as handle:
-                blob = handle.read()
+            with self.fs.open(f"{self.root}/{name}", "rb") as handle:
+                blob: bytes = handle.read()
+                return blob
         except FileNotFoundError:
             return None
-        stored = loads_result(blob, key=key)
-        if stored.expiration is not None and stored.expiration <= (now or now_utc()):
-            return None
-        return stored
 
-    def write(self, key: str, value: Any, *, serializer: str | None = None,
-              expiration: datetime | None = None) -> str:
-        blob = dumps_result(value, serializer or "pickle", key=key, expiration=expiration)
-        path = f"{self.root}/{_file_name(key)}"
-        try:
-            self.fs.makedirs(self.root, exist_ok=True)
-            with self.fs.open(path, "wb") as handle:
-                handle.write(blob)
-        except OSError as exc:
-            raise ResultError(f"cannot write result {key!r} to {self.location}: {exc}") from None
-        return f"{self.location}/{_file_name(key)}"
+    def _write_bytes(self, name: str, blob: bytes) -> str:
+        self.fs.makedirs(self.root, exist_ok=True)
+        with self.fs.open(f"{self.root}/{name}", "wb") as handle:
+            handle.write(blob)
+        return f"{self.location}/{name}"
 
 
 def open_result_store(location: str, *, platform: str = sys.platform

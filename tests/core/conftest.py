@@ -11,29 +11,22 @@ from typing import Any
 import pytest
 
 from transom.core.context import use_runtime
-from transom.core.recorder import Event, FlowRunCreated, LogRecorded, StateChanged, TaskRunCreated
+from transom.core.recorder import (
+    Event,
+    FlowRunCreated,
+    ListRecorder,
+    LogRecorded,
+    StateChanged,
+    TaskRunCreated,
+)
 from transom.results import LocalResultStore
-
-
-class MemoryRecorder:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def record(self, event: Event) -> None:
-        self.events.append(event)
-
-    def flush(self, timeout: float | None = None) -> bool:
-        return True
-
-    def close(self) -> None:
-        pass
 
 
 class MemoryRuntime:
     """A Runtime whose recorder keeps events in a list; results go to a real folder."""
 
     def __init__(self, storage: Path) -> None:
-        self.recorder = MemoryRecorder()
+        self.recorder = ListRecorder()
         self.default_serializer = "pickle"
         self.task_runner_workers = None
         self.log_level = logging.INFO

@@ -14,7 +14,8 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar, Token
 from datetime import datetime
 from typing import Any
 
@@ -123,6 +124,23 @@ class _Run:
     def should_retry(self, failed: State) -> bool:
         return True
 
+    def enter(self) -> list[tuple[ContextVar[Any], Token[Any]]]:
+        """Make this run the current one (contextvars) for the duration of an attempt."""
+        raise NotImplementedError
+
+    def leave(self, tokens: list[tuple[ContextVar[Any], Token[Any]]]) -> None:
+        for var, token in reversed(tokens):
+            var.reset(token)
+
+    def settle(self, *, wait: bool) -> None:
+        """After an attempt: wait for (or, after a timeout or interrupt, abandon) its children."""
+
+    def timeout_error(self) -> BaseException:
+        raise NotImplementedError
+
+    def on_success(self, value: Any) -> State:
+        raise NotImplementedError
+
     def log(self, level: int, msg: str, *args: Any) -> None:
         raise NotImplementedError
 
@@ -194,6 +212,9 @@ class _TaskRun(_Run):
         super().begin_attempt()
         if self.ctx is not None:
             self.ctx.run_count = self.run_count
+
+    def enter(self) -> list[tuple[ContextVar[Any], Token[Any]]]:
+        return [(task_run_var, task_run_var.set(self.ctx))]
 
     def on_success(self, value: Any) -> State:
         task = self.task
@@ -298,7 +319,10 @@ class _FlowRun(_Run):
         if self.run_count == 1:
             self.log(logging.INFO, "started (flow %r)", self.flow.name)
 
-    def end_attempt(self, *, wait: bool) -> None:
+    def enter(self) -> list[tuple[ContextVar[Any], Token[Any]]]:
+        return [(flow_run_var, flow_run_var.set(self.ctx)), (task_run_var, task_run_var.set(None))]
+
+    def settle(self, *, wait: bool) -> None:
         """Wait for the tasks this attempt submitted (or stop waiting, after a timeout/interrupt)."""
         if self.ctx is not None:
             self.ctx.task_runner.shutdown(wait=wait)
@@ -412,72 +436,45 @@ def _drive_task(run: _TaskRun) -> State:
     return final if final is not None else attempt_task(run)
 
 
-def attempt_task(run: _TaskRun) -> State:
-    """Call the task until it completes, fails for good, or runs out of retries."""
-    fn = run.task.fn
-    while True:
-        run.begin_attempt()
-        token = task_run_var.set(run.ctx)
-        try:
-            value = call_with_timeout(lambda: fn(*run.args, **run.kwargs), run.timeout,
-                                      run.timeout_error)
-        except Exception as exc:
-            delay = run.on_failure(exc)
-            if delay is None:
-                return run.state  # type: ignore[return-value]
-            if delay:
-                time.sleep(delay)
-            continue
-        except BaseException as exc:
-            run.on_interrupt(exc)
-            raise
-        finally:
-            task_run_var.reset(token)
-        return run.on_success(value)
-
-
 async def _drive_task_async(run: _TaskRun) -> State:
     loop = asyncio.get_running_loop()
     final = await loop.run_in_executor(None, run.prepare) if _has_futures(run) else run.prepare()
     return final if final is not None else await attempt_task_async(run)
 
 
+def attempt_task(run: _TaskRun) -> State:
+    """Call the task until it completes, fails for good, or runs out of retries."""
+    fn = run.task.fn
+    return _attempts(run, lambda: fn(*run.args, **run.kwargs))
+
+
 async def attempt_task_async(run: _TaskRun) -> State:
     fn = run.task.fn
-    while True:
-        run.begin_attempt()
-        token = task_run_var.set(run.ctx)
-        try:
-            value = await call_async_with_timeout(lambda: fn(*run.args, **run.kwargs),
-                                                  run.timeout, run.timeout_error)
-        except Exception as exc:
-            delay = run.on_failure(exc)
-            if delay is None:
-                return run.state  # type: ignore[return-value]
-            if delay:
-                await asyncio.sleep(delay)
-            continue
-        except BaseException as exc:
-            run.on_interrupt(exc)
-            raise
-        finally:
-            task_run_var.reset(token)
-        return run.on_success(value)
+    return await _attempts_async(run, lambda: fn(*run.args, **run.kwargs))
 
 
 def _drive_flow(run: _FlowRun) -> State:
     bound = run.flow.signature.bind_partial(**run.parameters)
     fn = run.flow.fn
+    return _attempts(run, lambda: fn(*bound.args, **bound.kwargs))
+
+
+async def _drive_flow_async(run: _FlowRun) -> State:
+    bound = run.flow.signature.bind_partial(**run.parameters)
+    fn = run.flow.fn
+    return await _attempts_async(run, lambda: fn(*bound.args, **bound.kwargs))
+
+
+def _attempts(run: _Run, call: Callable[[], Any]) -> State:
+    """The attempt loop for sync tasks and flows: call, then succeed, retry or give up."""
     while True:
         run.begin_attempt()
-        flow_token = flow_run_var.set(run.ctx)
-        task_token = task_run_var.set(None)
+        tokens = run.enter()
         try:
-            value = call_with_timeout(lambda: fn(*bound.args, **bound.kwargs), run.timeout,
-                                      run.timeout_error)
-            run.end_attempt(wait=True)
+            value = call_with_timeout(call, run.timeout, run.timeout_error)
+            run.settle(wait=True)
         except Exception as exc:
-            run.end_attempt(wait=not isinstance(exc, FlowRunTimeout))
+            run.settle(wait=not isinstance(exc, TimeoutError))
             delay = run.on_failure(exc)
             if delay is None:
                 return run.state  # type: ignore[return-value]
@@ -485,29 +482,25 @@ def _drive_flow(run: _FlowRun) -> State:
                 time.sleep(delay)
             continue
         except BaseException as exc:
-            run.end_attempt(wait=False)
+            run.settle(wait=False)
             run.on_interrupt(exc)
             raise
         finally:
-            task_run_var.reset(task_token)
-            flow_run_var.reset(flow_token)
+            run.leave(tokens)
         return run.on_success(value)
 
 
-async def _drive_flow_async(run: _FlowRun) -> State:
-    bound = run.flow.signature.bind_partial(**run.parameters)
-    fn = run.flow.fn
+async def _attempts_async(run: _Run, call: Callable[[], Awaitable[Any]]) -> State:
+    """The same loop for async tasks and flows; waiting and sleeping do not block the loop."""
     loop = asyncio.get_running_loop()
     while True:
         run.begin_attempt()
-        flow_token = flow_run_var.set(run.ctx)
-        task_token = task_run_var.set(None)
+        tokens = run.enter()
         try:
-            value = await call_async_with_timeout(lambda: fn(*bound.args, **bound.kwargs),
-                                                  run.timeout, run.timeout_error)
-            await loop.run_in_executor(None, lambda: run.end_attempt(wait=True))
+            value = await call_async_with_timeout(call, run.timeout, run.timeout_error)
+            await loop.run_in_executor(None, lambda: run.settle(wait=True))
         except Exception as exc:
-            run.end_attempt(wait=False)
+            run.settle(wait=False)
             delay = run.on_failure(exc)
             if delay is None:
                 return run.state  # type: ignore[return-value]
@@ -515,12 +508,11 @@ async def _drive_flow_async(run: _FlowRun) -> State:
                 await asyncio.sleep(delay)
             continue
         except BaseException as exc:
-            run.end_attempt(wait=False)
+            run.settle(wait=False)
             run.on_interrupt(exc)
             raise
         finally:
-            task_run_var.reset(task_token)
-            flow_run_var.reset(flow_token)
+            run.leave(tokens)
         return run.on_success(value)
 
 

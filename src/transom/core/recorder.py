@@ -27,6 +27,7 @@ __all__ = [
     "Event",
     "EventSink",
     "FlowRunCreated",
+    "ListRecorder",
     "LogRecorded",
     "NullRecorder",
     "Recorder",
@@ -101,6 +102,22 @@ class EventSink(Protocol):
     def write(self, events: Sequence[Event]) -> None: ...
 
     def close(self) -> None: ...
+
+
+class ListRecorder:
+    """Keeps events in a list: a process-pool worker ships them to its parent with the result."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def record(self, event: Event) -> None:
+        self.events.append(event)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass
 
 
 class NullRecorder:

@@ -17,7 +17,7 @@ import cloudpickle
 from transom.core import states as st
 from transom.core.context import ResultStore, Runtime, TaskRunContext, get_runtime, use_runtime
 from transom.core.logs import configure_logging
-from transom.core.recorder import Event, StateChanged
+from transom.core.recorder import Event, ListRecorder, StateChanged
 from transom.core.states import State
 
 if TYPE_CHECKING:
@@ -26,24 +26,10 @@ if TYPE_CHECKING:
 __all__ = ["run_task_in"]
 
 
-class _CollectingRecorder:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def record(self, event: Event) -> None:
-        self.events.append(event)
-
-    def flush(self, timeout: float | None = None) -> bool:
-        return True
-
-    def close(self) -> None:
-        pass
-
-
 class _ChildRuntime:
     """The child's runtime: the settings-built one, but events are collected for the parent."""
 
-    def __init__(self, base: Runtime, recorder: _CollectingRecorder) -> None:
+    def __init__(self, base: Runtime, recorder: ListRecorder) -> None:
         self.recorder = recorder
         self.default_serializer = base.default_serializer
         self.task_runner_workers = base.task_runner_workers
@@ -87,7 +73,7 @@ def _child_main(payload: bytes) -> bytes:
     from transom.core.engine import _TaskRun, attempt_task, attempt_task_async
 
     spec: dict[str, Any] = cloudpickle.loads(payload)
-    collector = _CollectingRecorder()
+    collector = ListRecorder()
     runtime = _ChildRuntime(get_runtime(), collector)
     with use_runtime(runtime):
         configure_logging(runtime.log_level)
