@@ -42,14 +42,22 @@ FLOWS = textwrap.dedent("""
         step(1)
         wait_forever(ready)
 
+    @flow
+    def hangs_submitted(ready: str) -> None:
+        step(1)
+        futures = [wait_forever.submit(ready + str(i)) for i in range(2)]
+        [f.result() for f in futures]
+
     if __name__ == "__main__":
         name, *args = sys.argv[1:]
         if name == "many":
             print(many(int(args[0])))
         elif name == "fails":
             fails()
-        else:
+        elif name == "hangs":
             hangs(args[0])
+        else:
+            hangs_submitted(args[0])
 """)
 
 
@@ -101,11 +109,13 @@ def test_a_raising_flow_is_recorded_failed_with_its_error(script: Path, home: Pa
     assert query(home, "SELECT state_name FROM task_runs") == [("Completed",)]
 
 
-def _interrupt(script: Path, home: Path, tmp_path: Path, sig: int) -> subprocess.Popen[str]:
+def _interrupt(script: Path, home: Path, tmp_path: Path, sig: int,
+               flow: str = "hangs") -> subprocess.Popen[str]:
     ready = tmp_path / "ready"
-    proc = start(script, home, "hangs", str(ready))
+    proc = start(script, home, flow, str(ready))
     deadline = time.monotonic() + 30
-    while not ready.exists():
+    ready_files = [ready] if flow == "hangs" else [tmp_path / "ready0", tmp_path / "ready1"]
+    while not all(r.exists() for r in ready_files):
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "the flow never started its task"
         time.sleep(0.05)
@@ -121,6 +131,19 @@ def test_ctrl_c_ends_the_run_cancelled_not_running(script: Path, home: Path, tmp
     assert flow_states(home) == ["Cancelled"]
     rows = dict(query(home, "SELECT name, state_name FROM task_runs"))
     assert rows == {"step-0": "Completed", "wait_forever-0": "Cancelled"}
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals; Ctrl+C on Windows runs in the windows job")
+def test_ctrl_c_ends_submitted_task_runs_too_and_exits_promptly(
+        script: Path, home: Path, tmp_path: Path) -> None:
+    started = time.monotonic()
+    proc = _interrupt(script, home, tmp_path, signal.SIGINT, flow="hangs_submitted")
+    assert time.monotonic() - started < 30  # the sleeping task threads do not hold the exit
+    assert proc.returncode != 0
+    assert flow_states(home) == ["Cancelled"]
+    rows = dict(query(home, "SELECT name, state_name FROM task_runs"))
+    assert rows == {"step-0": "Completed", "wait_forever-0": "Cancelled",
+                    "wait_forever-1": "Cancelled"}
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM does not exist as a signal on Windows")

@@ -137,6 +137,8 @@ class FlowRunContext:
     log_prints: bool = False
     run_count: int = 1
     parent_task_run_id: uuid.UUID | None = None
+    # Task runs of this flow run that have not reached a final state (for an interrupt to end).
+    active_tasks: set[Any] = field(default_factory=set)
     _dynamic_keys: dict[str, int] = field(default_factory=dict)
     _key_lock: threading.Lock = field(default_factory=threading.Lock)
 

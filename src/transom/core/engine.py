@@ -177,7 +177,15 @@ class _TaskRun(_Run):
         self.ctx: TaskRunContext | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
+    def set_state(self, state: State, result_ref: str | None = None) -> State:
+        state = super().set_state(state, result_ref)
+        if self.flow_ctx is not None and state.type in st.FINAL_TYPES:
+            self.flow_ctx.active_tasks.discard(self)
+        return state
+
     def create(self) -> None:
+        if self.flow_ctx is not None:
+            self.flow_ctx.active_tasks.add(self)
         upstream = _upstream_ids(self.args, self.kwargs)
         self.recorder.record(TaskRunCreated(
             self.run_id, self.flow_run_id, self.task.task_key, self.name, self.dynamic_key,
@@ -343,6 +351,15 @@ class _FlowRun(_Run):
         state = self.set_state(st.Completed(value), result_ref=ref)
         self.log(logging.INFO, "finished in state Completed")
         return state
+
+    def on_interrupt(self, exc: BaseException) -> State:
+        # Task runs still going in other threads or processes end with the flow run, so none
+        # is left Running when the process goes away.
+        if self.ctx is not None:
+            for task_run in self.ctx.active_tasks.copy():
+                if task_run.state is None or not task_run.state.is_final():
+                    task_run.on_interrupt(exc)
+        return super().on_interrupt(exc)
 
     def timeout_error(self) -> BaseException:
         return FlowRunTimeout(f"flow run {self.name!r} exceeded its timeout of {self.timeout:g}s")

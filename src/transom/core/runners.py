@@ -6,6 +6,7 @@ import concurrent.futures as cf
 import contextvars
 import multiprocessing
 import os
+import queue
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -106,6 +107,71 @@ class TaskRunner:
         raise NotImplementedError
 
 
+class DaemonThreadPool(cf.Executor):
+    """A thread pool whose threads do not hold the process open.
+
+    concurrent.futures joins its worker threads at exit, so a flow interrupted by Ctrl+C would
+    wait there for every task still running. Here the interrupted runs are recorded Cancelled
+    first and the process then exits at once. Threads start on demand, up to `max_workers`.
+    """
+
+    def __init__(self, max_workers: int, name: str = "transom-task") -> None:
+        self._max_workers = max_workers
+        self._name = name
+        self._work: queue.SimpleQueue[tuple[cf.Future[Any], Callable[..., Any], tuple[Any, ...]] | None]
+        self._work = queue.SimpleQueue()
+        self._idle = threading.Semaphore(0)
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._shutdown = False
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
+        if kwargs:
+            raise TypeError("DaemonThreadPool.submit takes positional arguments only")
+        future: cf.Future[Any] = cf.Future()
+        with self._lock:
+            if self._shutdown:
+                raise RuntimeError("cannot submit to a task runner that has shut down")
+            self._work.put((future, fn, args))
+            if not self._idle.acquire(blocking=False) and len(self._threads) < self._max_workers:
+                thread = threading.Thread(target=self._worker, daemon=True,
+                                          name=f"{self._name}-{len(self._threads)}")
+                self._threads.append(thread)
+                thread.start()
+        return future
+
+    def _worker(self) -> None:
+        while True:
+            item = self._work.get()
+            if item is None:
+                return
+            future, fn, args = item
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(*args))
+                except BaseException as exc:
+                    future.set_exception(exc)
+            del item, future  # do not keep the last result alive while idle
+            self._idle.release()
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        with self._lock:
+            self._shutdown = True
+            if cancel_futures:
+                while True:
+                    try:
+                        item = self._work.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is not None:
+                        item[0].cancel()
+            for _ in self._threads:
+                self._work.put(None)
+        if wait:
+            for thread in self._threads:
+                thread.join()
+
+
 class ThreadPoolTaskRunner(TaskRunner):
     """Runs tasks in a pool of threads; the default. Context (the current run) follows each task."""
 
@@ -113,14 +179,13 @@ class ThreadPoolTaskRunner(TaskRunner):
         if max_workers is not None and max_workers < 1:
             raise ValueError("max_workers must be at least 1")
         self.max_workers = max_workers
-        self._pool: cf.ThreadPoolExecutor | None = None
+        self._pool: DaemonThreadPool | None = None
         self._lock = threading.Lock()
 
-    def _threads(self) -> cf.ThreadPoolExecutor:
+    def _threads(self) -> DaemonThreadPool:
         with self._lock:
             if self._pool is None:
-                workers = self.max_workers or min(32, (os.cpu_count() or 1) + 4)
-                self._pool = cf.ThreadPoolExecutor(workers, thread_name_prefix="transom-task")
+                self._pool = DaemonThreadPool(self.max_workers or min(32, (os.cpu_count() or 1) + 4))
             return self._pool
 
     def submit(self, run: SubmittedRun) -> cf.Future[State]:
