@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import tempfile
 from collections.abc import Iterator
 
 import pytest
+
+from tests.support.postgres import PostgresServer, find_pg_bin
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -24,3 +27,28 @@ def _isolated_transom_home() -> Iterator[str]:
                 os.environ.pop("TRANSOM_HOME", None)
             else:
                 os.environ["TRANSOM_HOME"] = previous
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the whole session, on 127.0.0.1."""
+    bin_dir = find_pg_bin()
+    if bin_dir is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL (initdb) is not installed; .ci/run should have installed it")
+        pytest.skip("PostgreSQL is not installed here (initdb not found)")
+    server = PostgresServer(bin_dir)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+_database_numbers = itertools.count()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """A new, empty database on the session's PostgreSQL server."""
+    return postgres_server.create_database(f"t{next(_database_numbers)}")

@@ -1,6 +1,6 @@
 """Store tests run against every backend through the `database_url` fixture.
 
-Only SQLite for now; the server issue adds a PostgreSQL server started by the tests.
+SQLite in a temp file, and a real PostgreSQL server the tests start (tests/support/postgres.py).
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ import pytest
 from transom.store import Database, open_database
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("postgres_url"))
     return f"sqlite:///{tmp_path / 'store' / 'transom.db'}"
 
 

@@ -114,3 +114,19 @@ def test_fresh_schema_from_models_equals_the_migrations(tmp_path: Path) -> None:
     upgrade(migrated, fresh_fast_path=False)
     migrated.close()
     assert _schema(fast) == _schema(migrated_url)
+
+
+def test_postgresql_wrong_password_is_one_sentence(postgres_server: object) -> None:
+    url = postgres_server.url("postgres").replace("transom-test@", "wrong@")  # type: ignore[attr-defined]
+    with pytest.raises(DatabaseError, match=r"at 127\.0\.0\.1:\d+/postgres refused the user name or password"):
+        open_database(url)
+
+
+def test_postgresql_unreachable_names_the_host() -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once the socket closes
+    with pytest.raises(DatabaseError, match=rf"cannot reach the database server at 127\.0\.0\.1:{port}/x"):
+        open_database(f"postgresql://u:p@127.0.0.1:{port}/x")
