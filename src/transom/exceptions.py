@@ -4,7 +4,8 @@ TransomError
  ├── UserInputError .............. something the user typed or passed is wrong (one clear sentence)
  │    ├── ParameterError ......... a flow parameter failed validation before the run started
  │    ├── EntrypointError ........ `path/file.py:flow_fn` missing, unreadable, or not a flow
- │    └── ConfigError ............ an unknown or malformed setting / profile
+ │    ├── ConfigError ............ an unknown or malformed setting / profile
+ │    └── NotFound ............... no run / flow with that id
  ├── StorageError ................ the database or result storage cannot be used
  │    └── DatabaseError .......... unreachable, locked, corrupt or unwritable database
  ├── ResultError ................. a result could not be persisted or read back
@@ -32,6 +33,7 @@ __all__ = [
     "EntrypointError",
     "FlowRunTimeout",
     "InvalidTransition",
+    "NotFound",
     "ParameterError",
     "ResultError",
     "RunFailed",
@@ -62,6 +64,10 @@ class EntrypointError(UserInputError):
 
 class ConfigError(UserInputError):
     """An unknown or malformed setting or profile."""
+
+
+class NotFound(UserInputError):
+    """No run or flow has the id that was asked for."""
 
 
 class StorageError(TransomError):

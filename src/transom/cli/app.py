@@ -10,8 +10,10 @@ import typer
 from rich.text import Text
 
 from transom.cli import config as config_cli
+from transom.cli import db as db_cli
 from transom.cli import run as run_cli
 from transom.cli import runs as runs_cli
+from transom.cli import server as server_cli
 from transom.cli.output import error_console
 from transom.exceptions import TransomError, UserInputError
 
@@ -25,6 +27,8 @@ app = typer.Typer(
 app.add_typer(config_cli.app, name="config", help="View and change settings.")
 app.add_typer(config_cli.profile_app, name="profile", help="Manage settings profiles.")
 app.add_typer(runs_cli.app, name="runs", help="List and inspect recorded runs.")
+app.add_typer(server_cli.app, name="server", help="Run the API server.")
+app.add_typer(db_cli.app, name="db", help="Upgrade or reset the database.")
 app.command("run", help="Run a flow from a file: transom run path/to/file.py:flow_fn")(run_cli.run)
 
 

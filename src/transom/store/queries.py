@@ -10,17 +10,21 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from transom.core.states import StateType
-from transom.exceptions import UserInputError
-from transom.schemas import FlowRunRead, LogLine, StateRecord, TaskRunRead
+from transom.exceptions import NotFound, UserInputError
+from transom.schemas import FlowRead, FlowRunRead, LogLine, StateRecord, TaskRunRead
 from transom.store import models as m
 
 __all__ = [
     "count_flow_runs",
+    "count_logs",
     "list_flow_runs",
+    "list_flows",
     "list_logs",
     "list_states",
     "list_task_runs",
+    "ping",
     "read_flow_run",
+    "read_task_run",
     "resolve_flow_run_id",
 ]
 
@@ -88,7 +92,7 @@ def resolve_flow_run_id(conn: Connection, id_or_prefix: str | uuid.UUID) -> uuid
         condition = sa.func.replace(sa.cast(m.flow_runs.c.id, sa.String), "-", "").like(f"{text}%")
     matches = list(conn.execute(sa.select(m.flow_runs.c.id).where(condition).limit(2)).scalars())
     if not matches:
-        raise UserInputError(f"no flow run has an id starting with {id_or_prefix!r}")
+        raise NotFound(f"no flow run has an id starting with {id_or_prefix!r}")
     if len(matches) > 1:
         raise UserInputError(f"more than one flow run id starts with {id_or_prefix!r}; "
                              "give more characters")
@@ -99,8 +103,20 @@ def read_flow_run(conn: Connection, id_or_prefix: str | uuid.UUID) -> FlowRunRea
     run_id = resolve_flow_run_id(conn, id_or_prefix)
     row = conn.execute(_flow_run_select().where(m.flow_runs.c.id == run_id)).first()
     if row is None:
-        raise UserInputError(f"no flow run has the id {run_id}")
+        raise NotFound(f"no flow run has the id {run_id}")
     return FlowRunRead.model_validate(row._mapping)
+
+
+def read_task_run(conn: Connection, task_run_id: uuid.UUID) -> TaskRunRead:
+    row = conn.execute(sa.select(m.task_runs).where(m.task_runs.c.id == task_run_id)).first()
+    if row is None:
+        raise NotFound(f"no task run has the id {task_run_id}")
+    return TaskRunRead.model_validate(row._mapping)
+
+
+def list_flows(conn: Connection, *, limit: int = 50, offset: int = 0) -> list[FlowRead]:
+    query = sa.select(m.flows).order_by(m.flows.c.name).limit(limit).offset(offset)
+    return [FlowRead.model_validate(row._mapping) for row in conn.execute(query)]
 
 
 def list_task_runs(conn: Connection, flow_run_id: uuid.UUID) -> list[TaskRunRead]:
@@ -133,3 +149,15 @@ def list_logs(conn: Connection, flow_run_id: uuid.UUID, *, task_run_id: uuid.UUI
     if offset:
         query = query.offset(offset)
     return [LogLine.model_validate(row._mapping) for row in conn.execute(query)]
+
+
+def count_logs(conn: Connection, flow_run_id: uuid.UUID) -> int:
+    task_ids = sa.select(m.task_runs.c.id).where(m.task_runs.c.flow_run_id == flow_run_id)
+    condition = sa.or_(m.logs.c.flow_run_id == flow_run_id, m.logs.c.task_run_id.in_(task_ids))
+    return int(conn.execute(sa.select(sa.func.count()).select_from(m.logs).where(condition))
+               .scalar_one())
+
+
+def ping(conn: Connection) -> None:
+    """Raise if the database does not answer."""
+    conn.execute(sa.select(sa.literal(1))).scalar_one()

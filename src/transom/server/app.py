@@ -1,0 +1,118 @@
+"""The FastAPI app factory: routes under /api, errors as readable 4xx, optional auth."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+
+from transom import __version__
+from transom.exceptions import (
+    DatabaseError,
+    InvalidTransition,
+    NotFound,
+    UserInputError,
+)
+from transom.settings import Settings
+from transom.store import Database, open_database
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
+    """The API app. The database is opened (and migrated) here, so a bad one fails at start."""
+    settings = settings or Settings.load()
+    db = database or open_database(settings.database_url_resolved,
+                                   busy_timeout=settings.sqlite_busy_timeout)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if database is None:
+            db.close()
+
+    app = FastAPI(title="Transom", version=__version__, openapi_url="/api/openapi.json",
+                  docs_url="/docs", redoc_url=None, lifespan=lifespan)
+    app.state.db = db
+    app.state.settings = settings
+    _add_error_handlers(app)
+    _add_auth(app, settings)
+
+    from transom.server import routes
+
+    app.include_router(routes.router, prefix="/api")
+    return app
+
+
+def _error(status: int, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"detail": message, **extra}, status_code=status)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "request"
+        message = f"{where}: {first.get('msg', 'invalid request')}"
+        return _error(422, message, errors=[
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
+            for e in errors])
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, exc: NotFound) -> JSONResponse:
+        return _error(404, str(exc))
+
+    @app.exception_handler(InvalidTransition)
+    async def conflict(request: Request, exc: InvalidTransition) -> JSONResponse:
+        return _error(409, str(exc))
+
+    @app.exception_handler(UserInputError)
+    async def bad_input(request: Request, exc: UserInputError) -> JSONResponse:
+        return _error(400, str(exc))
+
+    @app.exception_handler(DatabaseError)
+    async def database_down(request: Request, exc: DatabaseError) -> JSONResponse:
+        return _error(503, str(exc))
+
+
+def _add_auth(app: FastAPI, settings: Settings) -> None:
+    """With TRANSOM_SERVER_API_AUTH_STRING (basic) or TRANSOM_SERVER_API_KEY set, every /api
+    request must carry it."""
+    basic = settings.server_api_auth_string
+    key = settings.server_api_key
+    if not basic and not key:
+        return
+
+    def allowed(request: Request) -> bool:
+        header = request.headers.get("authorization", "")
+        scheme, _, value = header.partition(" ")
+        if key:
+            given = request.headers.get("x-api-key") or (value if scheme.lower() == "bearer" else "")
+            if given and secrets.compare_digest(given.encode(), key.encode()):
+                return True
+        if basic and scheme.lower() == "basic":
+            try:
+                decoded = base64.b64decode(value, validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                return False
+            return secrets.compare_digest(decoded.encode(), basic.encode())
+        return False
+
+    @app.middleware("http")
+    async def require_auth(request: Request,
+                           call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        if request.url.path.startswith("/api") and not allowed(request):
+            return JSONResponse(
+                {"detail": "this server needs credentials: set TRANSOM_API_KEY or "
+                           "TRANSOM_API_AUTH_STRING for the client"},
+                status_code=401,
+                headers={"WWW-Authenticate": 'Basic realm="transom"' if basic else "Bearer"})
+        return await call_next(request)

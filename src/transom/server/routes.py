@@ -1,0 +1,168 @@
+"""The /api routes: each one a thin call into `store/` with a connection or a transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Query, Request, status
+from sqlalchemy.engine import Connection
+
+from transom import __version__
+from transom.core.states import StateType
+from transom.schemas import (
+    EventBatch,
+    FlowRead,
+    FlowRunCreate,
+    FlowRunRead,
+    LogIn,
+    LogLine,
+    Page,
+    StateIn,
+    StateRecord,
+    TaskRunRead,
+    wire_to_event,
+)
+from transom.store import Database, queries, runs
+from transom.store.sink import write_events
+
+router = APIRouter()
+
+
+def _db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def read_conn(db: Annotated[Database, Depends(_db)]) -> Iterator[Connection]:
+    with db.read() as conn:
+        yield conn
+
+
+def write_conn(db: Annotated[Database, Depends(_db)]) -> Iterator[Connection]:
+    with db.write() as conn:
+        yield conn
+
+
+Reader = Annotated[Connection, Depends(read_conn)]
+Writer = Annotated[Connection, Depends(write_conn)]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+@router.get("/health", tags=["server"])
+def health(conn: Reader) -> dict[str, str]:
+    """The server is up and its database answers."""
+    queries.ping(conn)
+    return {"status": "ok", "database": conn.dialect.name}
+
+
+@router.get("/version", tags=["server"])
+def version() -> dict[str, str]:
+    return {"version": __version__, "api": "1"}
+
+
+@router.get("/flows", tags=["flows"])
+def list_flows(conn: Reader, limit: Limit = 100, offset: Offset = 0) -> list[FlowRead]:
+    return queries.list_flows(conn, limit=limit, offset=offset)
+
+
+@router.post("/flow_runs", status_code=status.HTTP_201_CREATED, tags=["flow runs"])
+def create_flow_run(body: FlowRunCreate, db: Annotated[Database, Depends(_db)]) -> FlowRunRead:
+    with db.write() as conn:
+        run_id = runs.create_flow_run(conn, body)
+    with db.read() as conn:
+        return queries.read_flow_run(conn, run_id)
+
+
+@router.get("/flow_runs", tags=["flow runs"])
+def list_flow_runs(
+    conn: Reader,
+    flow: Annotated[str | None, Query(description="Only runs of this flow.")] = None,
+    state: Annotated[StateType | None, Query(description="Only runs in this state type.")] = None,
+    since: Annotated[datetime | None, Query(description="Only runs created at or after this time.")] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[FlowRunRead]:
+    items = queries.list_flow_runs(conn, flow_name=flow, state=state, since=since, limit=limit,
+                                   offset=offset)
+    total = queries.count_flow_runs(conn, flow_name=flow, state=state, since=since)
+    return Page[FlowRunRead](items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get("/flow_runs/{run_id}", tags=["flow runs"])
+def read_flow_run(run_id: str, conn: Reader) -> FlowRunRead:
+    """A flow run by id, or by a unique prefix of its id."""
+    return queries.read_flow_run(conn, run_id)
+
+
+@router.post("/flow_runs/{run_id}/set_state", status_code=status.HTTP_201_CREATED,
+             tags=["flow runs"])
+def set_flow_run_state(run_id: uuid.UUID, body: StateIn, conn: Writer) -> StateRecord:
+    """Propose a state; 409 with the reason if the transition table forbids it."""
+    runs.set_run_state(conn, run_id, body)
+    return queries.list_states(conn, flow_run_id=run_id)[-1]
+
+
+@router.post("/flow_runs/{run_id}/cancel", status_code=status.HTTP_201_CREATED,
+             tags=["flow runs"])
+def cancel_flow_run(run_id: uuid.UUID, conn: Writer,
+                    message: Annotated[str | None, Body(embed=True)] = None) -> StateRecord:
+    """Cancel: a running run goes to Cancelling (its worker stops it), others to Cancelled."""
+    runs.cancel_flow_run(conn, run_id, message=message)
+    return queries.list_states(conn, flow_run_id=run_id)[-1]
+
+
+@router.get("/flow_runs/{run_id}/states", tags=["flow runs"])
+def flow_run_states(run_id: uuid.UUID, conn: Reader) -> list[StateRecord]:
+    queries.read_flow_run(conn, run_id)
+    return queries.list_states(conn, flow_run_id=run_id)
+
+
+@router.get("/flow_runs/{run_id}/task_runs", tags=["task runs"])
+def flow_run_task_runs(run_id: uuid.UUID, conn: Reader) -> list[TaskRunRead]:
+    queries.read_flow_run(conn, run_id)
+    return queries.list_task_runs(conn, run_id)
+
+
+@router.get("/flow_runs/{run_id}/logs", tags=["logs"])
+def flow_run_logs(run_id: uuid.UUID, conn: Reader, limit: Limit = 200,
+                  offset: Offset = 0) -> Page[LogLine]:
+    """A flow run's log lines and its task runs', oldest first."""
+    queries.read_flow_run(conn, run_id)
+    lines = queries.list_logs(conn, run_id, limit=limit, offset=offset)
+    total = queries.count_logs(conn, run_id)
+    return Page[LogLine](items=lines, total=total, limit=limit, offset=offset)
+
+
+@router.get("/task_runs/{task_run_id}", tags=["task runs"])
+def read_task_run(task_run_id: uuid.UUID, conn: Reader) -> TaskRunRead:
+    return queries.read_task_run(conn, task_run_id)
+
+
+@router.get("/task_runs/{task_run_id}/states", tags=["task runs"])
+def task_run_states(task_run_id: uuid.UUID, conn: Reader) -> list[StateRecord]:
+    queries.read_task_run(conn, task_run_id)
+    return queries.list_states(conn, task_run_id=task_run_id)
+
+
+@router.post("/task_runs/{task_run_id}/set_state", status_code=status.HTTP_201_CREATED,
+             tags=["task runs"])
+def set_task_run_state(task_run_id: uuid.UUID, body: StateIn, conn: Writer) -> StateRecord:
+    runs.set_run_state(conn, task_run_id, body, is_task=True)
+    return queries.list_states(conn, task_run_id=task_run_id)[-1]
+
+
+@router.post("/logs", status_code=status.HTTP_201_CREATED, tags=["logs"])
+def write_logs(lines: Annotated[list[LogIn], Body(max_length=10_000)], conn: Writer) -> dict[str, int]:
+    """Write many log lines in one request."""
+    return {"written": runs.write_logs(conn, lines)}
+
+
+@router.post("/events", status_code=status.HTTP_201_CREATED, tags=["events"])
+def write_run_events(batch: EventBatch, conn: Writer) -> dict[str, int]:
+    """Runs, states and logs in one batch: how flows report through the API (ApiRecorder)."""
+    write_events(conn, [wire_to_event(e) for e in batch.events])
+    return {"written": len(batch.events)}

@@ -1,0 +1,65 @@
+"""`transom server start`: check the port, say where everything is, run uvicorn until Ctrl+C."""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+from collections.abc import Callable
+
+from transom.exceptions import UserInputError
+from transom.platform.network import find_free_port, port_is_free, port_owner
+from transom.settings import Settings
+
+__all__ = ["PortInUse", "check_port", "serve"]
+
+
+class PortInUse(UserInputError):
+    """The port the server should listen on is taken."""
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_port(host: str, port: int, *, platform: str = sys.platform) -> None:
+    """PortInUse, naming the process that holds the port and a free one to use instead."""
+    if port_is_free(host, port, platform):
+        return
+    owner = port_owner(port)
+    held = f"by {owner.name} (pid {owner.pid})" if owner else "by another program"
+    free = find_free_port(host, port + 1, platform)
+    raise PortInUse(
+        f"port {port} on {host} is already in use {held}; start on a free port with "
+        f"`transom server start --port {free}` or set TRANSOM_SERVER_API_PORT={free}")
+
+
+def serve(settings: Settings, *, host: str | None = None, port: int | None = None,
+          echo: Callable[[str], None] = print) -> None:
+    """Run the API server in the foreground; returns when it is stopped (Ctrl+C)."""
+    import uvicorn
+
+    from transom.server.app import create_app
+
+    host = host or settings.server_api_host
+    port = port if port is not None else settings.server_api_port
+    check_port(host, port)
+    app = create_app(settings)  # opens and migrates the database: fails here, before listening
+    if not is_loopback(host) and not (settings.server_api_auth_string or settings.server_api_key):
+        echo(f"Warning: listening on {host} without authentication; anyone who can reach this "
+             "machine can read and change runs. Set TRANSOM_SERVER_API_AUTH_STRING=user:password "
+             "or TRANSOM_SERVER_API_KEY.")
+    shown = f"[{host}]" if ":" in host else host
+    base = f"http://{shown}:{port}"
+    echo(f"Transom server on {base}")
+    echo(f"  API:  {base}/api   (database: {app.state.db.url})")
+    echo(f"  Docs: {base}/docs")
+    echo(f"  Point flows at it with TRANSOM_API_URL={base}/api. Stop with Ctrl+C.")
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning",
+                            timeout_graceful_shutdown=5)
+    uvicorn.Server(config).run()
+    echo("Transom server stopped.")

@@ -1,0 +1,87 @@
+"""Writes the API makes on behalf of clients: create runs, propose states, cancel, write logs.
+
+Every state change goes through the one transition table (`core.states.check_transition`) and is
+written by the same code as the embedded recorder's events (`sink.write_events`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from transom.core import states as st
+from transom.core.naming import generate_run_name
+from transom.core.recorder import Event, FlowRunCreated, LogRecorded, StateChanged
+from transom.core.states import State, StateType, check_transition, now_utc
+from transom.exceptions import InvalidTransition, NotFound
+from transom.schemas import FlowRunCreate, LogIn, StateIn
+from transom.store import models as m
+from transom.store.sink import write_events
+
+__all__ = ["cancel_flow_run", "create_flow_run", "set_run_state", "write_logs"]
+
+
+def create_flow_run(conn: Connection, body: FlowRunCreate) -> uuid.UUID:
+    """A new flow run (Pending unless another first state is given); returns its id."""
+    run_id = uuid.uuid4()
+    state = body.state.to_state() if body.state else st.Pending()
+    check_transition(None, state.type)
+    write_events(conn, [
+        FlowRunCreated(run_id, body.flow_name, body.name or generate_run_name(),
+                       body.parameters, body.parent_flow_run_id, body.parent_task_run_id,
+                       list(body.tags)),
+        StateChanged(run_id, False, state, 0),
+    ])
+    return run_id
+
+
+def _current(conn: Connection, run_id: uuid.UUID, is_task: bool) -> tuple[StateType | None, int]:
+    table = m.task_runs if is_task else m.flow_runs
+    query = sa.select(table.c.state_type, table.c.run_count).where(table.c.id == run_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()  # two proposals for one run are decided one at a time
+    row = conn.execute(query).first()
+    if row is None:
+        raise NotFound(f"no {'task' if is_task else 'flow'} run has the id {run_id}")
+    return (StateType(row.state_type) if row.state_type else None), int(row.run_count)
+
+
+def set_run_state(conn: Connection, run_id: uuid.UUID, proposed: StateIn, *,
+                  is_task: bool = False) -> State:
+    """Move a run to `proposed` if the transition table allows it (InvalidTransition if not)."""
+    current, run_count = _current(conn, run_id, is_task)
+    if not proposed.force:
+        check_transition(current, proposed.type)
+    state = proposed.to_state()
+    if state.type is StateType.RUNNING:
+        run_count += 1
+    write_events(conn, [StateChanged(run_id, is_task, state, run_count)])
+    return state
+
+
+def cancel_flow_run(conn: Connection, run_id: uuid.UUID, *, message: str | None = None) -> State:
+    """Cancel a flow run: one that has started goes to Cancelling (its process is told to stop);
+    one that has not is Cancelled at once."""
+    current, run_count = _current(conn, run_id, False)
+    if current is StateType.CANCELLING:
+        raise InvalidTransition("the flow run is already being cancelled")
+    if current in st.FINAL_TYPES:
+        raise InvalidTransition(f"the flow run has already ended ({current.value if current else '?'})")
+    text = message or "cancelled by request"
+    state = st.Cancelling(text) if current is StateType.RUNNING else st.Cancelled(message=text)
+    write_events(conn, [StateChanged(run_id, False, state, run_count)])
+    return state
+
+
+def write_logs(conn: Connection, lines: Sequence[LogIn]) -> int:
+    now = now_utc()
+    events: list[Event] = [
+        LogRecorded(line.flow_run_id, line.task_run_id, line.level, line.logger, line.message,
+                    line.timestamp or now)
+        for line in lines
+    ]
+    write_events(conn, events)
+    return len(events)

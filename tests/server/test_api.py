@@ -1,0 +1,151 @@
+"""The REST API as a client sees it: status codes, bodies, and readable errors."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import httpx
+
+from transom.core import states as st
+from transom.core.recorder import FlowRunCreated, LogRecorded, StateChanged, TaskRunCreated
+from transom.schemas import EventBatch, event_to_wire
+
+
+def _create(api: httpx.Client, flow: str = "etl", **body: Any) -> dict[str, Any]:
+    response = api.post("/flow_runs", json={"flow_name": flow, **body})
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def test_health_version_openapi_and_docs(api: httpx.Client) -> None:
+    assert api.get("/health").json()["status"] == "ok"
+    assert api.get("/version").json()["api"] == "1"
+    spec = api.get("/openapi.json").json()
+    assert "/api/flow_runs" in spec["paths"] and "/api/events" in spec["paths"]
+    docs = httpx.get(str(api.base_url).removesuffix("/api/") + "/docs")
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+
+
+def test_create_read_and_list_flow_runs(api: httpx.Client) -> None:
+    first = _create(api, parameters={"days": 3}, tags=["nightly"])
+    assert first["state_name"] == "Pending" and first["parameters"] == {"days": 3}
+    _create(api, "report")
+    _create(api, "report", state={"type": "SCHEDULED"})
+    assert api.get(f"/flow_runs/{first['id']}").json()["flow_name"] == "etl"
+    assert api.get(f"/flow_runs/{first['id'][:8]}").json()["id"] == first["id"]
+    page = api.get("/flow_runs", params={"flow": "report", "limit": 1}).json()
+    assert page["total"] == 2 and len(page["items"]) == 1
+    scheduled = api.get("/flow_runs", params={"state": "SCHEDULED"}).json()
+    assert [r["flow_name"] for r in scheduled["items"]] == ["report"]
+    later = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
+    assert api.get("/flow_runs", params={"since": later}).json()["total"] == 0
+    assert [f["name"] for f in api.get("/flows").json()] == ["etl", "report"]
+
+
+def test_state_changes_follow_the_transition_table(api: httpx.Client) -> None:
+    run = _create(api)
+    running = api.post(f"/flow_runs/{run['id']}/set_state", json={"type": "RUNNING"})
+    assert running.status_code == 201 and running.json()["name"] == "Running"
+    done = api.post(f"/flow_runs/{run['id']}/set_state",
+                    json={"type": "COMPLETED", "message": "all good"})
+    assert done.status_code == 201
+    again = api.post(f"/flow_runs/{run['id']}/set_state", json={"type": "RUNNING"})
+    assert again.status_code == 409
+    assert again.json()["detail"] == "cannot move a COMPLETED run to RUNNING; allowed next: SCHEDULED"
+    forced = api.post(f"/flow_runs/{run['id']}/set_state", json={"type": "RUNNING", "force": True})
+    assert forced.status_code == 201
+    history = api.get(f"/flow_runs/{run['id']}/states").json()
+    assert [s["name"] for s in history] == ["Pending", "Running", "Completed", "Running"]
+    assert api.get(f"/flow_runs/{run['id']}").json()["run_count"] == 2
+
+
+def test_cancel(api: httpx.Client) -> None:
+    pending = _create(api)
+    assert api.post(f"/flow_runs/{pending['id']}/cancel").json()["name"] == "Cancelled"
+    running = _create(api, state={"type": "RUNNING"})
+    response = api.post(f"/flow_runs/{running['id']}/cancel", json={"message": "operator"})
+    assert response.json()["name"] == "Cancelling" and response.json()["message"] == "operator"
+    assert api.post(f"/flow_runs/{running['id']}/cancel").status_code == 409
+    assert api.post(f"/flow_runs/{pending['id']}/cancel").status_code == 409
+
+
+def test_events_batch_records_runs_tasks_states_and_logs(api: httpx.Client) -> None:
+    flow_id, task_id = uuid.uuid4(), uuid.uuid4()
+    events = [
+        FlowRunCreated(flow_id, "batched", "batch-run", {"x": 1}),
+        StateChanged(flow_id, False, st.Running(), 1),
+        TaskRunCreated(task_id, flow_id, "m.step", "step-0"),
+        StateChanged(task_id, True, st.Running(), 1),
+        StateChanged(task_id, True, st.Completed(), 1),
+        LogRecorded(flow_id, task_id, 20, "transom.task_runs", "λ done"),
+        StateChanged(flow_id, False, st.Completed(), 1),
+    ]
+    body = EventBatch(events=[event_to_wire(e) for e in events]).model_dump(mode="json")
+    assert api.post("/events", json=body).json() == {"written": 7}
+    run = api.get(f"/flow_runs/{flow_id}").json()
+    assert run["state_name"] == "Completed" and run["task_run_count"] == 1
+    (task,) = api.get(f"/flow_runs/{flow_id}/task_runs").json()
+    assert task["name"] == "step-0" and task["state_name"] == "Completed"
+    assert [s["name"] for s in api.get(f"/task_runs/{task_id}/states").json()] == [
+        "Running", "Completed"]
+    assert api.get(f"/flow_runs/{flow_id}/logs").json()["items"][0]["message"] == "λ done"
+
+
+def test_logs_write_in_batches_and_read_in_pages(api: httpx.Client) -> None:
+    run = _create(api)
+    lines = [{"flow_run_id": run["id"], "level": 20, "message": f"line {i}"} for i in range(25)]
+    assert api.post("/logs", json=lines).json() == {"written": 25}
+    page = api.get(f"/flow_runs/{run['id']}/logs", params={"limit": 10, "offset": 20}).json()
+    assert page["total"] == 25 and [line["message"] for line in page["items"]] == [
+        f"line {i}" for i in range(20, 25)]
+
+
+def test_task_run_states_through_the_api(api: httpx.Client) -> None:
+    flow_id, task_id = uuid.uuid4(), uuid.uuid4()
+    events = [FlowRunCreated(flow_id, "f", "r"), TaskRunCreated(task_id, flow_id, "m.t", "t-0"),
+              StateChanged(task_id, True, st.Pending())]
+    api.post("/events", json=EventBatch(events=[event_to_wire(e) for e in events]).model_dump(mode="json"))
+    assert api.post(f"/task_runs/{task_id}/set_state", json={"type": "RUNNING"}).status_code == 201
+    assert api.post(f"/task_runs/{task_id}/set_state", json={"type": "PENDING"}).status_code == 409
+    assert api.get(f"/task_runs/{task_id}").json()["state_name"] == "Running"
+
+
+def test_malformed_requests_get_readable_4xx_never_500(api: httpx.Client) -> None:
+    cases = [
+        (api.post("/flow_runs", json={}), 422, "flow_name: Field required"),
+        (api.post("/flow_runs", content=b"{not json", headers={"content-type": "application/json"}), 422, "JSON"),
+        (api.post("/flow_runs", json={"flow_name": "x", "state": {"type": "DONE"}}), 422, "state.type"),
+        (api.get("/flow_runs", params={"state": "nope"}), 422, "state"),
+        (api.get("/flow_runs", params={"limit": 0}), 422, "limit"),
+        (api.get("/flow_runs/zzz"), 400, "is not a run id"),
+        (api.get(f"/flow_runs/{uuid.uuid4()}"), 404, "no flow run has"),
+        (api.post(f"/flow_runs/{uuid.uuid4()}/set_state", json={"type": "RUNNING"}), 404, "no flow run has"),
+        (api.post("/flow_runs/not-a-uuid/set_state", json={"type": "RUNNING"}), 422, "run_id"),
+        (api.get(f"/task_runs/{uuid.uuid4()}"), 404, "no task run has"),
+        (api.post("/logs", json=[{"level": "loud", "message": 1}]), 422, "level"),
+        (api.post("/events", json={"events": [{"kind": "mystery"}]}), 422, "events"),
+    ]
+    for response, code, fragment in cases:
+        assert response.status_code == code, (response.request.url, response.text)
+        assert fragment in response.json()["detail"], response.text
+
+
+def test_auth_string_protects_every_api_route(start_server: Callable[..., Any]) -> None:
+    server = start_server(server_api_auth_string="ada:s3cret")
+    assert httpx.get(f"{server.url}/health").status_code == 401
+    wrong = base64.b64encode(b"ada:nope").decode()
+    assert httpx.get(f"{server.url}/health", headers={"Authorization": f"Basic {wrong}"}).status_code == 401
+    assert httpx.get(f"{server.url}/flow_runs", auth=("ada", "s3cret")).status_code == 200
+    assert "TRANSOM_API" in httpx.get(f"{server.url}/flow_runs").json()["detail"]
+
+
+def test_api_key_protects_every_api_route(start_server: Callable[..., Any]) -> None:
+    server = start_server(server_api_key="k-123")
+    assert httpx.get(f"{server.url}/flow_runs").status_code == 401
+    assert httpx.get(f"{server.url}/flow_runs", headers={"X-API-Key": "k-123"}).status_code == 200
+    assert httpx.get(f"{server.url}/flow_runs", headers={"Authorization": "Bearer k-123"}).status_code == 200
+    assert httpx.get(f"{server.url}/flow_runs", headers={"Authorization": "Bearer nope"}).status_code == 401
