@@ -28,16 +28,28 @@ class SettingsRuntime:
         self.log_level = logging.getLevelName(settings.logging_level.upper())
         if not isinstance(self.log_level, int):
             self.log_level = logging.INFO
-        self.recorder = BatchingRecorder(self._make_sink)
+        # Through the API, events wait out a server outage of a minute or more (bounded buffer);
+        # a run's end then waits that long for them to be delivered.
+        self.flush_timeout = 120.0 if settings.api_url else 30.0
+        self.recorder = BatchingRecorder(self._make_sink,
+                                         interval=0.1 if settings.api_url else 0.05,
+                                         close_timeout=self.flush_timeout)
         self._stores: dict[str, LocalResultStore | RemoteResultStore] = {}
         self._lock = threading.Lock()
 
     def _make_sink(self) -> EventSink:
-        # Runs on the recorder's thread: SQLAlchemy is imported there, off the caller's path.
-        from transom.store.sink import StoreSink
+        # Runs on the recorder's thread: SQLAlchemy or httpx is imported there, off the
+        # caller's path. With TRANSOM_API_URL runs go to that server, else to the embedded store.
+        sink: EventSink
+        if self.settings.api_url:
+            from transom.client.sink import ApiSink
 
-        sink: EventSink = StoreSink(self.settings.database_url_resolved,
-                                    busy_timeout=self.settings.sqlite_busy_timeout)
+            sink = ApiSink(self.settings)
+        else:
+            from transom.store.sink import StoreSink
+
+            sink = StoreSink(self.settings.database_url_resolved,
+                             busy_timeout=self.settings.sqlite_busy_timeout)
         return sink
 
     def result_store(self, location: str | None = None) -> LocalResultStore | RemoteResultStore:

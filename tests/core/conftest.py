@@ -31,6 +31,7 @@ class MemoryRuntime:
         self.task_runner_workers = None
         self.log_level = logging.INFO
         self.persist_results = False
+        self.flush_timeout = 5.0
         self.storage = storage
 
     def result_store(self, location: str | None = None) -> LocalResultStore:

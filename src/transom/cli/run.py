@@ -122,9 +122,14 @@ def check_home_writable(settings: Settings) -> None:
 
 
 def check_database(settings: Settings) -> None:
-    """Open (and migrate) the embedded database before running, so a corrupt, locked or
-    unreachable database is one sentence up front instead of a run that is not recorded."""
+    """Check where the run will be recorded before running it (the server answers, or the
+    database opens and is migrated), so a problem is one sentence up front instead of a run
+    that is not recorded."""
     if settings.api_url:
+        from transom.client import TransomClient
+
+        with TransomClient.from_settings(settings, retries=1) as client:
+            client.health()
         return
     from transom.store import open_database
 

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Protocol
 
 import typer
 from rich.table import Table
@@ -16,7 +17,10 @@ from sqlalchemy.engine import Connection
 
 from transom.cli.output import console
 from transom.exceptions import UserInputError
-from transom.schemas import FlowRunRead, LogLine
+
+if TYPE_CHECKING:
+    from transom.client import TransomClient
+from transom.schemas import FlowRunRead, LogLine, StateRecord, TaskRunRead
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -27,16 +31,102 @@ STATE_STYLES = {
 LEVEL_STYLES = {"DEBUG": "dim", "INFO": "", "WARNING": "yellow", "ERROR": "red", "CRITICAL": "bold red"}
 
 
+class _Runs(Protocol):
+    """Where `transom runs` reads from: the embedded database or the server's API."""
+
+    def flow_runs(self, flow: str | None, state: str | None, since: datetime | None,
+                  limit: int) -> tuple[list[FlowRunRead], int]: ...
+
+    def flow_run(self, run_id: str) -> FlowRunRead: ...
+
+    def task_runs(self, run_id: uuid.UUID) -> list[TaskRunRead]: ...
+
+    def states(self, run_id: uuid.UUID) -> list[StateRecord]: ...
+
+    def logs(self, run_id: uuid.UUID) -> list[LogLine]: ...
+
+
+class _StoreRuns:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def flow_runs(self, flow: str | None, state: str | None, since: datetime | None,
+                  limit: int) -> tuple[list[FlowRunRead], int]:
+        from transom.store import queries
+
+        runs = queries.list_flow_runs(self.conn, flow_name=flow, state=state, since=since, limit=limit)
+        return runs, queries.count_flow_runs(self.conn, flow_name=flow, state=state, since=since)
+
+    def flow_run(self, run_id: str) -> FlowRunRead:
+        from transom.store import queries
+
+        return queries.read_flow_run(self.conn, run_id)
+
+    def task_runs(self, run_id: uuid.UUID) -> list[TaskRunRead]:
+        from transom.store import queries
+
+        return queries.list_task_runs(self.conn, run_id)
+
+    def states(self, run_id: uuid.UUID) -> list[StateRecord]:
+        from transom.store import queries
+
+        return queries.list_states(self.conn, flow_run_id=run_id)
+
+    def logs(self, run_id: uuid.UUID) -> list[LogLine]:
+        from transom.store import queries
+
+        return queries.list_logs(self.conn, run_id)
+
+
+class _ApiRuns:
+    def __init__(self, client: TransomClient) -> None:
+        self.client = client
+
+    def flow_runs(self, flow: str | None, state: str | None, since: datetime | None,
+                  limit: int) -> tuple[list[FlowRunRead], int]:
+        if state is not None:
+            from transom.store.queries import state_type
+
+            state = state_type(state).value
+        page = self.client.list_flow_runs(flow_name=flow, state=state, since=since, limit=limit)
+        return page.items, page.total
+
+    def flow_run(self, run_id: str) -> FlowRunRead:
+        return self.client.read_flow_run(run_id)
+
+    def task_runs(self, run_id: uuid.UUID) -> list[TaskRunRead]:
+        return self.client.task_runs(run_id)
+
+    def states(self, run_id: uuid.UUID) -> list[StateRecord]:
+        return self.client.flow_run_states(run_id)
+
+    def logs(self, run_id: uuid.UUID) -> list[LogLine]:
+        lines: list[LogLine] = []
+        while True:
+            page = self.client.flow_run_logs(run_id, limit=1000, offset=len(lines))
+            lines.extend(page.items)
+            if not page.items or len(lines) >= page.total:
+                return lines
+
+
 @contextmanager
-def _connection() -> Iterator[Connection]:
+def _source() -> Iterator[_Runs]:
+    """The server's API when TRANSOM_API_URL is set, else the embedded database."""
     from transom.settings import Settings
-    from transom.store import open_database
 
     settings = Settings.load()
+    if settings.api_url:
+        from transom.client import TransomClient
+
+        with TransomClient.from_settings(settings) as client:
+            yield _ApiRuns(client)
+        return
+    from transom.store import open_database
+
     db = open_database(settings.database_url_resolved, busy_timeout=settings.sqlite_busy_timeout)
     try:
         with db.read() as conn:
-            yield conn
+            yield _StoreRuns(conn)
     finally:
         db.close()
 
@@ -85,12 +175,9 @@ def ls(
     limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many runs to show."),
 ) -> None:
     """List flow runs, newest first."""
-    from transom.store import queries
-
     after = parse_since(since) if since else None
-    with _connection() as conn:
-        runs = queries.list_flow_runs(conn, flow_name=flow, state=state, since=after, limit=limit)
-        total = queries.count_flow_runs(conn, flow_name=flow, state=state, since=after)
+    with _source() as source:
+        runs, total = source.flow_runs(flow, state, after, limit)
     out = console()
     if not runs:
         out.print("No runs recorded yet." if not (flow or state or since)
@@ -113,13 +200,11 @@ def ls(
 @app.command("show")
 def show(run_id: str = typer.Argument(..., help="A flow run id or a unique prefix of one.")) -> None:
     """A flow run: its task runs, its state history and its logs."""
-    from transom.store import queries
-
-    with _connection() as conn:
-        run = queries.read_flow_run(conn, run_id)
-        task_runs = queries.list_task_runs(conn, run.id)
-        history = queries.list_states(conn, flow_run_id=run.id)
-        logs = queries.list_logs(conn, run.id)
+    with _source() as source:
+        run = source.flow_run(run_id)
+        task_runs = source.task_runs(run.id)
+        history = source.states(run.id)
+        logs = source.logs(run.id)
     out = console()
     out.print(Text.assemble(("Flow run ", "bold"), (run.name, "bold cyan"), f"  {run.id}"))
     out.print(Text.assemble("Flow:       ", run.flow_name))
@@ -156,12 +241,10 @@ def show(run_id: str = typer.Argument(..., help="A flow run id or a unique prefi
 @app.command("logs")
 def logs(run_id: str = typer.Argument(..., help="A flow run id or a unique prefix of one.")) -> None:
     """The log lines of a flow run and its task runs."""
-    from transom.store import queries
-
-    with _connection() as conn:
-        run = queries.read_flow_run(conn, run_id)
-        lines = queries.list_logs(conn, run.id)
-        names = {t.id: t.name for t in queries.list_task_runs(conn, run.id)}
+    with _source() as source:
+        run = source.flow_run(run_id)
+        lines = source.logs(run.id)
+        names = {t.id: t.name for t in source.task_runs(run.id)}
     _print_logs(lines, title=False, names=names)
 
 

@@ -80,6 +80,11 @@ class Runtime(Protocol):
     @property
     def persist_results(self) -> bool: ...
 
+    @property
+    def flush_timeout(self) -> float:
+        """How long the end of a top-level run waits for its events to be written."""
+        ...
+
     def result_store(self, location: str | None = None) -> ResultStore: ...
 
 

@@ -373,7 +373,7 @@ class _FlowRun(_Run):
     def finish(self) -> None:
         """A top-level run is durable when the call returns: wait for the recorder."""
         if self.parent is None:
-            self.recorder.flush(timeout=30)
+            self.recorder.flush(timeout=self.runtime.flush_timeout)
 
 
 # -- entry points called by Task and Flow -------------------------------------------------------

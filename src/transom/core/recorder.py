@@ -151,6 +151,7 @@ class BatchingRecorder:
         max_batch: int = 5000,
         max_buffer: int = 200_000,
         on_error: Callable[..., None] | None = None,
+        close_timeout: float = 30.0,
     ) -> None:
         self._sink_factory = sink_factory
         self._sink: EventSink | None = None
@@ -158,6 +159,7 @@ class BatchingRecorder:
         self._max_batch = max_batch
         self._max_buffer = max_buffer
         self._on_error = on_error or _print_error
+        self._close_timeout = close_timeout
         self._queue: deque[Event] = deque()
         self._cond = threading.Condition()
         self._taken = 0  # events taken off the queue (written, in flight, or dropped)
@@ -194,9 +196,11 @@ class BatchingRecorder:
                 self._cond.wait(0.5 if remaining is None else min(remaining, 0.5))
         return True
 
-    def close(self, timeout: float | None = 30.0) -> None:
+    def close(self, timeout: float | None = None) -> None:
+        """Write what is queued (waiting up to `timeout`, default `close_timeout`), then stop."""
         if self._closed:
             return
+        timeout = self._close_timeout if timeout is None else timeout
         if self._thread is not None and self._thread.is_alive():
             if self.last_error is not None and timeout is not None:
                 timeout = min(timeout, 5.0)  # the sink is failing: do not hold up exit for long

@@ -35,6 +35,7 @@ class _ChildRuntime:
         self.task_runner_workers = base.task_runner_workers
         self.log_level = base.log_level
         self.persist_results = base.persist_results
+        self.flush_timeout = base.flush_timeout
         self._base = base
 
     def result_store(self, location: str | None = None) -> ResultStore:

@@ -26,10 +26,12 @@ __all__ = [
     "read_flow_run",
     "read_task_run",
     "resolve_flow_run_id",
+    "state_type",
 ]
 
 
-def _state_type(state: StateType | str) -> StateType:
+def state_type(state: StateType | str) -> StateType:
+    """A StateType from itself or its name in any case; UserInputError names the valid ones."""
     if isinstance(state, StateType):
         return state
     try:
@@ -55,7 +57,7 @@ def _filtered(query: sa.Select[Any], flow_name: str | None, state: StateType | s
     if flow_name is not None:
         query = query.where(m.flows.c.name == flow_name)
     if state is not None:
-        query = query.where(m.flow_runs.c.state_type == _state_type(state).value)
+        query = query.where(m.flow_runs.c.state_type == state_type(state).value)
     if since is not None:
         query = query.where(m.flow_runs.c.created >= since)
     return query

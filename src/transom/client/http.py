@@ -1,0 +1,175 @@
+"""TransomClient: the API over httpx, with timeouts, auth from settings, and retries.
+
+Connection errors, 5xx and 429 are retried with exponential backoff; 4xx answers are the
+caller's mistake and come back at once as ApiError with the server's one-sentence reason.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from transom import __version__
+from transom.core.recorder import Event
+from transom.exceptions import NotFound, StorageError, UserInputError
+from transom.schemas import (
+    EventBatch,
+    FlowRunCreate,
+    FlowRunRead,
+    LogLine,
+    Page,
+    StateIn,
+    StateRecord,
+    TaskRunRead,
+    event_to_wire,
+)
+from transom.settings import Settings
+
+__all__ = ["ApiError", "TransomClient"]
+
+RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+class ApiError(StorageError):
+    """The server could not be reached, or answered with an error."""
+
+    def __init__(self, message: str, *, status: int | None = None, permanent: bool = False) -> None:
+        super().__init__(message, permanent=permanent)
+        self.status = status
+
+
+class TransomClient:
+    """A sync client of one Transom server (`TRANSOM_API_URL`)."""
+
+    def __init__(self, api_url: str, *, api_key: str | None = None, auth_string: str | None = None,
+                 timeout: float = 10.0, retries: int = 3, backoff: float = 0.2,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        headers = {"User-Agent": f"transom/{__version__}"}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        auth = None
+        if auth_string:
+            user, _, password = auth_string.partition(":")
+            auth = httpx.BasicAuth(user, password)
+        self.api_url = api_url.rstrip("/")
+        self.retries = retries
+        self.backoff = backoff
+        self._http = httpx.Client(base_url=self.api_url, headers=headers, auth=auth,
+                                  timeout=timeout, transport=transport)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **options: Any) -> TransomClient:
+        if not settings.api_url:
+            raise UserInputError("TRANSOM_API_URL is not set; point it at a server, e.g. "
+                                 "http://127.0.0.1:4200/api")
+        return cls(settings.api_url, api_key=settings.api_key,
+                   auth_string=settings.api_auth_string, **options)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> TransomClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the one request path -----------------------------------------------------------------
+    def request(self, method: str, path: str, *, json: Any = None,
+                params: Mapping[str, Any] | None = None) -> Any:
+        attempt = 0
+        while True:
+            try:
+                response = self._http.request(method, path, json=json, params=params)
+            except httpx.TransportError as exc:
+                if attempt >= self.retries:
+                    raise ApiError(f"cannot reach the Transom server at {self.api_url}: "
+                                   f"{_reason(exc)}") from None
+            else:
+                if response.status_code < 400:
+                    return response.json() if response.content else None
+                if response.status_code not in RETRY_STATUS or attempt >= self.retries:
+                    raise _error(response, self.api_url)
+            attempt += 1
+            delay = self.backoff * (2 ** (attempt - 1))
+            time.sleep(delay + random.uniform(0, delay / 2))
+
+    # -- API ----------------------------------------------------------------------------------
+    def health(self) -> dict[str, str]:
+        result: dict[str, str] = self.request("GET", "/health")
+        return result
+
+    def send_events(self, events: Sequence[Event]) -> int:
+        body = EventBatch(events=[event_to_wire(e) for e in events]).model_dump(mode="json")
+        written: int = self.request("POST", "/events", json=body)["written"]
+        return written
+
+    def create_flow_run(self, body: FlowRunCreate) -> FlowRunRead:
+        data = self.request("POST", "/flow_runs", json=body.model_dump(mode="json", exclude_none=True))
+        return FlowRunRead.model_validate(data)
+
+    def list_flow_runs(self, *, flow_name: str | None = None, state: str | None = None,
+                       since: datetime | None = None, limit: int = 50,
+                       offset: int = 0) -> Page[FlowRunRead]:
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if flow_name:
+            params["flow"] = flow_name
+        if state:
+            params["state"] = state.upper()
+        if since:
+            params["since"] = since.isoformat()
+        return Page[FlowRunRead].model_validate(self.request("GET", "/flow_runs", params=params))
+
+    def read_flow_run(self, id_or_prefix: str | uuid.UUID) -> FlowRunRead:
+        return FlowRunRead.model_validate(self.request("GET", f"/flow_runs/{id_or_prefix}"))
+
+    def set_flow_run_state(self, run_id: uuid.UUID, state: StateIn) -> StateRecord:
+        data = self.request("POST", f"/flow_runs/{run_id}/set_state",
+                            json=state.model_dump(mode="json", exclude_none=True))
+        return StateRecord.model_validate(data)
+
+    def cancel_flow_run(self, run_id: uuid.UUID, message: str | None = None) -> StateRecord:
+        data = self.request("POST", f"/flow_runs/{run_id}/cancel",
+                            json={"message": message} if message else None)
+        return StateRecord.model_validate(data)
+
+    def flow_run_states(self, run_id: uuid.UUID) -> list[StateRecord]:
+        return [StateRecord.model_validate(s) for s in self.request("GET", f"/flow_runs/{run_id}/states")]
+
+    def task_runs(self, run_id: uuid.UUID) -> list[TaskRunRead]:
+        return [TaskRunRead.model_validate(t) for t in self.request("GET", f"/flow_runs/{run_id}/task_runs")]
+
+    def flow_run_logs(self, run_id: uuid.UUID, *, limit: int = 1000, offset: int = 0) -> Page[LogLine]:
+        data = self.request("GET", f"/flow_runs/{run_id}/logs", params={"limit": limit, "offset": offset})
+        return Page[LogLine].model_validate(data)
+
+
+def _reason(exc: httpx.TransportError) -> str:
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.ConnectError):
+        return f"connection refused or host unreachable ({text}); is `transom server start` running?"
+    if isinstance(exc, httpx.TimeoutException):
+        return "no answer in time"
+    return text
+
+
+def _error(response: httpx.Response, api_url: str) -> ApiError:
+    try:
+        detail = response.json().get("detail")
+    except ValueError:
+        detail = None
+    detail = detail if isinstance(detail, str) else response.reason_phrase
+    status = response.status_code
+    if status == 404:
+        raise NotFound(detail)
+    if status in (400, 409, 422):
+        raise UserInputError(detail)
+    permanent = status in (401, 403)
+    return ApiError(f"the Transom server at {api_url} answered {status}: {detail}", status=status,
+                    permanent=permanent)
