@@ -42,13 +42,15 @@ def state_type(state: StateType | str) -> StateType:
 
 
 def _flow_run_select() -> sa.Select[Any]:
-    counts = (sa.select(m.task_runs.c.flow_run_id, sa.func.count().label("task_run_count"))
-              .group_by(m.task_runs.c.flow_run_id).subquery())
+    # A correlated count: computed for the rows returned only (index on task_runs.flow_run_id),
+    # not grouped over every task run ever recorded.
+    task_run_count = (sa.select(sa.func.count()).select_from(m.task_runs)
+                      .where(m.task_runs.c.flow_run_id == m.flow_runs.c.id)
+                      .correlate(m.flow_runs).scalar_subquery())
     return (
         sa.select(m.flow_runs, m.flows.c.name.label("flow_name"),
-                  sa.func.coalesce(counts.c.task_run_count, 0).label("task_run_count"))
+                  task_run_count.label("task_run_count"))
         .join(m.flows, m.flows.c.id == m.flow_runs.c.flow_id)
-        .outerjoin(counts, counts.c.flow_run_id == m.flow_runs.c.id)
     )
 
 
