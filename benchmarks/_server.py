@@ -13,7 +13,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from transom.platform.network import find_free_port  # noqa: E402
+from transom.platform.network import find_free_port
 
 
 class BenchServer:

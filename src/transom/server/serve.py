@@ -10,7 +10,7 @@ from transom.exceptions import UserInputError
 from transom.platform.network import find_free_port, port_is_free, port_owner
 from transom.settings import Settings
 
-__all__ = ["PortInUse", "check_port", "serve"]
+__all__ = ["PortInUse", "banner", "check_port", "is_loopback", "serve"]
 
 
 class PortInUse(UserInputError):
@@ -38,6 +38,24 @@ def check_port(host: str, port: int, *, platform: str = sys.platform) -> None:
         f"`transom server start --port {free}` or set TRANSOM_SERVER_API_PORT={free}")
 
 
+def banner(settings: Settings, host: str, port: int, database: str) -> list[str]:
+    """What the server says when it starts: where the API and docs are, and any warning."""
+    lines = []
+    if not is_loopback(host) and not (settings.server_api_auth_string or settings.server_api_key):
+        lines.append(f"Warning: listening on {host} without authentication; anyone who can reach "
+                     "this machine can read and change runs. Set "
+                     "TRANSOM_SERVER_API_AUTH_STRING=user:password or TRANSOM_SERVER_API_KEY.")
+    shown = f"[{host}]" if ":" in host else host
+    base = f"http://{shown}:{port}"
+    lines += [
+        f"Transom server on {base}",
+        f"  API:  {base}/api   (database: {database})",
+        f"  Docs: {base}/docs",
+        f"  Point flows at it with TRANSOM_API_URL={base}/api. Stop with Ctrl+C.",
+    ]
+    return lines
+
+
 def serve(settings: Settings, *, host: str | None = None, port: int | None = None,
           echo: Callable[[str], None] = print) -> None:
     """Run the API server in the foreground; returns when it is stopped (Ctrl+C)."""
@@ -49,17 +67,12 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
     port = port if port is not None else settings.server_api_port
     check_port(host, port)
     app = create_app(settings)  # opens and migrates the database: fails here, before listening
-    if not is_loopback(host) and not (settings.server_api_auth_string or settings.server_api_key):
-        echo(f"Warning: listening on {host} without authentication; anyone who can reach this "
-             "machine can read and change runs. Set TRANSOM_SERVER_API_AUTH_STRING=user:password "
-             "or TRANSOM_SERVER_API_KEY.")
-    shown = f"[{host}]" if ":" in host else host
-    base = f"http://{shown}:{port}"
-    echo(f"Transom server on {base}")
-    echo(f"  API:  {base}/api   (database: {app.state.db.url})")
-    echo(f"  Docs: {base}/docs")
-    echo(f"  Point flows at it with TRANSOM_API_URL={base}/api. Stop with Ctrl+C.")
+    for line in banner(settings, host, port, app.state.db.url):
+        echo(line)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning",
                             timeout_graceful_shutdown=5)
-    uvicorn.Server(config).run()
+    try:
+        uvicorn.Server(config).run()
+    except KeyboardInterrupt:
+        pass  # uvicorn shuts down gracefully on Ctrl+C, then re-raises it: stopping is the goal
     echo("Transom server stopped.")
