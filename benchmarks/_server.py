@@ -18,6 +18,7 @@ from transom.platform.network import find_free_port
 
 class BenchServer:
     def __init__(self, home: Path, database_url: str | None = None) -> None:
+        self.home = home
         self.port = find_free_port("127.0.0.1", 23000)
         self.url = f"http://127.0.0.1:{self.port}/api"
         env = {k: v for k, v in os.environ.items() if not k.startswith("TRANSOM_")}

@@ -41,13 +41,10 @@ def read_conn(db: Annotated[Database, Depends(_db)]) -> Iterator[Connection]:
         yield conn
 
 
-def write_conn(db: Annotated[Database, Depends(_db)]) -> Iterator[Connection]:
-    with db.write() as conn:
-        yield conn
-
-
 Reader = Annotated[Connection, Depends(read_conn)]
-Writer = Annotated[Connection, Depends(write_conn)]
+# Writes open their transaction inside the handler, never in a yield dependency: FastAPI runs a
+# dependency's exit after the response is sent, and a client must not hear 201 before the commit.
+DB = Annotated[Database, Depends(_db)]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Offset = Annotated[int, Query(ge=0)]
 
@@ -70,7 +67,7 @@ def list_flows(conn: Reader, limit: Limit = 100, offset: Offset = 0) -> list[Flo
 
 
 @router.post("/flow_runs", status_code=status.HTTP_201_CREATED, tags=["flow runs"])
-def create_flow_run(body: FlowRunCreate, db: Annotated[Database, Depends(_db)]) -> FlowRunRead:
+def create_flow_run(body: FlowRunCreate, db: DB) -> FlowRunRead:
     with db.write() as conn:
         run_id = runs.create_flow_run(conn, body)
     with db.read() as conn:
@@ -100,19 +97,21 @@ def read_flow_run(run_id: str, conn: Reader) -> FlowRunRead:
 
 @router.post("/flow_runs/{run_id}/set_state", status_code=status.HTTP_201_CREATED,
              tags=["flow runs"])
-def set_flow_run_state(run_id: uuid.UUID, body: StateIn, conn: Writer) -> StateRecord:
+def set_flow_run_state(run_id: uuid.UUID, body: StateIn, db: DB) -> StateRecord:
     """Propose a state; 409 with the reason if the transition table forbids it."""
-    runs.set_run_state(conn, run_id, body)
-    return queries.list_states(conn, flow_run_id=run_id)[-1]
+    with db.write() as conn:
+        runs.set_run_state(conn, run_id, body)
+        return queries.list_states(conn, flow_run_id=run_id)[-1]
 
 
 @router.post("/flow_runs/{run_id}/cancel", status_code=status.HTTP_201_CREATED,
              tags=["flow runs"])
-def cancel_flow_run(run_id: uuid.UUID, conn: Writer,
+def cancel_flow_run(run_id: uuid.UUID, db: DB,
                     message: Annotated[str | None, Body(embed=True)] = None) -> StateRecord:
     """Cancel: a running run goes to Cancelling (its worker stops it), others to Cancelled."""
-    runs.cancel_flow_run(conn, run_id, message=message)
-    return queries.list_states(conn, flow_run_id=run_id)[-1]
+    with db.write() as conn:
+        runs.cancel_flow_run(conn, run_id, message=message)
+        return queries.list_states(conn, flow_run_id=run_id)[-1]
 
 
 @router.get("/flow_runs/{run_id}/states", tags=["flow runs"])
@@ -150,19 +149,23 @@ def task_run_states(task_run_id: uuid.UUID, conn: Reader) -> list[StateRecord]:
 
 @router.post("/task_runs/{task_run_id}/set_state", status_code=status.HTTP_201_CREATED,
              tags=["task runs"])
-def set_task_run_state(task_run_id: uuid.UUID, body: StateIn, conn: Writer) -> StateRecord:
-    runs.set_run_state(conn, task_run_id, body, is_task=True)
-    return queries.list_states(conn, task_run_id=task_run_id)[-1]
+def set_task_run_state(task_run_id: uuid.UUID, body: StateIn, db: DB) -> StateRecord:
+    with db.write() as conn:
+        runs.set_run_state(conn, task_run_id, body, is_task=True)
+        return queries.list_states(conn, task_run_id=task_run_id)[-1]
 
 
 @router.post("/logs", status_code=status.HTTP_201_CREATED, tags=["logs"])
-def write_logs(lines: Annotated[list[LogIn], Body(max_length=10_000)], conn: Writer) -> dict[str, int]:
+def write_logs(lines: Annotated[list[LogIn], Body(max_length=10_000)], db: DB) -> dict[str, int]:
     """Write many log lines in one request."""
-    return {"written": runs.write_logs(conn, lines)}
+    with db.write() as conn:
+        return {"written": runs.write_logs(conn, lines)}
 
 
 @router.post("/events", status_code=status.HTTP_201_CREATED, tags=["events"])
-def write_run_events(batch: EventBatch, conn: Writer) -> dict[str, int]:
+def write_run_events(batch: EventBatch, db: DB) -> dict[str, int]:
     """Runs, states and logs in one batch: how flows report through the API (ApiRecorder)."""
-    write_events(conn, [wire_to_event(e) for e in batch.events])
-    return {"written": len(batch.events)}
+    events = [wire_to_event(e) for e in batch.events]
+    with db.write() as conn:
+        write_events(conn, events)
+    return {"written": len(events)}
