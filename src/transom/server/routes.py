@@ -70,7 +70,6 @@ def list_flows(conn: Reader, limit: Limit = 100, offset: Offset = 0) -> list[Flo
 def create_flow_run(body: FlowRunCreate, db: DB) -> FlowRunRead:
     with db.write() as conn:
         run_id = runs.create_flow_run(conn, body)
-    with db.read() as conn:
         return queries.read_flow_run(conn, run_id)
 
 

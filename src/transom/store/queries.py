@@ -54,6 +54,9 @@ def _flow_run_select() -> sa.Select[Any]:
     )
 
 
+_FLOW_RUN_SELECT = _flow_run_select()  # built once: constructing it costs more than running it
+
+
 def _filtered(query: sa.Select[Any], flow_name: str | None, state: StateType | str | None,
               since: datetime | None) -> sa.Select[Any]:
     if flow_name is not None:
@@ -69,7 +72,7 @@ def list_flow_runs(conn: Connection, *, flow_name: str | None = None,
                    state: StateType | str | None = None, since: datetime | None = None,
                    limit: int = 50, offset: int = 0) -> list[FlowRunRead]:
     """Flow runs, newest first, filtered by flow name, state type and creation time."""
-    query = _filtered(_flow_run_select(), flow_name, state, since)
+    query = _filtered(_FLOW_RUN_SELECT, flow_name, state, since)
     query = query.order_by(m.flow_runs.c.created.desc(), m.flow_runs.c.id).limit(limit).offset(offset)
     return [FlowRunRead.model_validate(row._mapping) for row in conn.execute(query)]
 
@@ -105,7 +108,7 @@ def resolve_flow_run_id(conn: Connection, id_or_prefix: str | uuid.UUID) -> uuid
 
 def read_flow_run(conn: Connection, id_or_prefix: str | uuid.UUID) -> FlowRunRead:
     run_id = resolve_flow_run_id(conn, id_or_prefix)
-    row = conn.execute(_flow_run_select().where(m.flow_runs.c.id == run_id)).first()
+    row = conn.execute(_FLOW_RUN_SELECT.where(m.flow_runs.c.id == run_id)).first()
     if row is None:
         raise NotFound(f"no flow run has the id {run_id}")
     return FlowRunRead.model_validate(row._mapping)
