@@ -4,9 +4,9 @@ and a public API that is complete and sorted."""
 from __future__ import annotations
 
 import re
-import types
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import transom
