@@ -1,13 +1,24 @@
-"""`transom runs ls/show/logs` over runs recorded by real flows in a real database."""
+"""`transom runs ls/show/logs`: over runs recorded by real flows (as a real command) and over
+runs written through the store's sink (the Typer app in-process)."""
 
 from __future__ import annotations
 
 import os
 import textwrap
+import uuid
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
+
+from transom.cli import runs as runs_cli
+from transom.cli.output import console
+from transom.core.recorder import FlowRunCreated, LogRecorded, StateChanged, TaskRunCreated
+from transom.core.states import ErrorInfo, State, StateType
+from transom.exceptions import UserInputError
+from transom.store.sink import StoreSink
 
 Transom = Any  # the `transom` fixture of tests/cli/conftest.py
 
@@ -107,3 +118,124 @@ def test_a_corrupt_database_is_one_sentence(transom: Transom, home: Path) -> Non
 
 def test_environment_is_isolated(home: Path) -> None:
     assert os.environ.get("TRANSOM_HOME") != str(home)
+
+
+# -- the Typer app in-process, over runs written straight through the store's sink ---------------
+NOW = datetime.now(timezone.utc)
+
+
+def _state(kind: StateType, name: str, at: datetime, message: str | None = None) -> State:
+    return State(kind, name, at, message)
+
+
+@pytest.fixture
+def seeded(home: Path) -> dict[str, FlowRunCreated]:
+    """Two runs: `etl` just now (two tasks, logs) and `report` two hours ago (failed)."""
+    etl = FlowRunCreated(uuid.uuid4(), "etl", "brave-otter", {"day": "mon"}, created=NOW)
+    report = FlowRunCreated(uuid.uuid4(), "report", "calm-heron", created=NOW - timedelta(hours=2))
+    extract, load = uuid.uuid4(), uuid.uuid4()
+    start = NOW + timedelta(seconds=1)
+    failed = State(StateType.FAILED, "Failed", report.created + timedelta(seconds=5),
+                   "KeyError: 'col'", error=ErrorInfo("KeyError", "'col'", "Traceback ...\nKeyError: 'col'"))
+    sink = StoreSink(f"sqlite:///{home / 'transom.db'}")
+    sink.write([
+        etl, StateChanged(etl.id, False, _state(StateType.RUNNING, "Running", start), 1),
+        TaskRunCreated(extract, etl.id, "etl.extract", "extract-0"),
+        TaskRunCreated(load, etl.id, "etl.load", "load-0"),
+        StateChanged(extract, True, _state(StateType.RUNNING, "Running", start), 1),
+        StateChanged(extract, True, _state(StateType.COMPLETED, "Completed", start + timedelta(seconds=1)), 1),
+        StateChanged(load, True, _state(StateType.RUNNING, "Running", start), 1),
+        StateChanged(load, True, _state(StateType.FAILED, "Failed", start + timedelta(seconds=2)), 1),
+        LogRecorded(etl.id, None, 20, "transom.flow_runs", "starting the day", start),
+        LogRecorded(etl.id, load, 30, "transom.task_runs", "slow disk ⏳", start + timedelta(seconds=1)),
+        StateChanged(etl.id, False, _state(StateType.COMPLETED, "Completed", start + timedelta(seconds=2.5)), 1),
+        report, StateChanged(report.id, False, _state(StateType.RUNNING, "Running", report.created), 1),
+        StateChanged(report.id, False, failed, 1),
+    ])
+    sink.close()
+    return {"etl": etl, "report": report}
+
+
+def _invoke(home: Path, *args: str) -> Any:
+    console.cache_clear()  # a console made now writes to CliRunner's captured output
+    try:
+        return CliRunner().invoke(runs_cli.app, list(args), env={
+            "TRANSOM_HOME": str(home), "TRANSOM_DATABASE_URL": None, "COLUMNS": "200",
+            "NO_COLOR": "1"})
+    finally:
+        console.cache_clear()
+
+
+def test_ls_in_process(home: Path, seeded: dict[str, FlowRunCreated]) -> None:
+    result = _invoke(home, "ls")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "Flow runs (2 of 2)" in out
+    etl_row = next(line for line in out.splitlines() if seeded["etl"].id.hex[:8] in line)
+    assert seeded["etl"].id.hex[:9] not in etl_row  # the short id: 8 characters
+    for cell in ("etl", "brave-otter", "Completed", "2.50s", " 2"):
+        assert cell in etl_row
+    assert out.index("brave-otter") < out.index("calm-heron")  # newest first
+    assert "Failed" in out
+
+
+def test_ls_filters_in_process(home: Path, seeded: dict[str, FlowRunCreated]) -> None:
+    assert "calm-heron" not in _invoke(home, "ls", "--since", "30m").output
+    both = (NOW - timedelta(hours=3)).isoformat()
+    assert "Flow runs (2 of 2)" in _invoke(home, "ls", "--since", both).output
+    failed = _invoke(home, "ls", "--state", "FAILED").output
+    assert "calm-heron" in failed and "brave-otter" not in failed
+    assert "calm-heron" not in _invoke(home, "ls", "--flow", "etl").output
+    assert "Flow runs (1 of 2)" in _invoke(home, "ls", "--limit", "1").output
+    assert "No runs match those filters." in _invoke(home, "ls", "--flow", "nope").output
+
+
+def test_show_in_process(home: Path, seeded: dict[str, FlowRunCreated]) -> None:
+    result = _invoke(home, "show", seeded["etl"].id.hex[:7])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert str(seeded["etl"].id) in out and "Flow:       etl" in out and "'day': 'mon'" in out
+    assert "Task runs (2)" in out
+    load_row = next(line for line in out.splitlines() if "load-0" in line and "Failed" in line)
+    assert "2.00s" in load_row
+    assert "State history" in out and "Running" in out
+    assert "starting the day" in out and "[load-0] slow disk ⏳" in out
+    failed = _invoke(home, "show", str(seeded["report"].id)).output
+    assert "KeyError: 'col'" in failed and "Error traceback:" in failed
+
+
+def test_logs_in_process(home: Path, seeded: dict[str, FlowRunCreated]) -> None:
+    lines = _invoke(home, "logs", seeded["etl"].id.hex).output.splitlines()
+    assert len(lines) == 2
+    assert "INFO" in lines[0] and lines[0].endswith("starting the day")
+    assert "WARNING" in lines[1] and lines[1].endswith("[load-0] slow disk ⏳")
+    assert "No log lines." in _invoke(home, "logs", seeded["report"].id.hex).output
+
+
+def test_unknown_ids_and_an_empty_database_in_process(home: Path) -> None:
+    assert "No runs recorded yet." in _invoke(home, "ls").output
+    missing = _invoke(home, "show", "abc123")
+    assert isinstance(missing.exception, UserInputError)
+    assert "no flow run has an id starting with 'abc123'" in str(missing.exception)
+
+
+def test_ls_as_a_real_command(transom: Transom, home: Path, seeded: dict[str, FlowRunCreated]) -> None:
+    result = transom("runs", "ls", "--flow", "report")
+    assert result.code == 0, result.stderr
+    assert seeded["report"].id.hex[:8] in result.stdout and "Failed" in result.stdout
+
+
+@pytest.mark.parametrize(("text", "ago"), [
+    ("30m", timedelta(minutes=30)), ("2h", timedelta(hours=2)), ("1d", timedelta(days=1)),
+    ("1.5h", timedelta(minutes=90)), (" 45s ", timedelta(seconds=45)), ("2w", timedelta(weeks=2)),
+])
+def test_since_durations(text: str, ago: timedelta) -> None:
+    assert runs_cli.parse_since(text, now=NOW) == NOW - ago
+
+
+def test_since_dates_and_nonsense() -> None:
+    assert runs_cli.parse_since("2026-11-24", now=NOW) == datetime(2026, 11, 24, tzinfo=timezone.utc)
+    plus_one = runs_cli.parse_since("2026-11-24T08:00+01:00", now=NOW)
+    assert plus_one == datetime(2026, 11, 24, 7, tzinfo=timezone.utc)
+    with pytest.raises(UserInputError, match="--since 'last tuesday' is neither a duration"):
+        runs_cli.parse_since("last tuesday", now=NOW)

@@ -45,7 +45,7 @@ def test_two_processes_creating_the_same_database_at_once(tmp_path: Path) -> Non
     procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(3)]
     results = [p.communicate(timeout=60) for p in procs]
-    assert [p.returncode for p in procs] == [0, 0, 0], results
+    assert [p.returncode for p in procs] == [0, 0, 0], "\n".join(r[1] for r in results)
     assert open_database(url).revision() == HEAD_REVISION
 
 
@@ -130,3 +130,126 @@ def test_postgresql_unreachable_names_the_host() -> None:
         port = s.getsockname()[1]  # nothing listens here once the socket closes
     with pytest.raises(DatabaseError, match=rf"cannot reach the database server at 127\.0\.0\.1:{port}/x"):
         open_database(f"postgresql://u:p@127.0.0.1:{port}/x")
+
+
+def test_every_connection_gets_the_pragmas(tmp_path: Path) -> None:
+    db = open_database(f"sqlite:///{tmp_path / 'transom.db'}", busy_timeout=2.5)
+    try:
+        for _ in range(2):
+            with db.read() as conn:
+                pragma = conn.exec_driver_sql
+                assert pragma("PRAGMA journal_mode").scalar() == "wal"
+                assert pragma("PRAGMA synchronous").scalar() == 1  # NORMAL
+                assert pragma("PRAGMA foreign_keys").scalar() == 1
+                assert pragma("PRAGMA busy_timeout").scalar() == 2500
+        assert db.dialect == "sqlite" and db.url.startswith("sqlite:///")
+    finally:
+        db.close()
+
+
+def test_a_write_transaction_takes_the_lock_when_it_begins(tmp_path: Path) -> None:
+    path = tmp_path / "transom.db"
+    db = open_database(f"sqlite:///{path}")
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        with db.write() as conn:
+            conn.exec_driver_sql("SELECT 1")  # reads nothing, yet the write lock is already held
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+        other.execute("BEGIN IMMEDIATE")  # free again once the transaction ended
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+        db.close()
+
+
+def test_two_processes_recording_into_one_file_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "shared" / "transom.db"
+    go = tmp_path / "go"
+    code = textwrap.dedent(f"""
+        import pathlib, sys, time, uuid
+        from transom.core import states as st
+        from transom.core.recorder import FlowRunCreated, LogRecorded, StateChanged, TaskRunCreated
+        from transom.store.sink import StoreSink
+
+        sink = StoreSink({f"sqlite:///{path}"!r}, busy_timeout=30)
+        while not pathlib.Path({str(go)!r}).exists():
+            time.sleep(0.005)
+        for _ in range(40):
+            run = FlowRunCreated(uuid.uuid4(), sys.argv[1], "r")
+            batch = [run, StateChanged(run.id, False, st.Running(), 1)]
+            for i in range(10):
+                task = uuid.uuid4()
+                batch += [TaskRunCreated(task, run.id, "k", f"t-{{i}}", i),
+                          StateChanged(task, True, st.Completed(), 1),
+                          LogRecorded(run.id, task, 20, "x", "hi")]
+            sink.write(batch + [StateChanged(run.id, False, st.Completed(), 1)])
+        sink.close()
+    """)
+    procs = [subprocess.Popen([sys.executable, "-c", code, name], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for name in ("left", "right")]
+    go.touch()
+    results = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], results
+    with sqlite3.connect(path) as raw:
+        per_flow = dict(raw.execute(
+            "SELECT f.name, COUNT(*) FROM flow_runs r JOIN flows f ON f.id = r.flow_id "
+            "WHERE r.state_type = 'COMPLETED' GROUP BY f.name").fetchall())
+        counts = [raw.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+                  for t in ("task_runs", "logs", "states")]
+    assert per_flow == {"left": 40, "right": 40}
+    assert counts == [800, 800, 80 * 2 + 800]
+
+
+def test_a_database_from_a_newer_transom_is_refused(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'transom.db'}"
+    open_database(url).close()
+    with sqlite3.connect(tmp_path / "transom.db") as raw:
+        raw.execute("UPDATE alembic_version SET version_num = '9999'")
+    with pytest.raises(DatabaseError, match="schema revision '9999', made by a newer Transom") as info:
+        open_database(url)
+    assert info.value.permanent
+
+
+def test_reset_empties_the_database(tmp_path: Path) -> None:
+    import uuid
+
+    from transom.core.recorder import FlowRunCreated
+    from transom.store import queries, reset
+    from transom.store.sink import StoreSink
+
+    db = open_database(f"sqlite:///{tmp_path / 'transom.db'}")
+    try:
+        StoreSink("unused", database=db).write([FlowRunCreated(uuid.uuid4(), "f", "r")])
+        reset(db)
+        assert db.revision() == HEAD_REVISION
+        with db.read() as conn:
+            assert queries.count_flow_runs(conn) == 0 and queries.list_flows(conn) == []
+    finally:
+        db.close()
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc")
+def test_a_folder_where_no_file_can_be_created(tmp_path: Path) -> None:
+    # /proc/self exists but takes no new files, even for root (unlike a chmod-ed folder).
+    with pytest.raises(DatabaseError, match=r"^cannot create the database at /proc/self/transom\.db: "
+                                            r"[^;]+; set TRANSOM_HOME to a writable folder$") as info:
+        open_database("sqlite:////proc/self/transom.db")
+    assert info.value.permanent
+
+
+def test_error_sentences_are_single_lines() -> None:
+    import sqlalchemy as sa
+
+    from transom.store.database import describe_error
+
+    def sentence(text: str) -> str:
+        return describe_error(sa.exc.OperationalError("SELECT 1", {}, Exception(text)), "db.example:5432/t")[0]
+
+    refused = sentence('connection failed: connection to server at "10.0.0.1", port 5432 failed: '
+                       "Connection refused\n\tIs the server running on that host?")
+    assert refused == "cannot reach the database server at db.example:5432/t: connection refused; is it running?"
+    unknown = sentence("failed to resolve host 'db.example': [Errno -2] Name or service not known")
+    assert "its host name is unknown" in unknown
+    other = sentence("server closed the connection unexpectedly\nThis probably means...")
+    assert "\n" not in other and other.endswith("server closed the connection unexpectedly")

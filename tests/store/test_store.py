@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from transom.core import states as st
-from transom.core.recorder import FlowRunCreated, LogRecorded, StateChanged, TaskRunCreated
+from transom.core.recorder import Event, FlowRunCreated, LogRecorded, StateChanged, TaskRunCreated
 from transom.core.states import StateType, now_utc
-from transom.exceptions import UserInputError
-from transom.store import Database, queries
+from transom.exceptions import DatabaseError, UserInputError
+from transom.store import Database, open_database, queries
 from transom.store.sink import StoreSink
 
 
@@ -73,7 +74,7 @@ class TestStoreContract:
     def test_a_batch_delivered_twice_does_not_fail(self, db: Database) -> None:
         sink = StoreSink("unused", database=db)
         flow = _flow_run()
-        batch = [flow, *_lifecycle(flow.id, False, st.Completed())]
+        batch: list[Event] = [flow, *_lifecycle(flow.id, False, st.Completed())]
         sink.write(batch)
         sink.write(batch)
         with db.read() as conn:
@@ -120,3 +121,120 @@ class TestStoreContract:
         sink.write([parent, child])
         with db.read() as conn:
             assert queries.read_flow_run(conn, child.id).parent_flow_run_id == parent.id
+
+    def test_a_failed_batch_does_not_poison_the_flow_cache(self, db: Database) -> None:
+        sink = StoreSink("unused", database=db)
+        first = _flow_run("brand-new")
+        broken_log = LogRecorded(first.id, None, 20, "x", None)  # type: ignore[arg-type]
+        with pytest.raises(DatabaseError):
+            sink.write([first, broken_log])  # rolled back whole, the new flow row with it
+        second = _flow_run("brand-new")
+        sink.write([first, second])  # the recorder's retry, then more of the same flow
+        with db.read() as conn:
+            runs = queries.list_flow_runs(conn, flow_name="brand-new")
+            assert {r.id for r in runs} == {first.id, second.id}
+            assert [f.name for f in queries.list_flows(conn)] == ["brand-new"]
+
+    def test_retries_keep_the_first_start_and_the_result_ref(self, db: Database) -> None:
+        sink = StoreSink("unused", database=db)
+        flow = _flow_run()
+        task_id = uuid.uuid4()
+        t0 = now_utc()
+        sink.write([flow, TaskRunCreated(task_id, flow.id, "etl.t", "t-0"),
+                    StateChanged(task_id, True, st.State(StateType.PENDING, "Pending",
+                                                         t0 - timedelta(seconds=1))),
+                    StateChanged(task_id, True, st.State(StateType.RUNNING, "Running", t0), 1)])
+        sink.write([StateChanged(task_id, True, st.AwaitingRetry(scheduled_time=t0), 1)])
+        with db.read() as conn:
+            (waiting,) = queries.list_task_runs(conn, flow.id)
+        assert (waiting.state_name, waiting.start_time, waiting.end_time) == ("AwaitingRetry", t0, None)
+        done = st.State(StateType.COMPLETED, "Completed", t0 + timedelta(seconds=2))
+        sink.write([
+            StateChanged(task_id, True, st.State(StateType.RUNNING, "Retrying", t0 + timedelta(seconds=1)), 2),
+            StateChanged(task_id, True, done, 2, result_ref="file:///results/abc"),
+        ])
+        cached = st.State(StateType.COMPLETED, "Cached", t0 + timedelta(seconds=3))
+        sink.write([StateChanged(task_id, True, cached, 2)])
+        with db.read() as conn:
+            (task_run,) = queries.list_task_runs(conn, flow.id)
+            history = queries.list_states(conn, task_run_id=task_id)
+        assert task_run.start_time == t0 and task_run.run_count == 2
+        assert task_run.state_name == "Cached" and task_run.end_time is not None
+        assert task_run.result_ref == "file:///results/abc"  # a later state without one keeps it
+        assert [s.name for s in history] == ["Pending", "Running", "AwaitingRetry", "Retrying",
+                                             "Completed", "Cached"]
+        assert history[2].scheduled_time == t0
+
+    def test_many_runs_in_one_batch(self, db: Database) -> None:
+        sink = StoreSink("unused", database=db)
+        flow = _flow_run()
+        events: list[Event] = [flow, *_lifecycle(flow.id, False, st.Completed())]
+        for i in range(300):
+            task_id = uuid.uuid4()
+            events += [TaskRunCreated(task_id, flow.id, "etl.t", f"t-{i}", i),
+                       *_lifecycle(task_id, True, st.Completed() if i % 10 else st.Failed()),
+                       LogRecorded(flow.id, task_id, 20, "x", f"line {i}")]
+        sink.write(events)
+        with db.read() as conn:
+            task_runs = queries.list_task_runs(conn, flow.id)
+            assert len(task_runs) == 300 and queries.read_flow_run(conn, flow.id).task_run_count == 300
+            assert sum(t.state_type is StateType.FAILED for t in task_runs) == 30
+            assert all(t.start_time and t.end_time for t in task_runs)
+            assert len(queries.list_states(conn, flow_run_id=flow.id)) == 3
+            lines = queries.list_logs(conn, flow.id)
+            assert [line.message for line in lines[:2]] == ["line 0", "line 1"] and len(lines) == 300
+            assert [line.message for line in queries.list_logs(conn, flow.id, limit=2, offset=10)] == [
+                "line 10", "line 11"]
+            one = task_runs[7].id
+            assert [line.message for line in queries.list_logs(conn, flow.id, task_run_id=one)] == ["line 7"]
+
+    def test_awkward_values_are_stored_not_fatal(self, db: Database) -> None:
+        sink = StoreSink("unused", database=db)
+        flow = FlowRunCreated(uuid.uuid4(), "odd", "odd-run", {"when": now_utc().date()})
+        sink.write([flow, LogRecorded(flow.id, None, 30, "x", "nul\x00byte"),
+                    StateChanged(flow.id, False, st.Failed(message="bad\x00input"))])
+        with db.read() as conn:
+            run = queries.read_flow_run(conn, flow.id)
+            (line,) = queries.list_logs(conn, flow.id)
+        assert run.parameters == {"when": str(now_utc().date())}
+        assert run.state_message is not None and run.state_message.startswith("bad")
+        assert line.message.startswith("nul") and line.message.endswith("byte")
+
+    def test_ambiguous_prefixes_and_missing_runs(self, db: Database) -> None:
+        sink = StoreSink("unused", database=db)
+        a = FlowRunCreated(uuid.UUID("abcdef01" + "0" * 24), "etl", "a")
+        b = FlowRunCreated(uuid.UUID("abcdef02" + "0" * 24), "etl", "b")
+        sink.write([a, b])
+        with db.read() as conn:
+            with pytest.raises(UserInputError, match="more than one flow run id starts with 'abcdef0'"):
+                queries.read_flow_run(conn, "abcdef0")
+            assert queries.read_flow_run(conn, "ABCDEF02").name == "b"
+            assert queries.read_flow_run(conn, "abcdef01-0000").name == "a"
+            with pytest.raises(UserInputError, match="no flow run has an id starting with '1234'"):
+                queries.read_flow_run(conn, "1234")
+
+
+def test_the_core_path_stores_what_the_sqlite_fast_path_stores(tmp_path: Path) -> None:
+    """SQLite writes go straight to the driver; other databases use SQLAlchemy Core. Same rows."""
+    flow = _flow_run(tags=["a"], parent_task_run_id=uuid.uuid4())
+    task_id = uuid.uuid4()
+    batch: list[Event] = [flow, *_lifecycle(flow.id, False, st.Failed(ValueError("x"))),
+             TaskRunCreated(task_id, flow.id, "k", "t", 3, "ck", [uuid.uuid4()], ["t"]),
+             *_lifecycle(task_id, True, st.Completed()),
+             StateChanged(task_id, True, st.Completed(), 1, result_ref="ref"),
+             LogRecorded(flow.id, task_id, 10, "lg", "msg")]
+    dumps = []
+    for driver_sql in (True, False):
+        db = open_database(f"sqlite:///{tmp_path / f'{driver_sql}.db'}")
+        try:
+            StoreSink("unused", database=db, driver_sql=driver_sql).write(batch)
+            with db.read() as conn:
+                dumps.append({  # the raw stored text, flow ids aside (each database has its own)
+                    table: [{k: v for k, v in row.items() if k != "flow_id"}
+                            for row in conn.exec_driver_sql(f"SELECT * FROM {table} ORDER BY 1").mappings()]
+                    for table in ("flow_runs", "task_runs", "states", "logs")})
+        finally:
+            db.close()
+    fast, core = dumps
+    assert fast == core
+    assert len(fast["states"]) == 7 and len(fast["logs"]) == 1

@@ -7,9 +7,13 @@ schema is current) costs one query and does not import Alembic.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 import sqlite3
+import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +28,9 @@ from transom.exceptions import DatabaseError
 __all__ = ["HEAD_REVISION", "Database", "open_database", "reset", "upgrade"]
 
 HEAD_REVISION = "0001"
+# Every revision this version knows, oldest first: a database stamped with anything else was
+# migrated by a newer Transom, and Alembic must not be let loose on it.
+KNOWN_REVISIONS: tuple[str, ...] = ("0001",)
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _migrate_lock = threading.Lock()
 
@@ -39,9 +46,12 @@ def normalise_url(url: str) -> str:
 class Database:
     """An open database: the SQLAlchemy engine plus how to read from and write to it."""
 
-    def __init__(self, engine: Engine, where: str) -> None:
+    def __init__(self, engine: Engine, where: str, path: Path | None = None) -> None:
         self.engine = engine
         self.where = where  # the file or host, for messages
+        self.path = path  # the SQLite file, if it is one
+        self._write_lock: threading.Lock | contextlib.nullcontext[None] = (
+            threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext())
 
     @property
     def dialect(self) -> str:
@@ -53,26 +63,26 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with _translate_errors(self.where), self.engine.connect() as conn:
+        """A connection for reading; database errors come out as one-sentence DatabaseErrors."""
+        with _translate_errors(self.where, self.path), self.engine.connect() as conn:
             yield conn
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """A transaction that holds the write lock from its start (SQLite: BEGIN IMMEDIATE)."""
-        with _translate_errors(self.where), self.engine.connect() as conn:
+        """A transaction that holds the write lock from its start (SQLite: BEGIN IMMEDIATE),
+        committed when the block ends and rolled back if it raises."""
+        # SQLite has one writer at a time; queueing this process's writers on a lock is fairer
+        # and much faster than SQLite's busy handler, which sleeps in steps of up to 100 ms.
+        with self._write_lock, _translate_errors(self.where, self.path), \
+                self.engine.connect() as conn:
             conn = conn.execution_options(transom_write=True)
             with conn.begin():
                 yield conn
 
     def revision(self) -> str | None:
+        """The schema revision stamped in the database; None for an empty database."""
         with self.read() as conn:
-            try:
-                return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
-            except sa.exc.OperationalError:
-                return None  # SQLite: no such table
-            except sa.exc.ProgrammingError:
-                conn.rollback()  # PostgreSQL: undefined table
-                return None
+            return _revision(conn)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -92,32 +102,89 @@ def open_database(url: str, *, busy_timeout: float = 30.0, migrate: bool = True)
     else:
         where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}/{parsed.database or ''}"
         try:
-            engine = sa.create_engine(parsed, pool_pre_ping=True)
+            engine = sa.create_engine(parsed, pool_pre_ping=True, json_serializer=_json_dumps)
         except ModuleNotFoundError as exc:
             raise DatabaseError(f"the database driver for {parsed.drivername} is not installed "
                                 f"({exc.name}); install it with: pip install \"psycopg[binary]\"",
                                 permanent=True) from None
-    db = Database(engine, where)
-    if migrate and db.revision() != HEAD_REVISION:
-        upgrade(db)
+    db = Database(engine, where, _sqlite_path(parsed))
+    if migrate:
+        try:
+            _migrate_on_open(db, busy_timeout)
+        except BaseException:
+            db.close()
+            raise
     return db
 
 
-def _sqlite_engine(parsed: sa.engine.URL, busy_timeout: float) -> tuple[Engine, str]:
+def _migrate_on_open(db: Database, busy_timeout: float) -> None:
+    # Processes creating one fresh SQLite file at once can meet a SQLITE_BUSY that SQLite
+    # returns at once instead of waiting (while the first one switches the new file to WAL):
+    # such passing failures are retried for up to the busy timeout, then reported.
+    deadline = time.monotonic() + max(busy_timeout, 1.0)
+    delay = 0.02
+    while True:
+        try:
+            if db.revision() != HEAD_REVISION:  # the common case costs this one query
+                upgrade(db)
+            return
+        except DatabaseError as exc:
+            if not _is_busy(exc) or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.5)
+
+
+def _is_busy(exc: DatabaseError) -> bool:
+    cause = exc.__cause__
+    return isinstance(cause, sa.exc.OperationalError) and isinstance(cause.orig, sqlite3.Error) \
+        and "locked" in str(cause.orig).lower()
+
+
+def _sqlite_path(parsed: sa.engine.URL) -> Path | None:
     database = parsed.database or ""
-    if database and database != ":memory:" and not database.startswith("file:"):
-        path = Path(database)
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:") \
+            or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def _revision(conn: Connection) -> str | None:
+    try:
+        value = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    except sa.exc.OperationalError as exc:  # SQLite
+        if "no such table" not in str(exc.orig).lower():
+            raise  # locked, corrupt, ...: not a missing schema
+        return None
+    except sa.exc.ProgrammingError as exc:  # PostgreSQL
+        if getattr(exc.orig, "sqlstate", None) != "42P01":  # undefined_table
+            raise
+        conn.rollback()
+        return None
+    return None if value is None else str(value)
+
+
+def _check_known(revision: str | None, where: str) -> None:
+    if revision is not None and revision not in KNOWN_REVISIONS:
+        raise DatabaseError(
+            f"the database {where} has schema revision {revision!r}, made by a newer Transom; "
+            "upgrade Transom (pip install -U transom) or point TRANSOM_DATABASE_URL elsewhere",
+            permanent=True)
+
+
+def _sqlite_engine(parsed: sa.engine.URL, busy_timeout: float) -> tuple[Engine, str]:
+    path = _sqlite_path(parsed)
+    if path is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            reason = exc.strerror or str(exc)
-            raise DatabaseError(f"cannot create the database at {path}: {reason.lower()}; set "
+            raise DatabaseError(f"cannot create the database at {path}: {_reason(exc)}; set "
                                 "TRANSOM_HOME to a writable folder", permanent=True) from None
         where = str(path)
     else:
-        where = database or ":memory:"
-    engine = sa.create_engine(parsed, connect_args={"timeout": busy_timeout,
-                                                    "check_same_thread": False})
+        where = parsed.database or ":memory:"
+    engine = sa.create_engine(parsed, json_serializer=_json_dumps,
+                              connect_args={"timeout": busy_timeout, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: sqlite3.Connection, record: Any) -> None:
@@ -147,14 +214,33 @@ def upgrade(db: Database, *, fresh_fast_path: bool = True) -> None:
     head revision (what the migrations would produce, as a test checks), which spares a new
     user's first run the import of Alembic; a database with tables is upgraded by Alembic.
     """
-    # One write transaction around the whole upgrade: on SQLite a second process waits for the
-    # lock, then finds the schema current and does nothing.
-    with _migrate_lock, _translate_errors(db.where), db.engine.connect() as conn:
+    try:
+        _upgrade_locked(db, fresh_fast_path)
+    except DatabaseError:
+        # Another process may have won a race we lost in a way no lock covers (e.g. two
+        # PostgreSQL servers creating tables at once): if the schema is current now, all is well.
+        try:
+            current = db.revision()
+        except DatabaseError:
+            current = None
+        if current != HEAD_REVISION:
+            raise
+
+
+def _upgrade_locked(db: Database, fresh_fast_path: bool) -> None:
+    # One write transaction around the whole upgrade: on SQLite (BEGIN IMMEDIATE) and on
+    # PostgreSQL (an advisory lock) a second process waits, then finds the schema current.
+    with _migrate_lock, _translate_errors(db.where, db.path), db.engine.connect() as conn:
         conn = conn.execution_options(transom_write=True)
         with conn.begin():
             if db.dialect == "postgresql":
                 conn.exec_driver_sql("SELECT pg_advisory_xact_lock(4200)")
-            if fresh_fast_path and not sa.inspect(conn).get_table_names():
+            tables = set(sa.inspect(conn).get_table_names())
+            current = _revision(conn) if "alembic_version" in tables else None
+            _check_known(current, db.where)
+            if current == HEAD_REVISION:
+                return  # done by another process while we waited for the lock
+            if fresh_fast_path and not tables:
                 _create_current_schema(conn)
                 return
             from alembic import command
@@ -187,15 +273,16 @@ def reset(db: Database) -> None:
 
 
 @contextmanager
-def _translate_errors(where: str) -> Iterator[None]:
+def _translate_errors(where: str, path: Path | None = None) -> Iterator[None]:
     try:
         yield
     except sa.exc.DBAPIError as exc:
-        message, permanent = describe_error(exc, where)
+        message, permanent = describe_error(exc, where, path)
         raise DatabaseError(message, permanent=permanent) from exc
 
 
-def describe_error(exc: sa.exc.DBAPIError, where: str) -> tuple[str, bool]:
+def describe_error(exc: sa.exc.DBAPIError, where: str,
+                   path: Path | None = None) -> tuple[str, bool]:
     """One sentence for a database failure a user can act on, and whether retrying is futile."""
     text = str(exc.orig) if exc.orig is not None else str(exc)
     low = text.lower()
@@ -205,20 +292,52 @@ def describe_error(exc: sa.exc.DBAPIError, where: str) -> tuple[str, bool]:
     if "database is locked" in low or "database table is locked" in low:
         return (f"the database {where} is locked by another process and stayed locked past the "
                 "busy timeout; close the other program or raise TRANSOM_SQLITE_BUSY_TIMEOUT"), False
-    if "unable to open database" in low or "readonly database" in low or "read-only" in low:
-        return (f"cannot write the database {where}; check the folder's permissions or set "
-                "TRANSOM_HOME"), True
-    if "disk i/o error" in low or "disk is full" in low:
-        return f"the disk holding {where} failed or is full ({text})", False
+    if "unable to open database" in low:
+        return (f"cannot create the database at {where}: {_unopenable_reason(path)}; set "
+                "TRANSOM_HOME to a writable folder"), True
+    if "readonly database" in low or "read-only" in low:
+        return (f"cannot write the database {where}: it is read-only; make the file and its "
+                "folder writable or set TRANSOM_HOME"), True
+    if "disk i/o error" in low or "disk is full" in low or "database or disk is full" in low:
+        return f"cannot write the database {where}: the disk failed or is full ({_first_line(text)})", False
     if "password authentication failed" in low:
         return f"the database server at {where} refused the user name or password", True
-    if "connection refused" in low or "could not connect" in low or "connection failed" in low:
-        return f"cannot reach the database server at {where}: connection refused; is it running?", False
     if "does not exist" in low and "database" in low:
         return f"the database at {where} does not exist; create it first ({_first_line(text)})", True
+    if "connection refused" in low:
+        return f"cannot reach the database server at {where}: connection refused; is it running?", False
+    if "resolve host" in low or "translate host name" in low or "name or service not known" in low:
+        return (f"cannot reach the database server at {where}: its host name is unknown; check "
+                "the host in TRANSOM_DATABASE_URL"), False
+    if "could not connect" in low or "connection failed" in low:
+        return f"cannot reach the database server at {where}: {_first_line(text)}", False
     if "timeout" in low or "timed out" in low:
         return f"the database server at {where} did not answer in time", False
     return f"database error at {where}: {_first_line(text)}", False
+
+
+def _unopenable_reason(path: Path | None) -> str:
+    """Why SQLite could not open `path`, in the operating system's words where it has some."""
+    if path is None:
+        return "SQLite cannot open it"
+    if path.is_dir():
+        return "it is a folder"
+    try:
+        # SQLite needs to create the file and, in WAL mode, two more beside it.
+        with tempfile.TemporaryFile(dir=path.parent, prefix=".transom-write-test-"):
+            pass
+    except OSError as exc:
+        return _reason(exc)
+    return "SQLite cannot open it"
+
+
+def _reason(exc: OSError) -> str:
+    return (exc.strerror or type(exc).__name__).lower()
+
+
+def _json_dumps(value: object) -> str:
+    # A value JSON cannot hold is stored as its str() rather than failing the whole batch.
+    return json.dumps(value, default=str)
 
 
 def _first_line(text: str) -> str:

@@ -81,7 +81,7 @@ states = sa.Table(
     sa.Column("name", sa.String(32), nullable=False),
     sa.Column("timestamp", UTCDateTime, nullable=False),
     sa.Column("message", sa.Text),
-    sa.Column("error", sa.JSON),
+    sa.Column("error", sa.JSON(none_as_null=True)),  # no error: SQL NULL, not JSON null
     sa.Column("scheduled_time", UTCDateTime),
     sa.Index("ix_states_flow_run_id", "flow_run_id"),
     sa.Index("ix_states_task_run_id", "task_run_id"),
