@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib as _importlib
+import typing as _typing
+
 from transom.core.context import set_runtime_factory as _set_runtime_factory
 from transom.core.flows import Flow, flow
 from transom.core.logs import get_run_logger
@@ -16,7 +19,23 @@ from transom.core.runners import (
 )
 from transom.core.states import State, StateType
 from transom.core.tasks import Task, task, unmapped
-from transom.exceptions import Abort
+from transom.exceptions import Abort, ShellError, ShellTimeout
+
+if _typing.TYPE_CHECKING:
+    from transom.shell import ShellResult, shell_run, shell_task
+
+# Imported on first use: the shell machinery (subprocess, ctypes, threads) is not needed to
+# define or run flows, and `import transom` stays fast.
+_LAZY = {"ShellResult": "transom.shell", "shell_run": "transom.shell", "shell_task": "transom.shell"}
+
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'transom' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 
 def _build_runtime():  # type: ignore[no-untyped-def]
@@ -33,6 +52,9 @@ __all__ = [
     "Abort",
     "Flow",
     "ProcessPoolTaskRunner",
+    "ShellError",
+    "ShellResult",
+    "ShellTimeout",
     "State",
     "StateType",
     "Task",
@@ -44,6 +66,8 @@ __all__ = [
     "exponential_backoff",
     "flow",
     "get_run_logger",
+    "shell_run",
+    "shell_task",
     "task",
     "task_input_hash",
     "unmapped",

@@ -5,11 +5,14 @@ TransomError
  │    ├── ParameterError ......... a flow parameter failed validation before the run started
  │    ├── EntrypointError ........ `path/file.py:flow_fn` missing, unreadable, or not a flow
  │    ├── ConfigError ............ an unknown or malformed setting / profile
- │    └── NotFound ............... no run / flow with that id
+ │    ├── NotFound ............... no run / flow with that id
+ │    └── ShellNotFound .......... the shell asked for (or any usable shell) is not installed
  ├── StorageError ................ the database or result storage cannot be used
  │    └── DatabaseError .......... unreachable, locked, corrupt or unwritable database
  ├── ResultError ................. a result could not be persisted or read back
  │    └── SerializationError ..... a value could not be serialised (e.g. unpicklable)
+ ├── ShellError .................. a shell command exited non-zero; `.result` has its output
+ │    └── ShellTimeout ........... it ran past its timeout and was stopped (also TimeoutError)
  ├── InvalidTransition ........... a state change the transition table forbids
  ├── RunFailed ................... a run ended Failed/Crashed/Cancelled; `.state` carries why
  │    └── TaskRunTimeout / FlowRunTimeout (also TimeoutError)
@@ -25,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from transom.core.states import State
+    from transom.shell import ShellResult
 
 __all__ = [
     "Abort",
@@ -39,6 +43,9 @@ __all__ = [
     "RunFailed",
     "RunInterrupted",
     "SerializationError",
+    "ShellError",
+    "ShellNotFound",
+    "ShellTimeout",
     "StorageError",
     "TaskRunTimeout",
     "TransomError",
@@ -70,6 +77,10 @@ class NotFound(UserInputError):
     """No run or flow has the id that was asked for."""
 
 
+class ShellNotFound(UserInputError):
+    """The shell asked for (or any usable shell) is not installed or not known."""
+
+
 class StorageError(TransomError):
     """The database or the result storage cannot be used.
 
@@ -92,6 +103,22 @@ class ResultError(TransomError):
 
 class SerializationError(ResultError):
     """A value could not be serialised by the chosen serializer."""
+
+
+class ShellError(TransomError):
+    """A shell command exited with a non-zero code; `.result` holds everything it printed."""
+
+    def __init__(self, message: str, result: ShellResult) -> None:
+        super().__init__(message)
+        self.result = result
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Crosses process boundaries intact (a process-pool task runner pickles errors).
+        return (type(self), (str(self), self.result))
+
+
+class ShellTimeout(ShellError, TimeoutError):
+    """A shell command ran past its `timeout` and was stopped with everything it started."""
 
 
 class InvalidTransition(TransomError):
