@@ -11,6 +11,10 @@ import pytest
 
 from tests.support.postgres import PostgresServer, find_pg_bin
 
+# The Windows lane's markers (`wine`, `wine_lacks(...)`) are valid in every run; the plugin acts
+# only under Wine (scripts/windows-lane), elsewhere the markers change nothing.
+pytest_plugins = ["tests.wine.plugin"]
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_transom_home() -> Iterator[str]:

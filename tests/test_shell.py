@@ -28,6 +28,7 @@ from transom.exceptions import (
     UserInputError,
 )
 from transom.platform.shells import detect_shell
+from transom.platform.wine import wine_version
 from transom.runtime import build_runtime
 from transom.shell import ShellResult, probe_shell, shell_run, shell_task
 
@@ -53,19 +54,6 @@ def to_stderr(text: str) -> str:
 
 def exit_with(code: int) -> str:
     return f"exit /b {code}" if WINDOWS else f"exit {code}"
-
-
-def wine_version() -> str | None:
-    """Wine's version when this Windows Python runs under Wine (ntdll exports wine_get_version)."""
-    if sys.platform != "win32":
-        return None
-    import ctypes
-
-    get_version = getattr(ctypes.WinDLL("ntdll"), "wine_get_version", None)
-    if get_version is None:
-        return None
-    get_version.restype = ctypes.c_char_p
-    return str(get_version().decode())
 
 
 def gone(pid: int, within: float = 10.0) -> bool:

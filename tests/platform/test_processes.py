@@ -35,6 +35,7 @@ from transom.platform.processes import (
     stop_methods,
     watch_for_stop,
 )
+from transom.platform.wine import wine_version
 from transom.platform.winjob import JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE, JobObjectLimits
 
 WINDOWS = sys.platform == "win32"
@@ -55,17 +56,6 @@ def windows(test: F) -> F:
 
 def python(code: str) -> list[str]:
     return [PY, "-c", textwrap.dedent(code)]
-
-
-def wine_version() -> str | None:
-    """Wine's version when this Windows Python runs under Wine (ntdll exports wine_get_version)."""
-    if sys.platform != "win32":
-        return None
-    get_version = getattr(ctypes.WinDLL("ntdll"), "wine_get_version", None)
-    if get_version is None:
-        return None
-    get_version.restype = ctypes.c_char_p
-    return str(get_version().decode())
 
 
 def gone(pid: int, within: float = 10.0) -> bool:

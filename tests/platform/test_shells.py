@@ -264,7 +264,10 @@ def test_cmd_script_enters_a_unc_working_directory_itself() -> None:
     unc = r"\\fileserver\team share\100% done"
     prepared = prepare_script(spec, "dir", cwd=unc)
     lines = prepared.text.split("\r\n")
-    assert r'pushd "\\fileserver\team share\100%% done" || goto transom_no_cwd' in lines
+    at = lines.index(r'pushd "\\fileserver\team share\100%% done"')
+    # ERRORLEVEL cleared before, checked on a line of its own after (Wine's cmd.exe would take
+    # `pushd "x" || goto ...` whole as the path).
+    assert lines[at - 1] == "ver >nul" and lines[at + 1] == "if errorlevel 1 goto transom_no_cwd"
     assert lines.index("popd") > lines.index("call :transom_main")
     assert prepared.cwd_in_script
     # cmd.exe would fall back to C:\Windows for a UNC cwd: it starts in the script's folder.

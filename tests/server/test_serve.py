@@ -8,7 +8,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -38,6 +40,7 @@ def test_loopback_detection_and_the_warning_without_auth() -> None:
     assert banner(Settings.load({}), "::1", 4200, "d")[0] == "Transom server on http://[::1]:4200"
 
 
+@pytest.mark.wine_lacks("socket_owners")
 def test_a_busy_port_names_the_holder_and_a_free_port(tmp_path: Path) -> None:
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
@@ -51,13 +54,16 @@ def test_a_busy_port_names_the_holder_and_a_free_port(tmp_path: Path) -> None:
     assert "transom server start --port " in message and "TRANSOM_SERVER_API_PORT=" in message
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT; Ctrl+C on Windows runs in the windows job")
-def test_ctrl_c_stops_the_server_and_frees_the_port_at_once(tmp_path: Path) -> None:
+def _start_then_interrupt(tmp_path: Path, interrupt: Callable[[subprocess.Popen[str]], None],
+                          **popen: Any) -> None:
+    """Start `transom server start`, wait until it answers, interrupt it; it must stop cleanly
+    and free its port at once."""
     port = find_free_port("127.0.0.1", 24000)
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRANSOM_")}
     env.update(TRANSOM_HOME=str(tmp_path), TRANSOM_SERVER_API_PORT=str(port))
     proc = subprocess.Popen([sys.executable, "-m", "transom", "server", "start"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            encoding="utf-8", **popen)
     deadline = time.monotonic() + 30
     while True:
         try:
@@ -66,12 +72,28 @@ def test_ctrl_c_stops_the_server_and_frees_the_port_at_once(tmp_path: Path) -> N
         except httpx.TransportError:
             assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
             time.sleep(0.1)
-    proc.send_signal(signal.SIGINT)
+    interrupt(proc)
     _, err = proc.communicate(timeout=15)
     assert proc.returncode == 0, err
     assert "Traceback" not in err and "Transom server stopped." in err
     assert f"http://127.0.0.1:{port}/docs" in err
     assert port_is_free("127.0.0.1", port)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX; Windows: the next test")
+def test_ctrl_c_stops_the_server_and_frees_the_port_at_once(tmp_path: Path) -> None:
+    _start_then_interrupt(tmp_path, lambda proc: proc.send_signal(signal.SIGINT))
+
+
+@pytest.mark.windows
+@pytest.mark.wine_lacks("ctrl_break")
+@pytest.mark.skipif(sys.platform != "win32", reason="needs Windows")
+def test_ctrl_break_stops_the_server_on_windows_and_frees_the_port(tmp_path: Path) -> None:
+    # What a console's Ctrl+C/Ctrl+Break reaches on Windows: a console control event sent to the
+    # server's own process group (so that this test process is not interrupted too).
+    _start_then_interrupt(
+        tmp_path, lambda proc: proc.send_signal(signal.CTRL_BREAK_EVENT),  # type: ignore[attr-defined,unused-ignore]
+        creationflags=subprocess.CREATE_NEW_PROCESS_GROUP)  # type: ignore[attr-defined,unused-ignore]
 
 
 def test_db_upgrade_and_reset(tmp_path: Path) -> None:

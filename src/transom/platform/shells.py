@@ -382,7 +382,10 @@ def _cmd_script(parts: tuple[str, ...], unc_cwd: str | None, fail_fast: bool) ->
         "chcp 65001 >nul 2>&1",
     ]
     if unc_cwd is not None:
-        lines.append(f"pushd {_cmd_quote(unc_cwd)} || goto transom_no_cwd")
+        # pushd maps the share to a free drive letter (cmd.exe refuses a UNC current directory).
+        # `ver` clears ERRORLEVEL first, and the check is a line of its own: Wine's cmd.exe takes
+        # `pushd "x" || ...` whole as the path.
+        lines += ["ver >nul", f"pushd {_cmd_quote(unc_cwd)}", "if errorlevel 1 goto transom_no_cwd"]
     lines += ["call :transom_main", 'set "TRANSOM_EXIT_CODE=%ERRORLEVEL%"']
     if unc_cwd is not None:
         lines += [
