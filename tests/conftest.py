@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.postgres import PostgresServer, find_pg_bin
+from tests.support.postgres import EXTERNAL_URL_ENV, ExternalPostgres, PostgresServer, find_pg_bin
 
 # The Windows lane's markers (`wine`, `wine_lacks(...)`) are valid in every run; the plugin acts
 # only under Wine (scripts/windows-lane), elsewhere the markers change nothing.
@@ -34,8 +34,16 @@ def _isolated_transom_home() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """One real PostgreSQL server for the whole session, on 127.0.0.1."""
+def postgres_server() -> Iterator[PostgresServer | ExternalPostgres]:
+    """One real PostgreSQL server for the whole session, on 127.0.0.1: started here, or the one
+    named by TRANSOM_TEST_POSTGRES_URL (the Windows lane starts one on the Linux side)."""
+    if os.environ.get(EXTERNAL_URL_ENV):
+        external = ExternalPostgres(os.environ[EXTERNAL_URL_ENV])
+        try:
+            yield external
+        finally:
+            external.stop()
+        return
     bin_dir = find_pg_bin()
     if bin_dir is None:
         if os.environ.get("TRANSOM_TEST_REQUIRE_POSTGRES"):
@@ -54,6 +62,6 @@ _database_numbers = itertools.count()
 
 
 @pytest.fixture
-def postgres_url(postgres_server: PostgresServer) -> str:
+def postgres_url(postgres_server: PostgresServer | ExternalPostgres) -> str:
     """A new, empty database on the session's PostgreSQL server."""
     return postgres_server.create_database(f"t{next(_database_numbers)}")

@@ -88,7 +88,30 @@ def _raise_on_term(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)  # so `finally` stops Wine on a CI cancel too
 
 
-def _run_tests(wine: Wine, report: Path, pytest_args: Sequence[str], timeout: float) -> int:
+@contextlib.contextmanager
+def _linux_postgres() -> Iterator[str | None]:
+    """The suite's throwaway PostgreSQL server, started on the Linux side for the Windows tests
+    (so the store and API tests run with psycopg's Windows wheel against a real server); None
+    when PostgreSQL is not installed here, and those tests are skipped with that reason."""
+    sys.path.insert(0, str(CHECKOUT))
+    from tests.support.postgres import PostgresServer, find_pg_bin
+
+    bin_dir = find_pg_bin()
+    if bin_dir is None:
+        log("windows-lane: PostgreSQL is not installed on this machine: its tests are skipped")
+        yield None
+        return
+    server = PostgresServer(bin_dir)
+    server.start()
+    log(f"windows-lane: PostgreSQL for the Windows tests on 127.0.0.1:{server.port}")
+    try:
+        yield server.url("postgres")
+    finally:
+        server.stop()
+
+
+def _run_tests(wine: Wine, report: Path, pytest_args: Sequence[str], timeout: float,
+               postgres_url: str | None) -> int:
     """pytest with the Windows Python over the checkout (D:\\...), its output streamed."""
     selection = list(pytest_args) or [
         "tests", *(f"--windows-lane-select={path}" for path in LANE_PATHS), "--durations=10"]
@@ -100,6 +123,9 @@ def _run_tests(wine: Wine, report: Path, pytest_args: Sequence[str], timeout: fl
         # Windows' .pyc files must not land next to the Linux ones in the checkout.
         "PYTHONPYCACHEPREFIX": wine.windows_path(wine.cache / "pycache"),
     }
+    if postgres_url:
+        env["TRANSOM_TEST_POSTGRES_URL"] = postgres_url
+        env["TRANSOM_TEST_REQUIRE_POSTGRES"] = "1"
     log(f"windows-lane: python {' '.join(args)}")
     process = wine.popen(PYTHON.install_dir + r"\python.exe", *args, env=env, cwd=CHECKOUT)
     assert process.stdout is not None
@@ -180,8 +206,8 @@ def _lane(cache: Path, args: argparse.Namespace, timings: Timings) -> int:
         report = cache / "run" / "report.json"
         report.parent.mkdir(exist_ok=True)
         report.unlink(missing_ok=True)
-        with timings.phase("tests"):
-            code = _run_tests(wine, report, args.pytest_args, args.timeout)
+        with timings.phase("tests"), _linux_postgres() as postgres_url:
+            code = _run_tests(wine, report, args.pytest_args, args.timeout, postgres_url)
     finally:
         wine.stop_server()
     if not report.exists():

@@ -117,7 +117,10 @@ def test_fresh_schema_from_models_equals_the_migrations(tmp_path: Path) -> None:
 
 
 def test_postgresql_wrong_password_is_one_sentence(postgres_server: object) -> None:
-    url = postgres_server.url("postgres").replace("transom-test@", "wrong@")  # type: ignore[attr-defined]
+    from sqlalchemy.engine import make_url
+
+    right = make_url(postgres_server.url("postgres"))  # type: ignore[attr-defined]
+    url = right.set(password="wrong-" + str(right.password)).render_as_string(hide_password=False)
     with pytest.raises(DatabaseError, match=r"at 127\.0\.0\.1:\d+/postgres refused the user name or password"):
         open_database(url)
 

@@ -15,8 +15,13 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-__all__ = ["PostgresServer", "find_pg_bin"]
+__all__ = ["EXTERNAL_URL_ENV", "ExternalPostgres", "PostgresServer", "find_pg_bin"]
+
+EXTERNAL_URL_ENV = "TRANSOM_TEST_POSTGRES_URL"
+"""A server the tests use instead of starting their own (the Windows lane starts one on Linux):
+`postgresql://user:password@127.0.0.1:port/postgres`, a user allowed to create databases."""
 
 
 def find_pg_bin() -> Path | None:
@@ -88,3 +93,37 @@ class PostgresServer:
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "stop")
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+class ExternalPostgres:
+    """A PostgreSQL server started by someone else (EXTERNAL_URL_ENV): the tests only create
+    databases on it, named after this process so that runs sharing the server never meet, and
+    drop them at the end."""
+
+    def __init__(self, url: str) -> None:
+        from sqlalchemy.engine import make_url
+
+        self._admin = make_url(url)
+        self._prefix = f"p{os.getpid()}_{int(time.time())}_"
+        self._created: list[str] = []
+
+    def _connect(self) -> Any:
+        import psycopg
+
+        return psycopg.connect(self._admin.set(database="postgres")
+                               .render_as_string(hide_password=False), autocommit=True)
+
+    def create_database(self, name: str) -> str:
+        database = self._prefix + name
+        with self._connect() as conn:
+            conn.execute(f'CREATE DATABASE "{database}"')
+        self._created.append(database)
+        return self.url(database)
+
+    def url(self, database: str) -> str:
+        return self._admin.set(database=database).render_as_string(hide_password=False)
+
+    def stop(self) -> None:
+        with self._connect() as conn:
+            for database in self._created:
+                conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
