@@ -13,6 +13,7 @@ TransomError
  │    └── SerializationError ..... a value could not be serialised (e.g. unpicklable)
  ├── ShellError .................. a shell command exited non-zero; `.result` has its output
  │    └── ShellTimeout ........... it ran past its timeout and was stopped (also TimeoutError)
+ ├── ServiceError ................ a service manager or firewall command failed (sc.exe, systemctl, ...)
  ├── InvalidTransition ........... a state change the transition table forbids
  ├── RunFailed ................... a run ended Failed/Crashed/Cancelled; `.state` carries why
  │    └── TaskRunTimeout / FlowRunTimeout (also TimeoutError)
@@ -43,6 +44,7 @@ __all__ = [
     "RunFailed",
     "RunInterrupted",
     "SerializationError",
+    "ServiceError",
     "ShellError",
     "ShellNotFound",
     "ShellTimeout",
@@ -119,6 +121,11 @@ class ShellError(TransomError):
 
 class ShellTimeout(ShellError, TimeoutError):
     """A shell command ran past its `timeout` and was stopped with everything it started."""
+
+
+class ServiceError(TransomError):
+    """A command of the OS's service manager or firewall failed; the message quotes it and its
+    own reason."""
 
 
 class InvalidTransition(TransomError):

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from transom.platform.console import UTF8_CODE_PAGE, setup_utf8_console
+from transom.platform.console import UTF8_CODE_PAGE, last_report, setup_utf8_console
 
 TEXT = "Запуск-数据 ✓"
 
@@ -57,6 +57,13 @@ def test_legacy_streams_become_utf8_with_replacement() -> None:
     assert [s.reconfigured for s in report.streams] == [True, True]
     assert report.streams[0].encoding_before == "cp1252" and report.streams[0].encoding_after == "utf-8"
     assert report.streams[1].errors_after == "replace"
+
+
+def test_the_last_report_is_kept_for_transom_doctor() -> None:
+    _, out = legacy_stream("cp850")
+    report = setup_utf8_console(out, out, "linux")
+    assert last_report() is report
+    assert report.streams[0].encoding_before == "cp850"
 
 
 def test_streams_that_cannot_be_reconfigured_are_left_alone() -> None:

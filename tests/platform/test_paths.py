@@ -19,6 +19,7 @@ from transom.platform.paths import (
     parse_entrypoint,
     resolve_entrypoint_path,
     to_long_path,
+    unc_for_mapped_drive,
 )
 
 # -- home --------------------------------------------------------------------------------------
@@ -96,6 +97,16 @@ def test_mapped_drive_is_asked_through_the_seam() -> None:
     assert is_network_path(r"z:\data\transom.db", "win32", drive_is_remote=remote)
     assert not is_network_path(r"C:\data\transom.db", "win32", drive_is_remote=remote)
     assert asked == ["Z:", "C:"]
+
+
+def test_a_mapped_drive_becomes_its_unc_path_for_services() -> None:
+    shares = {"Z:": "\\\\nas\\team"}
+    assert unc_for_mapped_drive(r"z:\transom\home", "win32", resolve=shares.get) == (
+        r"\\nas\team\transom\home")
+    assert unc_for_mapped_drive("Z:", "win32", resolve=shares.get) == r"\\nas\team"
+    assert unc_for_mapped_drive(r"C:\Users\zoë\.transom", "win32", resolve=shares.get) is None
+    assert unc_for_mapped_drive(r"\\nas\team\x", "win32", resolve=shares.get) is None
+    assert unc_for_mapped_drive("/mnt/z/transom", "linux", resolve=shares.get) is None
 
 
 def test_local_drive_is_not_a_network_path_when_not_on_windows() -> None:

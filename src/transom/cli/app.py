@@ -11,9 +11,11 @@ from rich.text import Text
 
 from transom.cli import config as config_cli
 from transom.cli import db as db_cli
+from transom.cli import doctor as doctor_cli
 from transom.cli import run as run_cli
 from transom.cli import runs as runs_cli
 from transom.cli import server as server_cli
+from transom.cli import service as service_cli
 from transom.cli.output import error_console
 from transom.exceptions import TransomError, UserInputError
 
@@ -30,6 +32,10 @@ app.add_typer(runs_cli.app, name="runs", help="List and inspect recorded runs.")
 app.add_typer(server_cli.app, name="server", help="Run the API server.")
 app.add_typer(db_cli.app, name="db", help="Upgrade or reset the database.")
 app.command("run", help="Run a flow from a file: transom run path/to/file.py:flow_fn")(run_cli.run)
+app.add_typer(service_cli.app, name="service",
+              help="Run the server or a worker as a service (Windows, systemd, launchd).")
+app.command("doctor", help="Check this installation and print the fix for each problem.")(
+    doctor_cli.doctor)
 
 
 @app.callback()
@@ -45,6 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from transom.platform.console import setup_utf8_console
 
     setup_utf8_console()
+    if os.environ.get("TRANSOM__SUPERVISED") == "1":
+        _watch_stdin_for_stop()
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("TRANSOM_DEBUG", "").lower() in ("1", "true", "yes")
     try:
@@ -57,6 +65,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         return _report(exc, debug)
     return code if isinstance(code, int) else 0
+
+
+def _watch_stdin_for_stop() -> None:
+    """Started by a service (`transom service run`): a stop may come as a message on stdin, the
+    only way to reach a process without a console on Windows."""
+    from transom.platform.processes import watch_for_stop
+
+    watch_for_stop()
 
 
 # Typer re-exports click's Exit/Abort; ClickException (usage errors) is a base of BadParameter.

@@ -3,7 +3,8 @@
 `setup_utf8_console()` runs first thing in the CLI: it switches stdout/stderr to UTF-8 with
 undecodable characters replaced, and on a real Windows console sets the output code page to 65001
 (restored at exit, since the console is shared with the shell) and turns on ANSI colour
-processing. It returns a `ConsoleReport` of what it did, which `transom doctor` shows.
+processing. It returns a `ConsoleReport` of what it did, which `transom doctor` shows
+(`last_report()` gives the one of the current process).
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TextIO
 
-__all__ = ["ConsoleReport", "StreamReport", "WindowsConsoleApi", "setup_utf8_console"]
+__all__ = ["ConsoleReport", "StreamReport", "WindowsConsoleApi", "last_report", "setup_utf8_console"]
 
 UTF8_CODE_PAGE = 65001
 _STD_OUTPUT_HANDLE = -11
 _STD_ERROR_HANDLE = -12
 _ENABLE_VIRTUAL_TERMINAL_PROCESSING = 0x0004
+_last: list[ConsoleReport] = []
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,11 @@ class _Kernel32Console:  # pragma: no cover - real Windows only
         return bool(self._k32.SetConsoleMode(handle, mode.value | _ENABLE_VIRTUAL_TERMINAL_PROCESSING))
 
 
+def last_report() -> ConsoleReport | None:
+    """What the latest `setup_utf8_console()` of this process did; None if it never ran."""
+    return _last[-1] if _last else None
+
+
 def setup_utf8_console(
     stream_out: TextIO | None = None,
     stream_err: TextIO | None = None,
@@ -119,14 +126,15 @@ def setup_utf8_console(
     err = sys.stderr if stream_err is None else stream_err
     streams = (_reconfigure("stdout", out), _reconfigure("stderr", err))
     if platform != "win32":
-        return ConsoleReport(platform=platform, streams=streams)
-    api = windows_api
-    if api is None:
-        if sys.platform != "win32":
-            return ConsoleReport(platform=platform, streams=streams,
-                                 notes=("Windows console calls skipped: not running on Windows",))
-        api = _Kernel32Console()  # pragma: no cover - real Windows only
-    return _setup_windows_console(platform, streams, api, restore_at_exit)
+        report = ConsoleReport(platform=platform, streams=streams)
+    elif windows_api is None and sys.platform != "win32":
+        report = ConsoleReport(platform=platform, streams=streams,
+                               notes=("Windows console calls skipped: not running on Windows",))
+    else:
+        api = windows_api if windows_api is not None else _Kernel32Console()
+        report = _setup_windows_console(platform, streams, api, restore_at_exit)
+    _last[:] = [report]
+    return report
 
 
 def _setup_windows_console(platform: str, streams: tuple[StreamReport, ...],

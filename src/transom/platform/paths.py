@@ -29,6 +29,7 @@ __all__ = [
     "parse_entrypoint",
     "resolve_entrypoint_path",
     "to_long_path",
+    "unc_for_mapped_drive",
     "user_home",
 ]
 
@@ -158,6 +159,49 @@ def is_network_path(
         mount_fstype = _posix_mount_fstype if sys.platform != "win32" else _no_fstype
     fstype = mount_fstype(path)
     return fstype is not None and fstype.lower() in NETWORK_FILESYSTEMS
+
+
+def unc_for_mapped_drive(
+    path: str,
+    platform: str = sys.platform,
+    *,
+    resolve: Callable[[str], str | None] | None = None,
+) -> str | None:
+    """The UNC form of a path on a mapped network drive (`Z:\\x` -> `\\\\server\\share\\x`),
+    or None when it is not on one.
+
+    Services run in a logon session of their own, where the user's drive letters do not exist;
+    the UNC path works in every session. `resolve("Z:")` is the seam (default: WNetGetConnectionW
+    on a real Windows).
+    """
+    if not is_windows(platform):
+        return None
+    match = _DRIVE.match(path)
+    if not match:
+        return None
+    if resolve is None:
+        resolve = _windows_mapped_target if sys.platform == "win32" else _no_target
+    target = resolve(match.group(0).upper())
+    if not target:
+        return None
+    rest = path[2:].lstrip("\\/")
+    return ntpath.join(target.rstrip("\\/"), rest) if rest else target
+
+
+def _no_target(drive: str) -> str | None:
+    return None
+
+
+def _windows_mapped_target(drive: str) -> str | None:  # pragma: no cover - real Windows only
+    import ctypes
+    from ctypes import wintypes
+
+    mpr = ctypes.WinDLL("mpr")  # type: ignore[attr-defined,unused-ignore]
+    size = wintypes.DWORD(1024)
+    buffer = ctypes.create_unicode_buffer(size.value)
+    if mpr.WNetGetConnectionW(drive, buffer, ctypes.byref(size)) != 0:
+        return None  # not a network drive (ERROR_NOT_CONNECTED) or no longer connected
+    return buffer.value or None
 
 
 def _never(drive: str) -> bool:

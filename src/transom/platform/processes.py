@@ -563,14 +563,17 @@ def watch_for_stop(stream: IO[bytes] | None = None, *,
                    on_stop: Callable[[], None] | None = None) -> threading.Thread:
     """In a child started with `control=True`: turn the parent's STOP_MESSAGE into a stop.
 
-    A daemon thread reads `stream` (default: stdin). On the message it calls `on_stop`, by default
-    raising SIGTERM's handler in the main thread (the engine turns that into a recorded stop),
-    or ending the process as SIGTERM would when no handler is installed.
+    A daemon thread reads `stream` (default: an unbuffered duplicate of stdin). On the message it
+    calls `on_stop`, by default raising SIGTERM's handler in the main thread (the engine turns that
+    into a recorded stop), or ending the process as SIGTERM would when no handler is installed.
+    Without a stdin to read, the thread ends at once.
     """
-    source = stream if stream is not None else sys.stdin.buffer
+    source = stream if stream is not None else _unbuffered_stdin()
     action = on_stop or _stop_main_thread
 
     def listen() -> None:
+        if source is None:
+            return
         try:
             for raw in iter(source.readline, b""):
                 if raw.strip() == STOP_MESSAGE.strip():
@@ -582,6 +585,15 @@ def watch_for_stop(stream: IO[bytes] | None = None, *,
     thread = threading.Thread(target=listen, name="transom-stop-watch", daemon=True)
     thread.start()
     return thread
+
+
+def _unbuffered_stdin() -> IO[bytes] | None:
+    """A raw duplicate of stdin's descriptor, not sys.stdin.buffer: a daemon thread blocked inside
+    a BufferedReader makes the interpreter abort at exit ("_enter_buffered_busy")."""
+    try:
+        return os.fdopen(os.dup(sys.stdin.fileno()), "rb", buffering=0)
+    except (AttributeError, ValueError, OSError):
+        return None  # no stdin at all: nothing to listen to
 
 
 def _stop_main_thread() -> None:
