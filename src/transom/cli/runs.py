@@ -13,14 +13,15 @@ from typing import TYPE_CHECKING, Protocol
 import typer
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy.engine import Connection
 
 from transom.cli.output import console
 from transom.exceptions import UserInputError
-
-if TYPE_CHECKING:
-    from transom.client import TransomClient
 from transom.schemas import FlowRunRead, LogLine, StateRecord, TaskRunRead
+
+if TYPE_CHECKING:  # the database and HTTP stacks load only when a command uses them
+    from sqlalchemy.engine import Connection
+
+    from transom.client import TransomClient
 
 app = typer.Typer(no_args_is_help=True)
 
