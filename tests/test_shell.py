@@ -8,15 +8,14 @@ import pickle
 import sys
 import tempfile
 import textwrap
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
-import psutil
 import pytest
 
+from tests.support.processes import gone
 from transom import flow
 from transom.core.context import use_runtime
 from transom.core.recorder import ListRecorder, LogRecorded, StateChanged, TaskRunCreated
@@ -54,25 +53,6 @@ def to_stderr(text: str) -> str:
 
 def exit_with(code: int) -> str:
     return f"exit /b {code}" if WINDOWS else f"exit {code}"
-
-
-def gone(pid: int, within: float = 10.0) -> bool:
-    """True once `pid` has exited (a zombie awaiting its reaper counts as gone)."""
-    deadline = time.monotonic() + within
-    while _alive(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
-def _alive(pid: int) -> bool:
-    if sys.platform == "win32":
-        return bool(psutil.pid_exists(pid))  # OpenProcess + GetExitCodeProcess == STILL_ACTIVE
-    try:
-        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
-    except psutil.NoSuchProcess:
-        return False
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-import psutil
 import pytest
+from tests.support.processes import gone
 
 import transom
 from transom.exceptions import UserInputError
@@ -56,25 +56,6 @@ def windows(test: F) -> F:
 
 def python(code: str) -> list[str]:
     return [PY, "-c", textwrap.dedent(code)]
-
-
-def gone(pid: int, within: float = 10.0) -> bool:
-    """True once `pid` has exited (a zombie awaiting its reaper counts as gone)."""
-    deadline = time.monotonic() + within
-    while _alive(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
-def _alive(pid: int) -> bool:
-    if sys.platform == "win32":
-        return bool(psutil.pid_exists(pid))  # OpenProcess + GetExitCodeProcess == STILL_ACTIVE
-    try:
-        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
-    except psutil.NoSuchProcess:
-        return False
 
 
 def read_until(process: ManagedProcess, text: str, within: float = 30.0) -> bool:
