@@ -46,6 +46,19 @@ def test_create_read_and_list_flow_runs(api: httpx.Client) -> None:
     assert [f["name"] for f in api.get("/flows").json()] == ["etl", "report"]
 
 
+def test_runs_created_through_the_api_belong_to_their_own_flow(api: httpx.Client) -> None:
+    # The server remembers flow ids between creations; each run must still land on its flow,
+    # also when a flow is first seen in a request that fails.
+    assert api.post("/flow_runs", json={"flow_name": "fresh", "state": {"type": "BOGUS"}}
+                    ).status_code == 422
+    runs = [_create(api, name) for name in ("a", "b", "a", "fresh", "b", "fresh")]
+    flows = {f["name"]: f["id"] for f in api.get("/flows").json()}
+    assert {r["flow_name"] for r in runs} == {"a", "b", "fresh"}
+    for run in runs:
+        assert run["flow_id"] == flows[run["flow_name"]]
+        assert api.get(f"/flow_runs/{run['id']}").json()["flow_id"] == run["flow_id"]
+
+
 def test_state_changes_follow_the_transition_table(api: httpx.Client) -> None:
     run = _create(api)
     running = api.post(f"/flow_runs/{run['id']}/set_state", json={"type": "RUNNING"})

@@ -14,6 +14,7 @@ import sqlite3
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,6 +51,10 @@ class Database:
         self.engine = engine
         self.where = where  # the file or host, for messages
         self.path = path  # the SQLite file, if it is one
+        # Flow name -> id, for flows known to be committed here (flows are never deleted while a
+        # database is open; `transom db reset` needs the server restarted). Saves a lookup per
+        # run created through the API. Add to it only after the transaction committed.
+        self.flow_ids: dict[str, uuid.UUID] = {}
         self._write_lock: threading.Lock | contextlib.nullcontext[None] = (
             threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext())
 

@@ -24,8 +24,11 @@ from transom.store.sink import write_events
 __all__ = ["cancel_flow_run", "create_flow_run", "set_run_state", "write_logs"]
 
 
-def create_flow_run(conn: Connection, body: FlowRunCreate) -> uuid.UUID:
-    """A new flow run (Pending unless another first state is given); returns its id."""
+def create_flow_run(conn: Connection, body: FlowRunCreate,
+                    flow_ids: dict[str, uuid.UUID] | None = None) -> uuid.UUID:
+    """A new flow run (Pending unless another first state is given); returns its id.
+
+    `flow_ids` (flow name -> id) saves looking the flow up; the flow's id is added to it."""
     run_id = uuid.uuid4()
     state = body.state.to_state() if body.state else st.Pending()
     check_transition(None, state.type)
@@ -34,7 +37,7 @@ def create_flow_run(conn: Connection, body: FlowRunCreate) -> uuid.UUID:
                        body.parameters, body.parent_flow_run_id, body.parent_task_run_id,
                        list(body.tags)),
         StateChanged(run_id, False, state, 0),
-    ])
+    ], flow_ids)
     return run_id
 
 
