@@ -7,7 +7,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from transom.core.recorder import Event, FlowRunCreated, LogRecorded, StateChanged, TaskRunCreated
 from transom.core.states import ErrorInfo, State, StateType, now_utc
@@ -15,6 +22,11 @@ from transom.core.states import ErrorInfo, State, StateType, now_utc
 T = TypeVar("T")
 
 __all__ = [
+    "ClaimedRun",
+    "DeploymentCreate",
+    "DeploymentRead",
+    "DeploymentRunCreate",
+    "DeploymentUpdate",
     "EventBatch",
     "FlowRead",
     "FlowRunCreate",
@@ -24,11 +36,19 @@ __all__ = [
     "LogIn",
     "LogLine",
     "Page",
+    "PollResult",
+    "ScheduleIn",
+    "ScheduleRead",
     "StateEvent",
     "StateIn",
     "StateRecord",
     "TaskRunEvent",
     "TaskRunRead",
+    "WorkPoolCreate",
+    "WorkPoolRead",
+    "WorkPoolUpdate",
+    "WorkerPoll",
+    "WorkerRead",
     "event_to_wire",
     "wire_to_event",
 ]
@@ -77,6 +97,9 @@ class FlowRunRead(_RunFields):
     deployment_id: uuid.UUID | None = None
     expected_start_time: datetime | None = None
     task_run_count: int = 0
+    work_pool_id: uuid.UUID | None = None
+    work_queue_name: str | None = None
+    worker_id: uuid.UUID | None = None
 
 
 class TaskRunRead(_RunFields):
@@ -252,3 +275,248 @@ class Page(BaseModel, Generic[T]):
     total: int
     limit: int
     offset: int
+
+
+# -- deployments, schedules, work pools and workers --------------------------------------------
+def _check_name(value: str) -> str:
+    if not value.strip():
+        raise ValueError("the name is empty")
+    if "/" in value or any(ord(c) < 32 for c in value):
+        raise ValueError(f"{value!r} cannot be a name: it may not hold '/' or control characters")
+    return value
+
+
+Name = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_check_name)]
+"""A user-given name: no slash (`flow/deployment` names a deployment) and no control characters."""
+
+
+def _checked(check: Any, value: Any) -> Any:
+    """Run a `transom.schedules` check inside a validator: its UserInputError becomes the
+    ValueError pydantic reports (as a 422 naming the field, through the API)."""
+    from transom.exceptions import UserInputError
+
+    try:
+        return check(value)
+    except UserInputError as exc:
+        raise ValueError(str(exc)) from None
+
+
+class ScheduleIn(BaseModel):
+    """One schedule of a deployment: exactly one of cron, interval (seconds) or rrule."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cron: str | None = Field(default=None, max_length=255)
+    interval: float | None = Field(default=None, gt=0)
+    anchor_date: datetime | None = None
+    rrule: str | None = None
+    timezone: str | None = Field(default=None, max_length=64)
+    active: bool = True
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        from transom.schedules import check_cron
+
+        return None if value is None else _checked(check_cron, value)
+
+    @field_validator("rrule")
+    @classmethod
+    def _rrule(cls, value: str | None) -> str | None:
+        from transom.schedules import check_rrule
+
+        return None if value is None else _checked(check_rrule, value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str | None) -> str | None:
+        from transom.schedules import check_timezone
+
+        return None if value is None else _checked(check_timezone, value)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ScheduleIn:
+        kinds = [k for k in ("cron", "interval", "rrule") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError("a schedule needs exactly one of cron, interval or rrule")
+        return self
+
+
+class ScheduleRead(_Model):
+    id: uuid.UUID
+    deployment_id: uuid.UUID
+    cron: str | None = None
+    interval: float | None = None
+    anchor_date: datetime | None = None
+    rrule: str | None = None
+    timezone: str | None = None
+    active: bool = True
+    created: datetime
+
+    def describe(self) -> str:
+        from transom.schedules import Schedule
+
+        return Schedule(self.cron, self.interval, self.anchor_date, self.rrule,
+                        self.timezone).describe()
+
+
+class WorkPoolCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    description: str | None = None
+    concurrency_limit: int | None = Field(default=None, ge=0)
+    paused: bool = False
+
+
+class WorkPoolUpdate(BaseModel):
+    """What PATCH changes; fields left out stay as they are (`concurrency_limit: null` removes
+    the limit)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: str | None = None
+    concurrency_limit: int | None = Field(default=None, ge=0)
+    paused: bool | None = None
+
+
+class WorkPoolRead(_Model):
+    id: uuid.UUID
+    name: str
+    description: str | None = None
+    concurrency_limit: int | None = None
+    paused: bool = False
+    created: datetime
+    updated: datetime
+    scheduled_runs: int = 0  # waiting to be picked up, due or not
+    active_runs: int = 0  # claimed by a worker and not ended
+    workers_online: int = 0
+
+
+class DeploymentCreate(BaseModel):
+    """A deployment to create, or to replace if the flow already has one of that name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    flow_name: str = Field(..., min_length=1, max_length=255)
+    name: Name
+    entrypoint: str = Field(..., min_length=3)
+    path: str | None = None  # the folder a relative entrypoint is read from
+    description: str | None = None
+    parameters: dict[str, Any] = {}
+    parameter_schema: dict[str, Any] | None = None
+    work_pool: str | None = Field(default=None, max_length=255)  # None: runs only through `serve`
+    work_queue: str | None = Field(default=None, max_length=255)
+    tags: list[str] = []
+    paused: bool = False
+    concurrency_limit: int | None = Field(default=None, ge=0)
+    schedules: list[ScheduleIn] = []
+
+
+class DeploymentUpdate(BaseModel):
+    """What PATCH changes; fields left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    work_queue: str | None = None
+    tags: list[str] | None = None
+    paused: bool | None = None
+    concurrency_limit: int | None = Field(default=None, ge=0)
+
+
+class DeploymentRead(_Model):
+    id: uuid.UUID
+    flow_id: uuid.UUID
+    flow_name: str
+    name: str
+    description: str | None = None
+    entrypoint: str
+    path: str | None = None
+    parameters: dict[str, Any] = {}
+    parameter_schema: dict[str, Any] | None = None
+    work_pool_id: uuid.UUID | None = None
+    work_pool_name: str | None = None
+    work_queue_name: str | None = None
+    tags: list[str] = []
+    paused: bool = False
+    concurrency_limit: int | None = None
+    schedules: list[ScheduleRead] = []
+    created: datetime
+    updated: datetime
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.flow_name}/{self.name}"
+
+
+class DeploymentRunCreate(BaseModel):
+    """A run of a deployment: its default parameters updated by `parameters`, Scheduled at
+    `scheduled_time` (default: now). A repeated `idempotency_key` returns the first run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    parameters: dict[str, Any] = {}
+    scheduled_time: datetime | None = None
+    name: str | None = Field(default=None, max_length=255)
+    tags: list[str] = []
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class WorkerPoll(BaseModel):
+    """A worker's heartbeat, which also claims runs: what it runs now and how many more it takes.
+
+    `running` lists every flow run the worker still has a process for: the server ends (or
+    gives back, if it never started) any other run it had claimed for this worker.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    instance: uuid.UUID
+    work_pool: str | None = Field(default=None, max_length=255)
+    deployment_ids: list[uuid.UUID] = []  # `serve`: runs of these deployments, not of a pool
+    queues: list[str] = []  # only runs of these queues (default: any)
+    running: list[uuid.UUID] = Field(default=[], max_length=10_000)
+    limit: int = Field(default=0, ge=0, le=1000)  # how many runs to claim now
+    prefetch_seconds: float = Field(default=0.0, ge=0, le=3600)  # also runs due this soon
+    hostname: str | None = Field(default=None, max_length=255)
+    pid: int | None = None
+    run_limit: int | None = Field(default=None, ge=1)  # the worker's --limit, for `transom worker ls`
+
+
+class ClaimedRun(_Model):
+    """A run a worker claimed: all it needs to start it."""
+
+    id: uuid.UUID
+    name: str
+    flow_name: str
+    deployment_id: uuid.UUID | None = None
+    deployment_name: str | None = None
+    entrypoint: str
+    path: str | None = None
+    parameters: dict[str, Any] = {}
+    expected_start_time: datetime | None = None
+    work_queue_name: str | None = None
+
+
+class PollResult(_Model):
+    worker_id: uuid.UUID
+    runs: list[ClaimedRun] = []
+    cancel: list[uuid.UUID] = []  # runs of this worker that are Cancelling: stop them
+    pool_paused: bool = False
+
+
+class WorkerRead(_Model):
+    id: uuid.UUID
+    name: str
+    work_pool_id: uuid.UUID | None = None
+    work_pool_name: str | None = None
+    hostname: str | None = None
+    pid: int | None = None
+    run_limit: int | None = None
+    last_heartbeat: datetime
+    created: datetime
+    online: bool = False
+    active_runs: int = 0

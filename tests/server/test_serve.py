@@ -18,6 +18,7 @@ import pytest
 from transom.platform.network import find_free_port, port_is_free
 from transom.server.serve import banner, is_loopback
 from transom.settings import Settings
+from transom.store.database import HEAD_REVISION
 
 
 def _transom(home: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -98,7 +99,7 @@ def test_ctrl_break_stops_the_server_on_windows_and_frees_the_port(tmp_path: Pat
 
 def test_db_upgrade_and_reset(tmp_path: Path) -> None:
     upgraded = _transom(tmp_path, "db", "upgrade")
-    assert upgraded.returncode == 0 and "is at revision 0001" in upgraded.stdout
+    assert upgraded.returncode == 0 and f"is at revision {HEAD_REVISION}" in upgraded.stdout
     refused = _transom(tmp_path, "db", "reset")
     assert refused.returncode == 1 and "transom db reset --yes" in refused.stderr
     script = tmp_path / "f.py"

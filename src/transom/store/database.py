@@ -28,10 +28,10 @@ from transom.exceptions import DatabaseError
 
 __all__ = ["HEAD_REVISION", "Database", "open_database", "reset", "upgrade"]
 
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 # Every revision this version knows, oldest first: a database stamped with anything else was
 # migrated by a newer Transom, and Alembic must not be let loose on it.
-KNOWN_REVISIONS: tuple[str, ...] = ("0001",)
+KNOWN_REVISIONS: tuple[str, ...] = ("0001", "0002")
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _migrate_lock = threading.Lock()
 

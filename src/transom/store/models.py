@@ -6,7 +6,18 @@ import sqlalchemy as sa
 
 from transom.store.types import UTCDateTime
 
-__all__ = ["flow_runs", "flows", "logs", "metadata", "states", "task_runs"]
+__all__ = [
+    "deployment_schedules",
+    "deployments",
+    "flow_runs",
+    "flows",
+    "logs",
+    "metadata",
+    "states",
+    "task_runs",
+    "work_pools",
+    "workers",
+]
 
 metadata = sa.MetaData(naming_convention={
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -50,11 +61,21 @@ flow_runs = sa.Table(
     sa.Column("tags", sa.JSON, nullable=False),
     sa.Column("expected_start_time", UTCDateTime),
     *_state_columns(),
+    # Deployments and workers (revision 0002): where a run may be picked up, who picked it up,
+    # and the key that makes a deployment's scheduled run for a given time exist once.
+    sa.Column("work_pool_id", sa.Uuid),
+    sa.Column("work_queue_name", sa.String(255)),
+    sa.Column("worker_id", sa.Uuid),
+    sa.Column("idempotency_key", sa.String(255)),
     sa.Index("ix_flow_runs_flow_id", "flow_id"),
     sa.Index("ix_flow_runs_state_type", "state_type"),
     sa.Index("ix_flow_runs_created", "created"),
     sa.Index("ix_flow_runs_start_time", "start_time"),
     sa.Index("ix_flow_runs_parent_flow_run_id", "parent_flow_run_id"),
+    sa.Index("ix_flow_runs_deployment_id_idempotency_key", "deployment_id", "idempotency_key",
+             unique=True),
+    sa.Index("ix_flow_runs_state_type_expected_start_time", "state_type", "expected_start_time"),
+    sa.Index("ix_flow_runs_worker_id", "worker_id"),
 )
 
 task_runs = sa.Table(
@@ -98,4 +119,67 @@ logs = sa.Table(
     sa.Column("timestamp", UTCDateTime, nullable=False),
     sa.Index("ix_logs_flow_run_id_timestamp", "flow_run_id", "timestamp"),
     sa.Index("ix_logs_task_run_id", "task_run_id"),
+)
+
+
+# -- deployments and workers (revision 0002) ------------------------------------------------------
+work_pools = sa.Table(
+    "work_pools", metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("description", sa.Text),
+    sa.Column("concurrency_limit", sa.Integer),
+    sa.Column("paused", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created", UTCDateTime, nullable=False),
+    sa.Column("updated", UTCDateTime, nullable=False),
+)
+
+deployments = sa.Table(
+    "deployments", metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("flow_id", sa.Uuid, sa.ForeignKey("flows.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("entrypoint", sa.Text, nullable=False),
+    sa.Column("path", sa.Text),
+    sa.Column("parameters", sa.JSON, nullable=False),
+    sa.Column("parameter_schema", sa.JSON(none_as_null=True)),
+    sa.Column("work_pool_id", sa.Uuid, sa.ForeignKey("work_pools.id")),
+    sa.Column("work_queue_name", sa.String(255)),
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("paused", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("concurrency_limit", sa.Integer),
+    sa.Column("created", UTCDateTime, nullable=False),
+    sa.Column("updated", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("flow_id", "name"),
+    sa.Index("ix_deployments_work_pool_id", "work_pool_id"),
+)
+
+deployment_schedules = sa.Table(
+    "deployment_schedules", metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("deployment_id", sa.Uuid, sa.ForeignKey("deployments.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("cron", sa.String(255)),
+    sa.Column("interval", sa.Float),
+    sa.Column("anchor_date", UTCDateTime),
+    sa.Column("rrule", sa.Text),
+    sa.Column("timezone", sa.String(64)),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created", UTCDateTime, nullable=False),
+    sa.Index("ix_deployment_schedules_deployment_id", "deployment_id"),
+)
+
+workers = sa.Table(
+    "workers", metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("work_pool_id", sa.Uuid, sa.ForeignKey("work_pools.id", ondelete="CASCADE")),
+    sa.Column("instance", sa.Uuid, nullable=False),  # one per start: two live workers never share a name
+    sa.Column("hostname", sa.String(255)),
+    sa.Column("pid", sa.Integer),
+    sa.Column("run_limit", sa.Integer),
+    sa.Column("last_heartbeat", UTCDateTime, nullable=False),
+    sa.Column("created", UTCDateTime, nullable=False),
+    sa.Index("ix_workers_work_pool_id", "work_pool_id"),
 )

@@ -74,7 +74,12 @@ def cancel_flow_run(conn: Connection, run_id: uuid.UUID, *, message: str | None 
     if current in st.FINAL_TYPES:
         raise InvalidTransition(f"the flow run has already ended ({current.value if current else '?'})")
     text = message or "cancelled by request"
-    state = st.Cancelling(text) if current is StateType.RUNNING else st.Cancelled(message=text)
+    # A run a worker claimed has (or is about to have) a process even before it is Running:
+    # Cancelling tells the worker to stop it; a run nobody holds is Cancelled at once.
+    claimed = current is not StateType.RUNNING and conn.execute(
+        sa.select(m.flow_runs.c.worker_id).where(m.flow_runs.c.id == run_id)).scalar() is not None
+    held = current is StateType.RUNNING or claimed
+    state = st.Cancelling(text) if held else st.Cancelled(message=text)
     write_events(conn, [StateChanged(run_id, False, state, run_count)])
     return state
 

@@ -1,0 +1,367 @@
+"""Deployments, the scheduler, claims and lost runs in the store, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from transom.core.states import StateType
+from transom.exceptions import InvalidTransition, NotFound, UserInputError
+from transom.schemas import (
+    DeploymentCreate,
+    DeploymentRunCreate,
+    DeploymentUpdate,
+    ScheduleIn,
+    WorkerPoll,
+    WorkPoolCreate,
+    WorkPoolUpdate,
+)
+from transom.store import Database, open_database, queries, runs, workers
+from transom.store import deployments as deps
+from transom.store.database import HEAD_REVISION
+
+T0 = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def _pool(db: Database, name: str = "main", **extra: object) -> None:
+    with db.write() as conn:
+        deps.create_work_pool(conn, WorkPoolCreate(name=name, **extra))  # type: ignore[arg-type]
+
+
+def _deploy(db: Database, name: str = "nightly", *, flow: str = "etl", pool: str | None = "main",
+            every: float | None = None, now: datetime = T0, window: float = 600,
+            **extra: object) -> uuid.UUID:
+    schedules = [ScheduleIn(interval=every)] if every else []
+    body = DeploymentCreate(flow_name=flow, name=name, entrypoint="flows/etl.py:etl",
+                            path="/srv/project", work_pool=pool, schedules=schedules,
+                            **extra)  # type: ignore[arg-type]
+    with db.write() as conn:
+        return deps.upsert_deployment(conn, body, now=now, window=window).id
+
+
+def _poll(db: Database, name: str = "w1", *, limit: int = 10, running: list[uuid.UUID] | None = None,
+          now: datetime = T0, instance: uuid.UUID | None = None, **extra: object):  # type: ignore[no-untyped-def]
+    body = WorkerPoll(name=name, instance=instance or uuid.uuid5(uuid.NAMESPACE_OID, name),
+                      work_pool=extra.pop("pool", "main"), running=running or [], limit=limit,
+                      **extra)  # type: ignore[arg-type]
+    with db.write() as conn:
+        return workers.poll(conn, body, now=now, worker_timeout=30)
+
+
+def _states(db: Database, run_id: uuid.UUID) -> list[str]:
+    with db.read() as conn:
+        return [s.name for s in queries.list_states(conn, flow_run_id=run_id)]
+
+
+def _runs(db: Database, state: str | None = None) -> list[object]:
+    with db.read() as conn:
+        return queries.list_flow_runs(conn, state=state, limit=1000)  # type: ignore[return-value]
+
+
+class TestPoolsAndDeployments:
+    def test_work_pool_lifecycle(self, db: Database) -> None:
+        _pool(db, "main", concurrency_limit=2)
+        with pytest.raises(UserInputError, match="a work pool named 'main' already exists"):
+            _pool(db, "main")
+        with db.write() as conn:
+            pool = deps.update_work_pool(conn, "main", WorkPoolUpdate(paused=True))
+            assert pool.paused and pool.concurrency_limit == 2
+            pool = deps.update_work_pool(conn, "main", WorkPoolUpdate(concurrency_limit=None))
+            assert pool.concurrency_limit is None and pool.paused
+        with db.read() as conn:
+            assert [p.name for p in deps.list_work_pools(conn)] == ["main"]
+            with pytest.raises(NotFound, match="no work pool named 'nope'; create it with "
+                                               "`transom work-pool create nope`"):
+                deps.read_work_pool(conn, "nope")
+        _deploy(db)
+        with db.write() as conn, pytest.raises(UserInputError, match="used by the deployments etl/nightly"):
+            deps.delete_work_pool(conn, "main")
+        with db.write() as conn:
+            deps.delete_deployment(conn, "nightly")
+            deps.delete_work_pool(conn, "main")
+            assert deps.list_work_pools(conn) == []
+
+    def test_deploying_again_replaces_and_names_resolve(self, db: Database) -> None:
+        _pool(db)
+        first = _deploy(db, every=60, parameters={"n": 1}, tags=["a"])
+        with db.read() as conn:
+            deployment = deps.read_deployment(conn, "etl/nightly")
+            assert deployment.id == first and deployment.work_pool_name == "main"
+            assert deployment.schedules[0].interval == 60 and deployment.parameters == {"n": 1}
+            assert deps.read_deployment(conn, "nightly").id == first
+            assert deps.read_deployment(conn, str(first)).id == first
+        assert len(_runs(db)) == 11  # 12:00 to 12:10, every minute, made at once
+        again = _deploy(db, every=120)
+        assert again == first
+        with db.read() as conn:
+            assert deps.read_deployment(conn, first).schedules[0].interval == 120
+        assert len(_runs(db)) == 6  # the old schedule's runs were replaced
+        _deploy(db, flow="other")
+        with db.read() as conn, pytest.raises(UserInputError, match=r"\(etl/nightly, other/nightly\); write it as FLOW/NAME"):
+            deps.read_deployment(conn, "nightly")
+        with db.read() as conn, pytest.raises(NotFound, match="no deployment named 'etl/missing'"):
+            deps.read_deployment(conn, "etl/missing")
+
+    def test_a_missing_pool_is_refused_at_deploy_time(self, db: Database) -> None:
+        with pytest.raises(NotFound, match="no work pool named 'main'"):
+            _deploy(db)
+
+    def test_pause_removes_upcoming_runs_and_resume_makes_them_again(self, db: Database) -> None:
+        _pool(db)
+        dep = _deploy(db, every=60)
+        with db.write() as conn:
+            deps.update_deployment(conn, dep, DeploymentUpdate(paused=True), now=T0, window=600)
+            assert deps.schedule_runs(conn, now=T0, window=600) == 0
+        assert [r.expected_start_time for r in _runs(db)] == [T0]  # due now: kept, still runs
+        with db.write() as conn:
+            deps.update_deployment(conn, dep, DeploymentUpdate(paused=False), now=T0, window=600)
+        assert len(_runs(db)) == 11
+
+    def test_a_deployment_run_merges_parameters_and_checks_required_ones(self, db: Database) -> None:
+        _pool(db)
+        schema = {"type": "object", "required": ["day"], "properties": {"day": {}, "n": {}}}
+        dep = _deploy(db, parameters={"n": 1}, parameter_schema=schema, work_queue="fast")
+        with db.write() as conn, pytest.raises(UserInputError, match="needs the parameter 'day'; pass it with --param day=VALUE"):
+            deps.create_deployment_run(conn, dep, DeploymentRunCreate())
+        with db.write() as conn:
+            run = deps.create_deployment_run(conn, dep, DeploymentRunCreate(
+                parameters={"day": "mon"}, idempotency_key="k1"), now=T0)
+            same = deps.create_deployment_run(conn, dep, DeploymentRunCreate(
+                parameters={"day": "tue"}, idempotency_key="k1"), now=T0)
+        assert same.id == run.id
+        assert run.parameters == {"n": 1, "day": "mon"} and run.state_name == "Scheduled"
+        assert run.deployment_id == dep and run.work_queue_name == "fast"
+        assert run.expected_start_time == T0
+
+
+class TestScheduler:
+    def test_materialising_twice_or_concurrently_never_duplicates(self, db: Database) -> None:
+        _pool(db)
+        dep = _deploy(db, every=30, window=0)
+        errors: list[BaseException] = []
+
+        def tick(now: datetime) -> None:
+            try:
+                with db.write() as conn:
+                    deps.schedule_runs(conn, now=now, window=600)
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=tick, args=(T0 + timedelta(seconds=i),)) for i in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not errors
+        with db.read() as conn:
+            times = [r.expected_start_time for r in queries.list_flow_runs(conn, limit=1000)]
+            assert len(times) == len(set(times)) == 21  # 12:00:00 .. 12:10:05, every 30 s
+            keys = conn.execute(sa.text("SELECT COUNT(DISTINCT idempotency_key) FROM flow_runs "
+                                        "WHERE deployment_id IS NOT NULL")).scalar()
+        assert keys == 21 and dep is not None
+
+    def test_the_uniqueness_guard_is_in_the_database(self, db: Database) -> None:
+        from transom.store import models
+
+        _pool(db)
+        _deploy(db, every=60, window=0)
+        with db.read() as conn:
+            row = conn.execute(sa.select(models.flow_runs)).mappings().one()
+        with pytest.raises(sa.exc.IntegrityError, match=r"(?i)unique"), db.engine.begin() as raw:
+            raw.execute(models.flow_runs.insert().values({**row, "id": uuid.uuid4()}))
+
+
+class TestClaims:
+    def test_each_due_run_is_claimed_once_by_concurrent_workers(self, db: Database) -> None:
+        _pool(db)
+        dep = _deploy(db)
+        with db.write() as conn:
+            for i in range(40):
+                deps.create_deployment_run(conn, dep, DeploymentRunCreate(
+                    scheduled_time=T0 - timedelta(seconds=i)), now=T0)
+            deps.create_deployment_run(conn, dep, DeploymentRunCreate(
+                scheduled_time=T0 + timedelta(hours=1)), now=T0)  # not due
+        claimed: list[uuid.UUID] = []
+        lock = threading.Lock()
+
+        def work(name: str) -> None:
+            mine: list[uuid.UUID] = []
+            for _ in range(10):
+                mine += [r.id for r in _poll(db, name, limit=3, running=mine).runs]
+            with lock:
+                claimed.extend(mine)
+
+        threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(claimed) == 40 and len(set(claimed)) == 40
+        pending = _runs(db, "pending")
+        assert len(pending) == 40 and all(r.worker_id is not None for r in pending)  # type: ignore[attr-defined]
+        assert _states(db, claimed[0]) == ["Scheduled", "Pending"]
+
+    def test_claims_come_oldest_first_with_their_entrypoint(self, db: Database) -> None:
+        _pool(db)
+        dep = _deploy(db, parameters={"n": 2})
+        with db.write() as conn:
+            late = deps.create_deployment_run(conn, dep, DeploymentRunCreate(
+                scheduled_time=T0 - timedelta(minutes=5)), now=T0)
+            deps.create_deployment_run(conn, dep, DeploymentRunCreate(), now=T0)
+            soon = deps.create_deployment_run(conn, dep, DeploymentRunCreate(
+                scheduled_time=T0 + timedelta(seconds=2)), now=T0)
+        first = _poll(db, limit=1).runs
+        assert [r.id for r in first] == [late.id]
+        assert first[0].entrypoint == "flows/etl.py:etl" and first[0].path == "/srv/project"
+        assert first[0].parameters == {"n": 2} and first[0].deployment_name == "nightly"
+        (now,) = _poll(db, limit=5, running=[late.id]).runs  # the one due 2 s later is not
+        mine = [late.id, now.id]
+        assert [r.id for r in _poll(db, limit=5, running=mine, prefetch_seconds=3).runs] == [soon.id]
+
+    def test_concurrency_limits_of_pool_and_deployment_and_pause(self, db: Database) -> None:
+        _pool(db, concurrency_limit=3)
+        limited = _deploy(db, "limited", concurrency_limit=1)
+        free = _deploy(db, "free")
+        with db.write() as conn:
+            for dep in (limited, limited, limited, free, free, free, free):
+                deps.create_deployment_run(conn, dep, DeploymentRunCreate(), now=T0)
+        got = _poll(db, limit=10).runs
+        assert len(got) == 3
+        assert Counter(r.deployment_name for r in got) == Counter({"free": 2, "limited": 1})
+        mine = [r.id for r in got]
+        assert _poll(db, limit=10, running=mine).runs == []
+        with db.write() as conn:
+            deps.update_work_pool(conn, "main", WorkPoolUpdate(paused=True, concurrency_limit=None))
+        paused = _poll(db, limit=10, running=mine)
+        assert paused.pool_paused and paused.runs == []
+
+    def test_queues_filter_claims(self, db: Database) -> None:
+        _pool(db)
+        fast = _deploy(db, "fast", work_queue="fast")
+        plain = _deploy(db, "plain")
+        with db.write() as conn:
+            deps.create_deployment_run(conn, fast, DeploymentRunCreate(), now=T0)
+            deps.create_deployment_run(conn, plain, DeploymentRunCreate(), now=T0)
+        assert [r.deployment_name for r in _poll(db, queues=["fast"]).runs] == ["fast"]
+        assert [r.deployment_name for r in _poll(db, "w2", queues=["default"]).runs] == ["plain"]
+
+
+class TestLostAndLateRuns:
+    def _claimed(self, db: Database, n: int = 2) -> list[uuid.UUID]:
+        _pool(db)
+        dep = _deploy(db)
+        with db.write() as conn:
+            for _ in range(n):
+                deps.create_deployment_run(conn, dep, DeploymentRunCreate(), now=T0)
+        return [r.id for r in _poll(db, limit=n).runs]
+
+    def _start(self, db: Database, run_id: uuid.UUID) -> None:
+        from transom.schemas import StateIn
+
+        with db.write() as conn:
+            runs.set_run_state(conn, run_id, StateIn(type=StateType.RUNNING))
+
+    def test_runs_a_worker_no_longer_has_are_given_back_or_crashed(self, db: Database) -> None:
+        started, unstarted = self._claimed(db)
+        self._start(db, started)
+        _poll(db, limit=0, running=[], instance=uuid.uuid4(), now=T0 + timedelta(seconds=60))
+        with db.read() as conn:
+            crashed = queries.read_flow_run(conn, started)
+            back = queries.read_flow_run(conn, unstarted)
+        assert crashed.state_type is StateType.CRASHED
+        assert "its worker 'w1' no longer runs it" in (crashed.state_message or "")
+        assert back.state_name == "Scheduled" and back.worker_id is None
+        assert "given back" in _states_messages(db, unstarted)[-1]
+        assert [r.id for r in _poll(db, "w2", limit=5).runs] == [unstarted]  # claimable again
+
+    def test_a_second_live_worker_may_not_take_the_name(self, db: Database) -> None:
+        self._claimed(db, 0)
+        _poll(db, "w1", limit=0)
+        with pytest.raises(workers.WorkerNameTaken, match="a worker named 'w1' is already running"):
+            _poll(db, "w1", limit=0, instance=uuid.uuid4(), now=T0 + timedelta(seconds=5))
+        # Once the first one is silent past the timeout, a new one may take over the name.
+        _poll(db, "w1", limit=0, instance=uuid.uuid4(), now=T0 + timedelta(seconds=31))
+
+    def test_runs_of_a_silent_worker_end_crashed_with_the_reason(self, db: Database) -> None:
+        running, pending = self._claimed(db)
+        self._start(db, running)
+        with db.write() as conn:
+            assert workers.crash_runs_of_lost_workers(conn, now=T0 + timedelta(seconds=29),
+                                                      worker_timeout=30) == 0
+            assert workers.crash_runs_of_lost_workers(conn, now=T0 + timedelta(seconds=45),
+                                                      worker_timeout=30) == 2
+            assert workers.crash_runs_of_lost_workers(conn, now=T0 + timedelta(seconds=45),
+                                                      worker_timeout=30) == 0
+        with db.read() as conn:
+            for run_id in (running, pending):
+                run = queries.read_flow_run(conn, run_id)
+                assert run.state_type is StateType.CRASHED and run.end_time is not None
+                assert "its worker 'w1' stopped heart-beating (45s without a heartbeat, the " \
+                       "limit is 30s)" in (run.state_message or "")
+            (worker,) = workers.list_workers(conn, now=T0 + timedelta(seconds=45), worker_timeout=30)
+            assert not worker.online and worker.active_runs == 0 and worker.work_pool_name == "main"
+
+    def test_late_runs_are_named_late_and_still_claimed(self, db: Database) -> None:
+        _pool(db)
+        dep = _deploy(db)
+        with db.write() as conn:
+            run = deps.create_deployment_run(conn, dep, DeploymentRunCreate(), now=T0)
+            assert workers.mark_late_runs(conn, now=T0 + timedelta(seconds=10), late_after=15) == 0
+            assert workers.mark_late_runs(conn, now=T0 + timedelta(seconds=20), late_after=15) == 1
+            assert workers.mark_late_runs(conn, now=T0 + timedelta(seconds=25), late_after=15) == 0
+        assert _states(db, run.id) == ["Scheduled", "Late"]
+        assert [r.id for r in _poll(db, now=T0 + timedelta(seconds=30)).runs] == [run.id]
+
+    def test_cancelling_a_claimed_run_asks_its_worker(self, db: Database) -> None:
+        claimed, _ = self._claimed(db)
+        with db.write() as conn:
+            state = runs.cancel_flow_run(conn, claimed)
+        assert state.name == "Cancelling"
+        result = _poll(db, limit=0, running=[claimed])
+        assert result.cancel == [claimed]
+        with db.write() as conn, pytest.raises(InvalidTransition, match="already being cancelled"):
+            runs.cancel_flow_run(conn, claimed)
+
+
+def _states_messages(db: Database, run_id: uuid.UUID) -> list[str]:
+    with db.read() as conn:
+        return [s.message or "" for s in queries.list_states(conn, flow_run_id=run_id)]
+
+
+def test_a_database_of_revision_0001_is_upgraded_with_its_runs(database_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from transom.core import states as st
+    from transom.core.recorder import FlowRunCreated, StateChanged
+    from transom.store.database import _MIGRATIONS, normalise_url
+    from transom.store.sink import write_events
+
+    if database_url.startswith("sqlite:///"):
+        Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(normalise_url(database_url))
+    with engine.begin() as conn:
+        config = Config()
+        config.set_main_option("script_location", str(_MIGRATIONS))
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
+        run_id = uuid.uuid4()
+        write_events(conn, [FlowRunCreated(run_id, "old", "old-run"),
+                            StateChanged(run_id, False, st.Completed(), 1)], driver_sql=False)
+    engine.dispose()
+    db = open_database(database_url)
+    try:
+        assert db.revision() == HEAD_REVISION == "0002"
+        with db.read() as conn:
+            run = queries.read_flow_run(conn, run_id)
+        assert run.state_name == "Completed" and run.worker_id is None
+        _pool(db)
+        assert _deploy(db, every=60) is not None
+    finally:
+        db.close()
