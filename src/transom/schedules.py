@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import difflib
 import functools
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
@@ -196,24 +198,22 @@ def _interval_times(schedule: Schedule, start: datetime, end: datetime,
         days = int(step // 86400)
         naive = local_anchor.replace(tzinfo=None)
         span = (start.astimezone(zone).replace(tzinfo=None) - naive).days
-        k = max(0, span // days - 1)
-        times: list[datetime] = []
-        while len(times) < limit:
-            moment = _utc((naive + timedelta(days=k * days)).replace(tzinfo=zone))
-            k += 1
-            if moment > end:
-                break
-            if moment >= start:
-                times.append(moment)
-        return times
+        first_day = max(0, span // days - 1)
+        return _window((_utc((naive + timedelta(days=k * days)).replace(tzinfo=zone))
+                        for k in itertools.count(first_day)), start, end, limit)
     first = _utc(anchor if anchor.tzinfo else anchor.replace(tzinfo=zone))
     elapsed = (start - first).total_seconds()
-    k = int(max(0, -(-elapsed // step))) if elapsed > 0 else 0
-    times = []
-    while len(times) < limit:
-        moment = first + timedelta(seconds=k * step)
-        k += 1
-        if moment > end:
+    first_step = int(max(0, -(-elapsed // step))) if elapsed > 0 else 0
+    return _window((first + timedelta(seconds=k * step) for k in itertools.count(first_step)),
+                   start, end, limit)
+
+
+def _window(moments: Iterator[datetime], start: datetime, end: datetime,
+            limit: int) -> list[datetime]:
+    """The first `limit` of ascending `moments` from `start` to `end`, both included."""
+    times: list[datetime] = []
+    for moment in moments:
+        if len(times) >= limit or moment > end:
             break
         if moment >= start:
             times.append(moment)

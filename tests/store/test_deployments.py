@@ -229,8 +229,10 @@ class TestClaims:
         limited = _deploy(db, "limited", concurrency_limit=1)
         free = _deploy(db, "free")
         with db.write() as conn:
-            for dep in (limited, limited, limited, free, free, free, free):
-                deps.create_deployment_run(conn, dep, DeploymentRunCreate(), now=T0)
+            # The limited deployment's runs are due first, so its own limit must hold them back.
+            for i, dep in enumerate((limited, limited, limited, free, free, free, free)):
+                deps.create_deployment_run(conn, dep, DeploymentRunCreate(
+                    scheduled_time=T0 - timedelta(seconds=10 - i)), now=T0)
         got = _poll(db, limit=10).runs
         assert len(got) == 3
         assert Counter(r.deployment_name for r in got) == Counter({"free": 2, "limited": 1})
