@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.network import free_port
 from tests.support.runner import FakeRunner, ok
 from transom import doctor
 from transom.doctor import (
@@ -44,7 +45,7 @@ from transom.doctor import (
     user_shell,
 )
 from transom.platform.console import setup_utf8_console
-from transom.platform.network import PortOwner, find_free_port
+from transom.platform.network import PortOwner
 from transom.platform.system import CommandResult
 from transom.settings import Settings
 from transom.store import open_database
@@ -288,7 +289,7 @@ def test_postgresql_database(postgres_url: str) -> None:
 
 
 def test_unreachable_postgresql_fails() -> None:
-    port = find_free_port("127.0.0.1", 25000)
+    port = free_port()
     check = check_database(f"postgresql://u:p@127.0.0.1:{port}/transom")
     assert check.status == "fail" and "cannot reach" in check.finding
 
@@ -296,7 +297,7 @@ def test_unreachable_postgresql_fails() -> None:
 # -- port and API ------------------------------------------------------------------------------------------
 @pytest.fixture
 def held_port() -> Iterator[int]:
-    port = find_free_port("127.0.0.1", 26000)
+    port = free_port()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))
         sock.listen()
@@ -304,7 +305,7 @@ def held_port() -> Iterator[int]:
 
 
 def test_free_port() -> None:
-    port = find_free_port("127.0.0.1", 27000)
+    port = free_port()
     assert check_port("127.0.0.1", port, "linux", "bash").status == "ok"
 
 
@@ -356,7 +357,7 @@ def test_port_held_by_a_transom_server(live_server: str, tmp_path: Path) -> None
 
 
 def test_api_url_that_does_not_answer(tmp_path: Path) -> None:
-    port = find_free_port("127.0.0.1", 28000)
+    port = free_port()
     settings = Settings.load({}, home=tmp_path, api_url=f"http://127.0.0.1:{port}/api")
     check = check_api(settings, "bash")
     assert check.status == "fail" and "cannot reach the Transom server" in check.finding

@@ -7,7 +7,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from transom.platform.network import find_free_port
+from tests.support.network import free_port
 
 Transom = Any  # the `transom` fixture of tests/cli/conftest.py
 
@@ -16,7 +16,7 @@ TITLES = ("transom on PATH", "Python", "Encoding", "Settings", "TRANSOM_HOME", "
 
 
 def test_doctor_reports_every_check(transom: Transom, home: Path) -> None:
-    port = find_free_port("127.0.0.1", 31000)
+    port = free_port()
     done = transom("doctor", env={"TRANSOM_SERVER_API_PORT": str(port)})
     assert done.code == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
@@ -28,7 +28,7 @@ def test_doctor_reports_every_check(transom: Transom, home: Path) -> None:
 
 
 def test_doctor_json(transom: Transom) -> None:
-    port = find_free_port("127.0.0.1", 31100)
+    port = free_port()
     done = transom("doctor", "--json", env={"TRANSOM_SERVER_API_PORT": str(port)})
     assert done.code == 0, done.stderr
     report = json.loads(done.stdout)
@@ -41,7 +41,7 @@ def test_doctor_json(transom: Transom) -> None:
 
 
 def test_doctor_fails_on_a_busy_port_and_names_the_fix(transom: Transom) -> None:
-    port = find_free_port("127.0.0.1", 31200)
+    port = free_port()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))
         sock.listen()
@@ -64,7 +64,7 @@ def test_doctor_goes_on_when_settings_are_broken(transom: Transom) -> None:
 
 
 def test_doctor_with_an_unreachable_api_url(transom: Transom) -> None:
-    port = find_free_port("127.0.0.1", 31300)
+    port = free_port()
     done = transom("doctor", env={"TRANSOM_API_URL": f"http://127.0.0.1:{port}/api",
                                   "TRANSOM_SERVER_API_PORT": str(port)})
     assert done.code == 1

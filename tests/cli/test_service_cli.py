@@ -21,9 +21,10 @@ from typing import Any
 import httpx
 import pytest
 from tests.cli.conftest import clean_environ
+from tests.support.network import free_port
 from tests.wine.plugin import WINE_CANNOT
 
-from transom.platform.network import find_free_port, port_is_free
+from transom.platform.network import port_is_free
 from transom.platform.processes import spawn
 from transom.platform.system import is_admin
 from transom.platform.wine import running_under_wine
@@ -179,7 +180,7 @@ def _wait_free(port: int, within: float = 10.0) -> bool:
 
 @pytest.mark.skipif(WINDOWS, reason="SIGTERM to the wrapper; Windows runs it as a real service")
 def test_service_run_keeps_the_server_and_stops_it_on_sigterm(home: Path, tmp_path: Path) -> None:
-    port = find_free_port("127.0.0.1", 32000)
+    port = free_port()
     log = tmp_path / "logs" / "сервер.log"
     env = clean_environ(home)
     env["TRANSOM_SERVER_API_PORT"] = str(port)
@@ -202,7 +203,7 @@ def test_service_run_keeps_the_server_and_stops_it_on_sigterm(home: Path, tmp_pa
 
 def test_a_supervised_server_stops_on_the_stdin_message(home: Path) -> None:
     """What a Windows service does without a console: the stop message on the child's stdin."""
-    port = find_free_port("127.0.0.1", 33000)
+    port = free_port()
     env = clean_environ(home)
     env.update({"TRANSOM_SERVER_API_PORT": str(port), "TRANSOM__SUPERVISED": "1"})
     server = spawn([sys.executable, "-m", "transom", "server", "start"], env=env, control=True)
@@ -259,7 +260,7 @@ def test_a_real_windows_service(transom: Transom, home: Path) -> None:
     if not is_admin():
         pytest.skip("installing a Windows service needs an Administrator")
     name = f"transom-test-{uuid.uuid4().hex[:8]}"
-    port = find_free_port("127.0.0.1", 34000)
+    port = free_port()
     args = ("--name", name)
     try:
         done = transom("service", "install", "server", *args, "--env",

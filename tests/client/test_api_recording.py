@@ -14,8 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from transom.platform.network import find_free_port
+from tests.support.network import free_port
 
 FLOW = textwrap.dedent("""
     import sys, time
@@ -76,7 +75,7 @@ class ServerProcess:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    running = ServerProcess(tmp_path / "server-home", find_free_port("127.0.0.1", 21000))
+    running = ServerProcess(tmp_path / "server-home", free_port())
     running.start()
     yield running
     running.stop()
@@ -127,7 +126,7 @@ def test_runs_commands_read_from_the_api(server: ServerProcess, tmp_path: Path) 
 
 
 def test_an_unreachable_server_is_one_sentence(tmp_path: Path) -> None:
-    port = find_free_port("127.0.0.1", 22000)
+    port = free_port()
     env = dict(os.environ, TRANSOM_HOME=str(tmp_path), TRANSOM_API_URL=f"http://127.0.0.1:{port}/api")
     done = subprocess.run([sys.executable, "-m", "transom", "runs", "ls"], env=env,
                           capture_output=True, text=True, encoding="utf-8", timeout=60)
@@ -136,7 +135,7 @@ def test_an_unreachable_server_is_one_sentence(tmp_path: Path) -> None:
 
 
 def test_transom_run_checks_the_server_first(tmp_path: Path) -> None:
-    port = find_free_port("127.0.0.1", 22100)
+    port = free_port()
     script = tmp_path / "hello.py"
     script.write_text("from transom import flow\n@flow\ndef hello():\n    print('ran')\n", encoding="utf-8")
     env = dict(os.environ, TRANSOM_HOME=str(tmp_path), TRANSOM_API_URL=f"http://127.0.0.1:{port}/api")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -12,19 +13,23 @@ import httpx
 import pytest
 import uvicorn
 
-from transom.platform.network import find_free_port
 from transom.server import create_app
 from transom.settings import Settings
 
 
 class LiveServer:
     def __init__(self, settings: Settings) -> None:
-        self.port = find_free_port("127.0.0.1", 20000)
+        # The socket is bound here, to a port the OS picks, and handed to uvicorn: no other test
+        # process can take the port between choosing it and listening on it.
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.socket.bind(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}/api"
         config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port,
                                 log_level="warning")
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]},
+                                       daemon=True)
 
     def start(self) -> None:
         self.thread.start()
@@ -36,6 +41,7 @@ class LiveServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(10)
+        self.socket.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

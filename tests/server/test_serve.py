@@ -14,8 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.support.network import free_port
 
-from transom.platform.network import find_free_port, port_is_free
+from transom.platform.network import port_is_free
 from transom.server.serve import banner, is_loopback
 from transom.settings import Settings
 from transom.store.database import HEAD_REVISION
@@ -59,7 +60,7 @@ def _start_then_interrupt(tmp_path: Path, interrupt: Callable[[subprocess.Popen[
                           **popen: Any) -> None:
     """Start `transom server start`, wait until it answers, interrupt it; it must stop cleanly
     and free its port at once."""
-    port = find_free_port("127.0.0.1", 24000)
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRANSOM_")}
     env.update(TRANSOM_HOME=str(tmp_path), TRANSOM_SERVER_API_PORT=str(port))
     proc = subprocess.Popen([sys.executable, "-m", "transom", "server", "start"], env=env,
@@ -113,6 +114,6 @@ def test_db_upgrade_and_reset(tmp_path: Path) -> None:
 
 def test_a_database_that_cannot_open_stops_the_server_before_it_listens(tmp_path: Path) -> None:
     tmp_path.joinpath("transom.db").write_bytes(b"junk" * 1000)
-    done = _transom(tmp_path, "server", "start", "--port", str(find_free_port("127.0.0.1", 24500)))
+    done = _transom(tmp_path, "server", "start", "--port", str(free_port()))
     assert done.returncode == 1 and "is not a SQLite database" in done.stderr
     assert "Traceback" not in done.stderr

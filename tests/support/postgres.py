@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.support.network import free_port
+
 __all__ = ["EXTERNAL_URL_ENV", "ExternalPostgres", "PostgresServer", "find_pg_bin"]
 
 EXTERNAL_URL_ENV = "TRANSOM_TEST_POSTGRES_URL"
@@ -35,18 +37,12 @@ def find_pg_bin() -> Path | None:
     return candidates[0].parent if candidates else None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class PostgresServer:
     def __init__(self, bin_dir: Path) -> None:
         self.bin_dir = bin_dir
         self.root = Path(tempfile.mkdtemp(prefix="transom-pg-"))
         self.data = self.root / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self.user = "transom"
         self.password = "transom-test"
         self._as_postgres = os.geteuid() == 0 if hasattr(os, "geteuid") else False

@@ -11,11 +11,15 @@ from rich.text import Text
 
 from transom.cli import config as config_cli
 from transom.cli import db as db_cli
+from transom.cli import deploy as deploy_cli
+from transom.cli import deployment as deployment_cli
 from transom.cli import doctor as doctor_cli
 from transom.cli import run as run_cli
 from transom.cli import runs as runs_cli
 from transom.cli import server as server_cli
 from transom.cli import service as service_cli
+from transom.cli import work_pool as work_pool_cli
+from transom.cli import worker as worker_cli
 from transom.cli.output import error_console
 from transom.exceptions import TransomError, UserInputError
 
@@ -36,6 +40,12 @@ app.add_typer(service_cli.app, name="service",
               help="Run the server or a worker as a service (Windows, systemd, launchd).")
 app.command("doctor", help="Check this installation and print the fix for each problem.")(
     doctor_cli.doctor)
+app.command("deploy", help="Register a flow as a deployment: transom deploy path/to/file.py:flow_fn "
+            "--name N --pool P --cron '0 9 * * *'")(deploy_cli.deploy)
+app.add_typer(deployment_cli.app, name="deployment",
+              help="List, inspect, run, pause, resume and delete deployments.")
+app.add_typer(work_pool_cli.app, name="work-pool", help="Manage work pools.")
+app.add_typer(worker_cli.app, name="worker", help="Start and list workers.")
 
 
 @app.callback()

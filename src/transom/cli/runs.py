@@ -239,6 +239,23 @@ def show(run_id: str = typer.Argument(..., help="A flow run id or a unique prefi
     _print_logs(logs, names={t.id: t.name for t in task_runs})
 
 
+@app.command("cancel")
+def cancel(
+    run_id: str = typer.Argument(..., help="A flow run id or a unique prefix of one."),
+    message: str | None = typer.Option(None, "--message", "-m", help="Why (kept with the state)."),
+) -> None:
+    """Cancel a flow run: a running one is stopped by its worker, a waiting one never starts."""
+    from transom.control import open_control
+
+    with open_control() as control:
+        state = control.cancel_flow_run(run_id, message)
+    what = ("its worker stops it now" if state.type.value == "CANCELLING"
+            else "it will not run")
+    console().print(Text.assemble("Flow run ", (str(state.flow_run_id), "bold"), " is ",
+                                  (state.name, STATE_STYLES.get(state.type.value, "")),
+                                  f": {what}."))
+
+
 @app.command("logs")
 def logs(run_id: str = typer.Argument(..., help="A flow run id or a unique prefix of one.")) -> None:
     """The log lines of a flow run and its task runs."""

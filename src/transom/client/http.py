@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -19,14 +20,24 @@ from transom import __version__
 from transom.core.recorder import Event
 from transom.exceptions import NotFound, StorageError, UserInputError
 from transom.schemas import (
+    DeploymentCreate,
+    DeploymentRead,
+    DeploymentRunCreate,
+    DeploymentUpdate,
     EventBatch,
     FlowRunCreate,
     FlowRunRead,
     LogLine,
     Page,
+    PollResult,
     StateIn,
     StateRecord,
     TaskRunRead,
+    WorkerPoll,
+    WorkerRead,
+    WorkPoolCreate,
+    WorkPoolRead,
+    WorkPoolUpdate,
     event_to_wire,
 )
 from transom.settings import Settings
@@ -148,6 +159,71 @@ class TransomClient:
     def flow_run_logs(self, run_id: uuid.UUID, *, limit: int = 1000, offset: int = 0) -> Page[LogLine]:
         data = self.request("GET", f"/flow_runs/{run_id}/logs", params={"limit": limit, "offset": offset})
         return Page[LogLine].model_validate(data)
+
+    # -- work pools, deployments, workers -------------------------------------------------------
+    def create_work_pool(self, body: WorkPoolCreate) -> WorkPoolRead:
+        return WorkPoolRead.model_validate(
+            self.request("POST", "/work_pools", json=body.model_dump(mode="json")))
+
+    def list_work_pools(self) -> list[WorkPoolRead]:
+        return [WorkPoolRead.model_validate(p) for p in self.request("GET", "/work_pools")]
+
+    def read_work_pool(self, name: str) -> WorkPoolRead:
+        return WorkPoolRead.model_validate(self.request("GET", f"/work_pools/{_segment(name)}"))
+
+    def update_work_pool(self, name: str, body: WorkPoolUpdate) -> WorkPoolRead:
+        data = self.request("PATCH", f"/work_pools/{_segment(name)}",
+                            json=body.model_dump(mode="json", exclude_unset=True))
+        return WorkPoolRead.model_validate(data)
+
+    def delete_work_pool(self, name: str) -> None:
+        self.request("DELETE", f"/work_pools/{_segment(name)}")
+
+    def upsert_deployment(self, body: DeploymentCreate) -> DeploymentRead:
+        return DeploymentRead.model_validate(
+            self.request("POST", "/deployments", json=body.model_dump(mode="json")))
+
+    def list_deployments(self, *, flow_name: str | None = None,
+                         work_pool: str | None = None) -> list[DeploymentRead]:
+        params = {k: v for k, v in (("flow", flow_name), ("work_pool", work_pool)) if v}
+        return [DeploymentRead.model_validate(d)
+                for d in self.request("GET", "/deployments", params=params)]
+
+    def read_deployment(self, ref: str | uuid.UUID) -> DeploymentRead:
+        return DeploymentRead.model_validate(
+            self.request("GET", f"/deployments/{_path(ref)}"))
+
+    def update_deployment(self, ref: str | uuid.UUID, body: DeploymentUpdate) -> DeploymentRead:
+        data = self.request("PATCH", f"/deployments/{_path(ref)}",
+                            json=body.model_dump(mode="json", exclude_unset=True))
+        return DeploymentRead.model_validate(data)
+
+    def delete_deployment(self, ref: str | uuid.UUID) -> DeploymentRead:
+        return DeploymentRead.model_validate(
+            self.request("DELETE", f"/deployments/{_path(ref)}"))
+
+    def create_deployment_run(self, ref: str | uuid.UUID,
+                              body: DeploymentRunCreate) -> FlowRunRead:
+        data = self.request("POST", f"/deployments/{_path(ref)}/runs",
+                            json=body.model_dump(mode="json", exclude_none=True))
+        return FlowRunRead.model_validate(data)
+
+    def poll_worker(self, body: WorkerPoll) -> PollResult:
+        return PollResult.model_validate(
+            self.request("POST", "/workers/poll", json=body.model_dump(mode="json")))
+
+    def list_workers(self, *, work_pool: str | None = None) -> list[WorkerRead]:
+        params = {"work_pool": work_pool} if work_pool else None
+        return [WorkerRead.model_validate(w)
+                for w in self.request("GET", "/workers", params=params)]
+
+
+def _segment(name: str) -> str:
+    return quote(name, safe="")
+
+
+def _path(ref: str | uuid.UUID) -> str:
+    return quote(str(ref), safe="/")
 
 
 def _reason(exc: httpx.TransportError) -> str:

@@ -48,6 +48,7 @@ from transom.exceptions import (
 __all__ = [
     "attempt_task",
     "attempt_task_async",
+    "interrupt_flow_run",
     "run_flow",
     "run_flow_async",
     "run_task",
@@ -113,6 +114,7 @@ class _Run:
 
     def on_interrupt(self, exc: BaseException) -> State:
         """The process is stopping under this run (Ctrl+C, a cancel, SystemExit)."""
+        exc = _AsyncGuard.reason_for(exc)
         if isinstance(exc, KeyboardInterrupt):
             state = st.Cancelled(exc, message="interrupted (Ctrl+C)")
         elif isinstance(exc, RunInterrupted) and exc.cancelled:
@@ -292,8 +294,12 @@ class _FlowRun(_Run):
     """One flow call: parameters, its task runner, subflow links, flush at the end."""
 
     def __init__(self, flow: Flow[..., Any], parameters: dict[str, Any], runtime: Runtime,
-                 parent: FlowRunContext | None, parent_task: TaskRunContext | None) -> None:
-        super().__init__(runtime, uuid.uuid4(), flow.flow_run_name or generate_run_name())
+                 parent: FlowRunContext | None, parent_task: TaskRunContext | None, *,
+                 adopt: tuple[uuid.UUID, str] | None = None) -> None:
+        run_id, name = adopt or (uuid.uuid4(), flow.flow_run_name or generate_run_name())
+        super().__init__(runtime, run_id, name)
+        # An adopted run exists already (a worker claimed it): it is not created again.
+        self.adopted = adopt is not None
         self.flow = flow
         self.parameters = parameters
         self.parent = parent
@@ -310,6 +316,8 @@ class _FlowRun(_Run):
             enable_print_capture()
 
     def create(self) -> None:
+        if self.adopted:
+            return
         self.recorder.record(FlowRunCreated(
             self.run_id, self.flow.name, self.name, _jsonable(self.parameters),
             parent_flow_run_id=self.parent.flow_run_id if self.parent else None,
@@ -409,12 +417,14 @@ def submit_task(task: Task[..., Any], args: tuple[Any, ...],
     return TaskFuture(flow_ctx.task_runner.submit(run), run.run_id, run.name)
 
 
-def _start_flow(flow: Flow[..., Any], args: tuple[Any, ...],
-                kwargs: Mapping[str, Any]) -> _FlowRun:
+def _start_flow(flow: Flow[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any],
+                adopt: tuple[uuid.UUID, str] | None = None) -> _FlowRun:
     parameters = flow.validate_parameters(flow.bind(args, kwargs))  # fails before the run exists
     runtime = get_runtime()
     configure_logging(runtime.log_level)
-    run = _FlowRun(flow, parameters, runtime, flow_run_var.get(), task_run_var.get())
+    parent = None if adopt is not None else flow_run_var.get()
+    run = _FlowRun(flow, parameters, runtime, parent, None if adopt else task_run_var.get(),
+                   adopt=adopt)
     run.create()
     return run
 
@@ -426,8 +436,10 @@ def _flow_result(run: _FlowRun, return_state: bool) -> Any:
 
 
 def run_flow(flow: Flow[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any],
-             *, return_state: bool = False) -> Any:
-    run = _start_flow(flow, args, kwargs)
+             *, return_state: bool = False, adopt: tuple[uuid.UUID, str] | None = None) -> Any:
+    """Run `flow` as a new flow run, or as the existing run `adopt` = (id, name) names (one a
+    worker claimed: it is Pending and moves on to Running from there)."""
+    run = _start_flow(flow, args, kwargs, adopt)
     with _termination_as_interrupt(run.parent is None):
         try:
             _drive_flow(run)
@@ -437,11 +449,15 @@ def run_flow(flow: Flow[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, A
 
 
 async def run_flow_async(flow: Flow[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any],
-                         *, return_state: bool = False) -> Any:
-    run = _start_flow(flow, args, kwargs)
+                         *, return_state: bool = False,
+                         adopt: tuple[uuid.UUID, str] | None = None) -> Any:
+    run = _start_flow(flow, args, kwargs, adopt)
+    guard = _AsyncGuard.enter() if run.parent is None else None
     try:
         await _drive_flow_async(run)
     finally:
+        if guard is not None:
+            guard.exit()
         if run.parent is None:
             await asyncio.get_running_loop().run_in_executor(None, run.finish)
     return _flow_result(run, return_state)
@@ -608,13 +624,17 @@ class _TerminationGuard:
     """Turn SIGTERM (and SIGBREAK where it exists) into RunInterrupted inside a top-level flow
     run in the main thread, so the run ends Crashed/Cancelled and is recorded before exit."""
 
+    current: _TerminationGuard | None = None  # the guard of this process's top-level run
+
     def __init__(self, active: bool) -> None:
         self.active = active and threading.current_thread() is threading.main_thread()
         self.previous: dict[int, Any] = {}
+        self.reason: tuple[str, bool] | None = None  # set by interrupt_flow_run
 
     def __enter__(self) -> None:
         if not self.active:
             return
+        _TerminationGuard.current = self
         for name in ("SIGTERM", "SIGBREAK"):
             signum = getattr(signal, name, None)
             if signum is None:
@@ -625,12 +645,81 @@ class _TerminationGuard:
                 pass
 
     def _handle(self, signum: int, frame: Any) -> None:
+        if self.reason is not None:
+            message, cancelled = self.reason
+            raise RunInterrupted(message, cancelled=cancelled)
         raise RunInterrupted(f"stopped by signal {signal.Signals(signum).name}", cancelled=False)
 
     def __exit__(self, *exc: object) -> None:
+        if _TerminationGuard.current is self:
+            _TerminationGuard.current = None
         for signum, handler in self.previous.items():
             signal.signal(signum, handler)
 
 
 def _termination_as_interrupt(active: bool) -> _TerminationGuard:
     return _TerminationGuard(active)
+
+
+class _AsyncGuard:
+    """The top-level async flow run of this process, for `interrupt_flow_run`: its task is
+    cancelled, and the CancelledError that unwinds its runs is recorded with the reason."""
+
+    current: _AsyncGuard | None = None
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> None:
+        self.loop = loop
+        self.task = task
+        self.reason: tuple[str, bool] | None = None
+
+    @classmethod
+    def enter(cls) -> _AsyncGuard | None:
+        task = asyncio.current_task()
+        if cls.current is not None or task is None:
+            return None  # another top-level async run has it (or no task to cancel)
+        cls.current = cls(asyncio.get_running_loop(), task)
+        return cls.current
+
+    def exit(self) -> None:
+        if _AsyncGuard.current is self:
+            _AsyncGuard.current = None
+
+    def interrupt(self, message: str, cancelled: bool) -> None:
+        self.reason = (message, cancelled)
+        self.loop.call_soon_threadsafe(self.task.cancel, message)
+
+    @staticmethod
+    def reason_for(exc: BaseException) -> BaseException:
+        """The interrupt a CancelledError stands for, if `interrupt` caused it."""
+        guard = _AsyncGuard.current
+        if guard is not None and guard.reason and isinstance(exc, asyncio.CancelledError):
+            message, cancelled = guard.reason
+            return RunInterrupted(message, cancelled=cancelled)
+        return exc
+
+
+def interrupt_flow_run(message: str, *, cancelled: bool = True) -> bool:
+    """From any thread: stop the top-level flow run of this process now (a worker's cancel).
+
+    It ends Cancelled (or Crashed, with `cancelled=False`) with `message`, as a termination
+    signal would end it, and is recorded before the process exits. A sync run is interrupted in
+    the main thread, an async one by cancelling its task (the flow's `await` raises
+    CancelledError). False if no top-level flow run is going in this process.
+    """
+    async_guard = _AsyncGuard.current
+    if async_guard is not None:
+        async_guard.interrupt(message, cancelled)
+        return True
+    guard = _TerminationGuard.current
+    if guard is None:
+        return False
+    guard.reason = (message, cancelled)
+    main = threading.main_thread().ident
+    if hasattr(signal, "pthread_kill") and main is not None:
+        # Aimed at the main thread, so a sleep or a wait there is interrupted at once.
+        signal.pthread_kill(main, signal.SIGTERM)
+    else:  # Windows: the handler runs when the main thread next executes Python code
+        import _thread
+
+        _thread.interrupt_main(signal.SIGTERM)
+    return True

@@ -162,6 +162,21 @@ class Flow(Generic[P, R]):
             return engine.run_flow_async(self, args, kwargs, return_state=return_state)
         return engine.run_flow(self, args, kwargs, return_state=return_state)
 
+    # -- deployments: all of it is in transom.deployments -------------------------------------
+    def deploy(self, name: str, **options: Any) -> Any:
+        """Register this flow as a deployment whose runs workers start (`work_pool=...`, `cron=`,
+        `interval=`, `rrule=`, `timezone=`, `parameters=`, ...); see `transom.deployments.deploy`."""
+        from transom.deployments import deploy
+
+        return deploy(self, name, **options)
+
+    def serve(self, name: str, **options: Any) -> None:
+        """Register this flow as a deployment and run its scheduled runs from this process until
+        Ctrl+C; see `transom.deployments.serve`."""
+        from transom.deployments import serve
+
+        serve(self, name, **options)
+
     def __repr__(self) -> str:
         return f"Flow({self.name!r})"
 

@@ -352,9 +352,22 @@ class ManagedProcess:
 
     def stop(self, grace: float = DEFAULT_GRACE) -> int | None:
         """Stop politely, wait up to `grace` seconds, then kill the whole tree; the exit code."""
-        if self.poll() is None and grace > 0 and self.request_stop():
+        return self._stop(self.request_stop, grace)
+
+    def stop_with_message(self, grace: float = DEFAULT_GRACE) -> int | None:
+        """Like `stop`, but the polite request is the stop message on a `control=True` child's
+        stdin only, never a signal: the child decides what the stop means (a worker's flow run
+        takes it as a cancel)."""
+        return self._stop(self.send_stop_message, grace)
+
+    def _stop(self, request: Callable[[], bool], grace: float) -> int | None:
+        # Descendants that left the child's group or session (e.g. its own shell tasks) are
+        # remembered while their parent lives: once it exits they are nobody's children.
+        remembered = _descendants(self.pid) if self.popen.returncode is None else []
+        if self.poll() is None and grace > 0 and request():
             self.wait(grace)
         self.kill_tree()
+        _kill_all(p for p in remembered if _running(p))
         return self.wait(5.0)
 
     def kill_tree(self) -> None:
@@ -428,6 +441,15 @@ def _session_members(sid: int) -> list[Any]:
         except (OSError, psutil.Error):
             continue
     return members
+
+
+def _running(process: Any) -> bool:
+    import psutil
+
+    try:
+        return bool(process.is_running())  # False for a pid that was reused since
+    except (psutil.Error, OSError):
+        return False
 
 
 def _kill_all(processes: Iterable[Any]) -> None:
@@ -560,13 +582,15 @@ def _follow(process: ManagedProcess, timeout: float | None,
 
 # -- the child's side of the stop message -------------------------------------------------------
 def watch_for_stop(stream: IO[bytes] | None = None, *,
-                   on_stop: Callable[[], None] | None = None) -> threading.Thread:
+                   on_stop: Callable[[], None] | None = None,
+                   on_eof: Callable[[], None] | None = None) -> threading.Thread:
     """In a child started with `control=True`: turn the parent's STOP_MESSAGE into a stop.
 
     A daemon thread reads `stream` (default: an unbuffered duplicate of stdin). On the message it
     calls `on_stop`, by default raising SIGTERM's handler in the main thread (the engine turns that
     into a recorded stop), or ending the process as SIGTERM would when no handler is installed.
-    Without a stdin to read, the thread ends at once.
+    `on_eof` is called if the stream ends without the message: the parent closed it, or died
+    (the OS closes its end of the pipe). Without a stdin to read, the thread ends at once.
     """
     source = stream if stream is not None else _unbuffered_stdin()
     action = on_stop or _stop_main_thread
@@ -580,7 +604,9 @@ def watch_for_stop(stream: IO[bytes] | None = None, *,
                     action()
                     return
         except (OSError, ValueError):
-            return
+            pass
+        if on_eof is not None:
+            on_eof()
 
     thread = threading.Thread(target=listen, name="transom-stop-watch", daemon=True)
     thread.start()

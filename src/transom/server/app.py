@@ -34,7 +34,12 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from transom.server.services import start_services
+
+        services = start_services(db, settings) if settings.server_services else None
         yield
+        if services is not None:
+            services.stop()
         if database is None:
             db.close()
 
@@ -45,9 +50,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     _add_error_handlers(app)
     _add_auth(app, settings)
 
-    from transom.server import routes
+    from transom.server import deployments, routes
 
     app.include_router(routes.router, prefix="/api")
+    app.include_router(deployments.router, prefix="/api")
     return app
 
 
@@ -61,7 +67,8 @@ def _add_error_handlers(app: FastAPI) -> None:
         errors = exc.errors()
         first = errors[0] if errors else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "request"
-        message = f"{where}: {first.get('msg', 'invalid request')}"
+        reason = str(first.get("msg", "invalid request")).removeprefix("Value error, ")
+        message = f"{where}: {reason}"
         return _error(422, message, errors=[
             {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
             for e in errors])

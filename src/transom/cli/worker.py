@@ -1,0 +1,86 @@
+"""`transom worker start --pool P` and `transom worker ls`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from transom.cli.output import console
+from transom.schemas import WorkerRead
+
+app = typer.Typer(no_args_is_help=True)
+
+
+def workers_table(workers: Sequence[WorkerRead], *, title: str) -> Table:
+    from transom.core.states import now_utc
+
+    now = now_utc()
+    table = Table(title=title, title_justify="left")
+    for column in ("Name", "Pool", "Status", "Last heartbeat", "Active runs", "Limit", "Host"):
+        table.add_column(column, overflow="fold")
+    for worker in workers:
+        ago = max((now - worker.last_heartbeat).total_seconds(), 0.0)
+        status = Text("online", "green") if worker.online else Text("offline", "dim")
+        table.add_row(worker.name, worker.work_pool_name or "(serve)", status,
+                      f"{worker.last_heartbeat.astimezone():%Y-%m-%d %H:%M:%S} ({_ago(ago)})",
+                      str(worker.active_runs), str(worker.run_limit or "-"),
+                      f"{worker.hostname or '-'} pid {worker.pid or '-'}")
+    return table
+
+
+def _ago(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f}s ago"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f}m ago"
+    return f"{seconds / 3600:.1f}h ago"
+
+
+@app.command("start")
+def start(
+    pool: str = typer.Option(..., "--pool", "-p", help="The work pool to take runs from."),
+    limit: int | None = typer.Option(None, "--limit", "-l", min=1, help="At most this many runs at once."),
+    name: str | None = typer.Option(None, "--name", "-n", help="The worker's name (default: HOST-PID)."),
+    queue: list[str] = typer.Option([], "--queue", "-q", help="Only runs of this queue. Repeatable."),
+    create_pool: bool = typer.Option(False, "--create-pool", help="Create the pool if it does not exist."),
+) -> None:
+    """Run the pool's due runs, each as a child process, until Ctrl+C."""
+    from transom.cli.output import error_console
+    from transom.control import open_control
+    from transom.exceptions import NotFound, UserInputError
+    from transom.schemas import WorkPoolCreate
+    from transom.settings import Settings
+    from transom.worker import Worker
+
+    settings = Settings.load()
+    with open_control(settings) as control:
+        try:
+            control.read_work_pool(pool)
+        except NotFound:
+            if not create_pool:
+                raise UserInputError(
+                    f"work pool {pool!r} does not exist; create it with `transom work-pool create "
+                    f"{pool}`, or start the worker with --create-pool") from None
+            control.create_work_pool(WorkPoolCreate(name=pool))
+            error_console().print(f"Created work pool {pool!r}.", markup=False)
+        worker = Worker(control, settings, work_pool=pool, name=name, limit=limit, queues=queue,
+                        echo=lambda line: error_console().print(line, markup=False,
+                                                                highlight=False))
+        worker.run()
+
+
+@app.command("ls")
+def ls(pool: str | None = typer.Option(None, "--pool", "-p", help="Only workers of this pool.")) -> None:
+    """List workers and their last heartbeat."""
+    from transom.control import open_control
+
+    with open_control() as control:
+        workers = control.list_workers(work_pool=pool)
+    out = console()
+    if not workers:
+        out.print("No workers have polled yet; start one with `transom worker start --pool POOL`.")
+        return
+    out.print(workers_table(workers, title=f"Workers ({len(workers)})"))

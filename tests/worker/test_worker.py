@@ -1,0 +1,120 @@
+"""A worker as a user relies on it: runs start, are recorded, retried, cancelled, and never
+left Running when their process dies."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.processes import gone
+from tests.worker.conftest import Harness
+
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+def test_a_run_starts_is_recorded_and_its_output_streams(harness: Harness) -> None:
+    harness.deploy("flows.py:hello", parameters={"name": "ada"})
+    run_id = harness.run("hello", name="grace")
+    harness.start_worker(limit=2)
+    run = harness.final(run_id)
+    assert run.state_name == "Completed" and run.run_count == 1 and run.worker_id is not None
+    assert [s.name for s in harness.client.flow_run_states(run_id)] == [
+        "Scheduled", "Pending", "Running", "Completed"]
+    logs = [line.message for line in harness.client.flow_run_logs(run_id).items]
+    assert any("hello grace" in message for message in logs)
+    assert any(line.endswith("printed grace") for line in harness.lines)
+
+
+def test_whole_flow_retries_work_under_a_worker(harness: Harness) -> None:
+    marker = harness.project / "marker"
+    harness.deploy("flows.py:flaky")
+    run_id = harness.run("flaky", marker=str(marker))
+    harness.start_worker()
+    run = harness.final(run_id)
+    assert run.state_name == "Completed" and run.run_count == 3
+    names = [s.name for s in harness.client.flow_run_states(run_id)]
+    assert names.count("AwaitingRetry") == 2 and names[-1] == "Completed"
+
+
+def test_a_flow_that_cannot_load_ends_failed_with_the_reason(harness: Harness) -> None:
+    harness.deploy("flows.py:hello")
+    (harness.project / "flows.py").unlink()
+    run_id = harness.run("hello")
+    harness.start_worker()
+    run = harness.final(run_id)
+    assert run.state_name == "Failed"
+    assert "cannot start flow run" in (run.state_message or "")
+    assert "no file at" in (run.state_message or "")
+
+
+def test_cancel_stops_the_whole_tree_and_nothing_else(harness: Harness, tmp_path: Path) -> None:
+    harness.deploy("flows.py:sleepy")
+    pidfile = tmp_path / "pids"
+    victim = harness.run("sleepy", seconds=60, pidfile=str(pidfile))
+    other = harness.run("sleepy", seconds=2)
+    harness.start_worker(limit=2)
+    harness.wait(victim, lambda r: r.state_name == "Running")
+    deadline = time.monotonic() + 10
+    while not pidfile.exists() or " " not in pidfile.read_text():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    flow_pid, grandchild = map(int, pidfile.read_text().split())
+    assert harness.client.cancel_flow_run(victim).name == "Cancelling"
+    run = harness.final(victim, timeout=20)
+    assert run.state_name == "Cancelled"
+    assert gone(flow_pid, 10) and gone(grandchild, 10)
+    assert harness.final(other).state_name == "Completed"  # the worker and other runs go on
+
+
+@pytest.mark.parametrize("flow", ["sleepy", "waiting"])
+def test_a_cancelled_run_is_stopped_by_its_flow_and_recorded_by_it(harness: Harness,
+                                                                   flow: str) -> None:
+    # Sync and async flows alike take the cancel at once (no kill after the grace period), and
+    # the engine records why.
+    harness.deploy(f"flows.py:{flow}")
+    run_id = harness.run(flow, seconds=60)
+    harness.start_worker()
+    harness.wait(run_id, lambda r: r.state_name == "Running")
+    harness.client.cancel_flow_run(run_id, "not needed today")
+    run = harness.final(run_id, timeout=20)
+    assert (run.state_name, run.state_message) == ("Cancelled", "not needed today")
+
+
+def test_a_run_that_ignores_the_cancel_is_killed_after_the_grace_period(harness: Harness,
+                                                                        tmp_path: Path) -> None:
+    harness.deploy("flows.py:stubborn")
+    pidfile = tmp_path / "pid"
+    run_id = harness.run("stubborn", pidfile=str(pidfile))
+    harness.start_worker()
+    harness.wait(run_id, lambda r: r.state_name == "Running")
+    while not pidfile.exists() or not pidfile.read_text():
+        time.sleep(0.05)
+    started = time.monotonic()
+    harness.client.cancel_flow_run(run_id)
+    run = harness.final(run_id, timeout=20)
+    assert run.state_name == "Cancelled"
+    assert "killed after the 2s grace period" in (run.state_message or "")
+    assert 1.5 < time.monotonic() - started < 15
+    assert gone(int(pidfile.read_text()), 5)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
+def test_a_run_whose_process_dies_ends_crashed_with_the_reason(harness: Harness,
+                                                               tmp_path: Path) -> None:
+    harness.deploy("flows.py:sleepy")
+    pidfile = tmp_path / "pids"
+    run_id = harness.run("sleepy", seconds=60, pidfile=str(pidfile))
+    harness.start_worker()
+    harness.wait(run_id, lambda r: r.state_name == "Running")
+    while not pidfile.exists() or " " not in pidfile.read_text():
+        time.sleep(0.05)
+    os.kill(int(pidfile.read_text().split()[0]), signal.SIGKILL)
+    run = harness.final(run_id)
+    assert run.state_name == "Crashed"
+    assert run.state_message == ("crashed: its process was killed by signal SIGKILL without "
+                                 "reporting a final state")
