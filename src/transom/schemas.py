@@ -230,6 +230,10 @@ class EventBatch(BaseModel):
     """Many run events in one request: how the ApiRecorder reports runs to the server."""
 
     events: list[WireEvent] = Field(..., max_length=10_000)
+    resent: bool = Field(False, description=(
+        "Some of these events may be stored already: an earlier send failed without an answer "
+        "(the server may have written them before it went away). The server skips the states "
+        "and log lines it has, so a resend never records one twice."))
 
 
 def event_to_wire(event: Event) -> FlowRunEvent | TaskRunEvent | StateEvent | LogEvent:

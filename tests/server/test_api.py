@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
+import pytest
 
 from transom.core import states as st
 from transom.core.recorder import FlowRunCreated, LogRecorded, StateChanged, TaskRunCreated
@@ -106,6 +107,53 @@ def test_events_batch_records_runs_tasks_states_and_logs(api: httpx.Client) -> N
     assert [s["name"] for s in api.get(f"/task_runs/{task_id}/states").json()] == [
         "Running", "Completed"]
     assert api.get(f"/flow_runs/{flow_id}/logs").json()["items"][0]["message"] == "λ done"
+
+
+def test_a_resent_batch_stores_no_state_or_log_line_twice(
+        start_server: Callable[..., Any]) -> None:
+    # A server killed between writing a batch and answering: the client's resend of it (marked
+    # `resent`) adds only what is new. Through the ApiSink, whose first answer is lost.
+    from transom.client import TransomClient
+    from transom.client.sink import ApiSink
+    from transom.settings import Settings
+
+    server = start_server()
+
+    class AnswerLost(httpx.BaseTransport):  # an I/O seam: the request arrives, its answer not
+        def __init__(self) -> None:
+            self.real, self.lost, self.bodies = httpx.HTTPTransport(), 0, []
+
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            response = self.real.handle_request(request)
+            response.read()
+            self.bodies.append(request.content)
+            if self.lost == 0:
+                self.lost += 1
+                raise httpx.ReadError("connection reset", request=request)
+            return response
+
+    flow_id, task_id = uuid.uuid4(), uuid.uuid4()
+    first = [FlowRunCreated(flow_id, "f", "r"), StateChanged(flow_id, False, st.Running()),
+             TaskRunCreated(task_id, flow_id, "m.t", "t-0"), StateChanged(task_id, True, st.Running()),
+             LogRecorded(flow_id, None, 20, "transom", "once", st.now_utc())]
+    sink = ApiSink(Settings.load({}, api_url=server.url))
+    transport = AnswerLost()
+    sink.client = TransomClient(server.url, retries=0, transport=transport)
+    with pytest.raises(Exception, match="cannot reach"):
+        sink.write(first)
+    later = [StateChanged(task_id, True, st.Completed()), StateChanged(flow_id, False, st.Completed())]
+    sink.write(first + later)  # as the recorder sends them: the failed events, then new ones
+    sink.write([LogRecorded(flow_id, None, 20, "transom", "after", st.now_utc())])
+    sink.close()
+    assert [b'"resent":true' in body for body in transport.bodies] == [False, True, False]
+    with httpx.Client(base_url=server.url) as api:
+        assert [s["name"] for s in api.get(f"/flow_runs/{flow_id}/states").json()] == [
+            "Running", "Completed"]
+        assert [s["name"] for s in api.get(f"/task_runs/{task_id}/states").json()] == [
+            "Running", "Completed"]
+        logs = api.get(f"/flow_runs/{flow_id}/logs").json()["items"]
+        assert [line["message"] for line in logs] == ["once", "after"]
+        assert api.get(f"/flow_runs/{flow_id}").json()["state_name"] == "Completed"
 
 
 def test_logs_write_in_batches_and_read_in_pages(api: httpx.Client) -> None:

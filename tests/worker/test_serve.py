@@ -41,6 +41,7 @@ def _env(harness: Harness) -> dict[str, str]:
     return env
 
 
+@pytest.mark.wine_lacks("ctrl_break")
 def test_serve_runs_the_scheduled_runs_until_stopped(harness: Harness) -> None:
     script = harness.project / "served.py"
     script.write_text(SCRIPT, encoding="utf-8")

@@ -116,8 +116,11 @@ class TransomClient:
         result: dict[str, str] = self.request("GET", "/health")
         return result
 
-    def send_events(self, events: Sequence[Event]) -> int:
-        body = EventBatch(events=[event_to_wire(e) for e in events]).model_dump(mode="json")
+    def send_events(self, events: Sequence[Event], *, resent: bool = False) -> int:
+        """POST a batch of run events; `resent` when an earlier send of some of them failed
+        (the server then skips what it stored already)."""
+        body = EventBatch(events=[event_to_wire(e) for e in events],
+                          resent=resent).model_dump(mode="json")
         written: int = self.request("POST", "/events", json=body)["written"]
         return written
 

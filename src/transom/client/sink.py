@@ -19,9 +19,17 @@ class ApiSink:
     def __init__(self, settings: Settings) -> None:
         # One try per write: the recorder owns retrying (and keeps the events meanwhile).
         self.client = TransomClient.from_settings(settings, retries=0, timeout=15.0)
+        # A failed send may have been written before its answer was lost (a server killed
+        # mid-request): the recorder sends those events again, marked so none is stored twice.
+        self.resending = False
 
     def write(self, events: Sequence[Event]) -> None:
-        self.client.send_events(events)
+        try:
+            self.client.send_events(events, resent=self.resending)
+        except BaseException:
+            self.resending = True
+            raise
+        self.resending = False
 
     def close(self) -> None:
         self.client.close()

@@ -11,6 +11,7 @@ import asyncio
 import concurrent.futures as cf
 import logging
 import signal
+import sys
 import threading
 import time
 import uuid
@@ -643,12 +644,29 @@ class _TerminationGuard:
                 self.previous[signum] = signal.signal(signum, self._handle)
             except (ValueError, OSError):
                 pass
+        if sys.platform == "win32":
+            # interrupt_flow_run raises SIGINT there (the one signal that wakes a sleeping main
+            # thread): it means the interrupt's reason when one is set, Ctrl+C otherwise.
+            try:
+                self.previous[signal.SIGINT] = signal.signal(signal.SIGINT, self._handle_int)
+            except (ValueError, OSError):
+                pass
 
     def _handle(self, signum: int, frame: Any) -> None:
         if self.reason is not None:
             message, cancelled = self.reason
             raise RunInterrupted(message, cancelled=cancelled)
         raise RunInterrupted(f"stopped by signal {signal.Signals(signum).name}", cancelled=False)
+
+    def _handle_int(self, signum: int, frame: Any) -> None:
+        if self.reason is not None:
+            message, cancelled = self.reason
+            raise RunInterrupted(message, cancelled=cancelled)
+        previous = self.previous.get(signal.SIGINT)
+        if callable(previous):
+            previous(signum, frame)
+        elif previous != signal.SIG_IGN:
+            raise KeyboardInterrupt
 
     def __exit__(self, *exc: object) -> None:
         if _TerminationGuard.current is self:
@@ -718,8 +736,9 @@ def interrupt_flow_run(message: str, *, cancelled: bool = True) -> bool:
     if hasattr(signal, "pthread_kill") and main is not None:
         # Aimed at the main thread, so a sleep or a wait there is interrupted at once.
         signal.pthread_kill(main, signal.SIGTERM)
-    else:  # Windows: the handler runs when the main thread next executes Python code
-        import _thread
-
-        _thread.interrupt_main(signal.SIGTERM)
+    else:
+        # Windows: raising SIGINT here runs the C handler, which also wakes a time.sleep() of
+        # the main thread (interrupt_main would only run the handler once that sleep ends); the
+        # guard's SIGINT handler then raises the interrupt in the main thread.
+        signal.raise_signal(signal.SIGINT)
     return True

@@ -239,6 +239,7 @@ class ManagedProcess:
         self._lines: queue.SimpleQueue[OutputLine | str] = queue.SimpleQueue()
         self._open: set[str] = set()
         self._closed = False
+        self.killed = False  # set by stop(): it had to be killed after the grace period
         for stream, pipe in (("stdout", popen.stdout), ("stderr", popen.stderr)):
             if pipe is not None:
                 self._open.add(stream)
@@ -366,6 +367,7 @@ class ManagedProcess:
         remembered = _descendants(self.pid) if self.popen.returncode is None else []
         if self.poll() is None and grace > 0 and request():
             self.wait(grace)
+        self.killed = self.poll() is None  # it did not stop in time (its exit code cannot tell)
         self.kill_tree()
         _kill_all(p for p in remembered if _running(p))
         return self.wait(5.0)

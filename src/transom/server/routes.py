@@ -26,7 +26,7 @@ from transom.schemas import (
     wire_to_event,
 )
 from transom.store import Database, queries, runs
-from transom.store.sink import write_events
+from transom.store.sink import unwritten, write_events
 
 router = APIRouter()
 
@@ -173,5 +173,7 @@ def write_run_events(batch: EventBatch, db: DB) -> dict[str, int]:
     """Runs, states and logs in one batch: how flows report through the API (ApiRecorder)."""
     events = [wire_to_event(e) for e in batch.events]
     with db.write() as conn:
+        if batch.resent:
+            events = unwritten(conn, events)
         write_events(conn, events)
     return {"written": len(events)}

@@ -21,7 +21,7 @@ from transom.core.states import FINAL_TYPES, StateType, now_utc
 from transom.store import models as m
 from transom.store.database import Database, open_database
 
-__all__ = ["StoreSink", "write_events"]
+__all__ = ["StoreSink", "unwritten", "write_events"]
 
 
 class StoreSink:
@@ -128,6 +128,53 @@ def _no_nul(value: str | None) -> str | None:
 
 def _same(value: Any) -> Any:
     return value
+
+
+def unwritten(conn: Connection, events: Sequence[Event]) -> list[Event]:
+    """`events` without the states and log lines already stored: for a batch sent again after a
+    send whose answer was lost (the server may have written it before it went away).
+
+    A state is known by its run, type and time, a log line by its run, task run, time and text
+    (times come from the run's process, to the microsecond). Runs and task runs need no check:
+    their inserts ignore an id that exists."""
+    states = [e for e in events if isinstance(e, StateChanged)]
+    logs = [e for e in events if isinstance(e, LogRecorded)]
+    if not states and not logs:
+        return list(events)
+    seen_states: set[tuple[Any, ...]] = set()
+    flow_ids = {e.run_id for e in states if not e.is_task}
+    task_ids = {e.run_id for e in states if e.is_task}
+    s = m.states.c
+    for column, ids in ((s.flow_run_id, flow_ids), (s.task_run_id, task_ids)):
+        if ids:
+            found = conn.execute(sa.select(column, s.type, s.timestamp).where(column.in_(ids)))
+            seen_states.update((run_id, kind, _utc(ts)) for run_id, kind, ts in found)
+    seen_logs: set[tuple[Any, ...]] = set()
+    log_runs = {e.flow_run_id for e in logs if e.flow_run_id is not None}
+    if log_runs:
+        g = m.logs.c
+        since = min(_utc(e.timestamp) for e in logs)
+        lines = conn.execute(sa.select(g.flow_run_id, g.task_run_id, g.timestamp, g.message)
+                             .where(g.flow_run_id.in_(log_runs), g.timestamp >= since))
+        seen_logs.update((f, t, _utc(ts), text) for f, t, ts, text in lines)
+    no_nul = _no_nul if conn.dialect.name == "postgresql" else _same
+    kept: list[Event] = []
+    for event in events:
+        if isinstance(event, StateChanged):
+            if (event.run_id, event.state.type.value, _utc(event.state.timestamp)) in seen_states:
+                continue
+        elif isinstance(event, LogRecorded):
+            key = (event.flow_run_id, event.task_run_id, _utc(event.timestamp),
+                   no_nul(event.message))
+            if key in seen_logs:
+                continue
+        kept.append(event)
+    return kept
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else \
+        value.astimezone(timezone.utc)
 
 
 def write_events(conn: Connection, events: Sequence[Event],

@@ -103,8 +103,8 @@ class Worker:
         try:
             self._loop(until)
         finally:
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
             self._shutdown()
 
     def stop(self, *, now: bool = True) -> None:
@@ -113,13 +113,21 @@ class Worker:
             self._stop_now.set()
         self._draining = True
 
-    def _install_sigterm(self) -> Any:
+    def _install_sigterm(self) -> dict[int, Any]:
+        """SIGTERM, and Ctrl+Break on Windows (how a service manager or a console stops a
+        process group there), stop the worker now; the handlers they replace, to restore."""
+        previous: dict[int, Any] = {}
         if threading.current_thread() is not threading.main_thread():
-            return None
-        try:
-            return signal.signal(signal.SIGTERM, lambda *_: self._stop_now.set())
-        except (ValueError, OSError):
-            return None
+            return previous
+        for name in ("SIGTERM", "SIGBREAK"):
+            signum = getattr(signal, name, None)
+            if signum is None:
+                continue
+            try:
+                previous[signum] = signal.signal(signum, lambda *_: self._stop_now.set())
+            except (ValueError, OSError):
+                pass
+        return previous
 
     def _loop(self, until: Callable[[], bool] | None) -> None:
         next_poll = 0.0
@@ -300,7 +308,7 @@ class Worker:
 
         def stop() -> None:
             child.process.stop_with_message(self.grace)
-            child.killed = child.process.returncode not in (0, 1)
+            child.killed = child.process.killed
 
         child.cancel = threading.Thread(target=stop, name=f"transom-cancel-{run_id}", daemon=True)
         child.cancel.start()
