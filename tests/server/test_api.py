@@ -47,6 +47,26 @@ def test_create_read_and_list_flow_runs(api: httpx.Client) -> None:
     assert [f["name"] for f in api.get("/flows").json()] == ["etl", "report"]
 
 
+@pytest.mark.parametrize("first_state", [
+    None,
+    {"type": "SCHEDULED", "scheduled_time": "2030-01-02T03:04:05.123456+00:00"},
+    {"type": "RUNNING", "message": "started elsewhere"},
+    {"type": "COMPLETED", "name": "Done", "message": "nul \u0000 and \u00e9t\u00e9"},
+])
+def test_a_created_run_answers_as_it_reads_back(api: httpx.Client,
+                                                first_state: dict[str, Any] | None) -> None:
+    # The creation's answer is built from what was written, not read back: it must be exactly
+    # what a later read returns, whatever the first state and whichever the database.
+    parent = _create(api, "parent")
+    body: dict[str, Any] = {"flow_name": "child", "name": "kid", "parameters": {"n": [1, "x"]},
+                            "tags": ["a", "b"], "parent_flow_run_id": parent["id"]}
+    if first_state is not None:
+        body["state"] = first_state
+    created = api.post("/flow_runs", json=body)
+    assert created.status_code == 201, created.text
+    assert created.json() == api.get(f"/flow_runs/{created.json()['id']}").json()
+
+
 def test_runs_created_through_the_api_belong_to_their_own_flow(api: httpx.Client) -> None:
     # The server remembers flow ids between creations; each run must still land on its flow,
     # also when a flow is first seen in a request that fails.

@@ -72,8 +72,7 @@ def create_flow_run(body: FlowRunCreate, db: DB) -> Response:
     known = db.flow_ids
     flow_ids = {body.flow_name: known[body.flow_name]} if body.flow_name in known else {}
     with db.write() as conn:
-        run_id = runs.create_flow_run(conn, body, flow_ids)
-        run = queries.read_flow_run(conn, run_id)
+        run = runs.create_flow_run(conn, body, flow_ids)
     known.update(flow_ids)  # committed now
     # The busiest write of the API: serialised once by pydantic, not validated again by FastAPI.
     return Response(run.model_dump_json(), status_code=status.HTTP_201_CREATED,

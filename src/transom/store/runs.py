@@ -17,7 +17,7 @@ from transom.core.naming import generate_run_name
 from transom.core.recorder import Event, FlowRunCreated, LogRecorded, StateChanged
 from transom.core.states import State, StateType, check_transition, now_utc
 from transom.exceptions import InvalidTransition, NotFound
-from transom.schemas import FlowRunCreate, LogIn, StateIn
+from transom.schemas import FlowRunCreate, FlowRunRead, LogIn, StateIn
 from transom.store import models as m
 from transom.store.sink import write_events
 
@@ -25,20 +25,33 @@ __all__ = ["cancel_flow_run", "create_flow_run", "set_run_state", "write_logs"]
 
 
 def create_flow_run(conn: Connection, body: FlowRunCreate,
-                    flow_ids: dict[str, uuid.UUID] | None = None) -> uuid.UUID:
-    """A new flow run (Pending unless another first state is given); returns its id.
+                    flow_ids: dict[str, uuid.UUID] | None = None) -> FlowRunRead:
+    """A new flow run (Pending unless another first state is given), as it now reads.
 
+    The record is built from what was written (no read back: this is the API's busiest write);
     `flow_ids` (flow name -> id) saves looking the flow up; the flow's id is added to it."""
-    run_id = uuid.uuid4()
+    cache = {} if flow_ids is None else flow_ids
     state = body.state.to_state() if body.state else st.Pending()
     check_transition(None, state.type)
-    write_events(conn, [
-        FlowRunCreated(run_id, body.flow_name, body.name or generate_run_name(),
-                       body.parameters, body.parent_flow_run_id, body.parent_task_run_id,
-                       list(body.tags)),
-        StateChanged(run_id, False, state, 0),
-    ], flow_ids)
-    return run_id
+    created = FlowRunCreated(uuid.uuid4(), body.flow_name, body.name or generate_run_name(),
+                             body.parameters, body.parent_flow_run_id, body.parent_task_run_id,
+                             list(body.tags))
+    write_events(conn, [created, StateChanged(created.id, False, state, 0)], cache)
+    # The columns as write_events sets them: a Running first state starts the run, a final
+    # one ends it; `updated` is the state's time.
+    message = state.message
+    if message and conn.dialect.name == "postgresql":
+        message = message.replace("\x00", "\ufffd")  # as write_events stores it
+    return FlowRunRead(
+        id=created.id, name=created.name, flow_id=cache[body.flow_name],
+        flow_name=body.flow_name, parameters=created.parameters,
+        parent_flow_run_id=created.parent_flow_run_id,
+        parent_task_run_id=created.parent_task_run_id, tags=created.tags,
+        state_type=state.type, state_name=state.name, state_message=message,
+        state_timestamp=state.timestamp,
+        start_time=state.timestamp if state.type is StateType.RUNNING else None,
+        end_time=state.timestamp if state.type in st.FINAL_TYPES else None,
+        created=created.created, updated=state.timestamp)
 
 
 def _current(conn: Connection, run_id: uuid.UUID, is_task: bool) -> tuple[StateType | None, int]:
