@@ -32,12 +32,12 @@ __all__ = ["router"]
 router = APIRouter()
 
 
-def _db(request: Request) -> Database:
+async def _db(request: Request) -> Database:  # async: no thread pool trip (see routes.py)
     db: Database = request.app.state.db
     return db
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

@@ -31,7 +31,9 @@ from transom.store.sink import unwritten, write_events
 router = APIRouter()
 
 
-def _db(request: Request) -> Database:
+async def _db(request: Request) -> Database:
+    # async: FastAPI calls it in the event loop; a plain def would cost a trip through the
+    # thread pool on every request before the handler's own.
     db: Database = request.app.state.db
     return db
 
