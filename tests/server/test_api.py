@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+import sqlite3
+import threading
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -65,6 +68,31 @@ def test_a_created_run_answers_as_it_reads_back(api: httpx.Client,
     created = api.post("/flow_runs", json=body)
     assert created.status_code == 201, created.text
     assert created.json() == api.get(f"/flow_runs/{created.json()['id']}").json()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_creation_waits_for_another_writer_without_stalling_the_server(
+        api: httpx.Client, tmp_path: Path) -> None:
+    # Creations are written in the event loop when the lock is free; when a flow recording
+    # into the same file holds it, the creation waits in a thread and the server answers others.
+    _create(api)  # the server has its tables and writer
+    holder = sqlite3.connect(tmp_path / "transom.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    answer: list[httpx.Response] = []
+    creating = threading.Thread(target=lambda: answer.append(
+        api.post("/flow_runs", json={"flow_name": "late"})))
+    try:
+        creating.start()
+        for _ in range(5):  # meanwhile the server answers, reads included
+            assert api.get("/health").json()["status"] == "ok"
+            assert api.get("/flow_runs").json()["total"] == 1
+        assert not answer  # the creation is still waiting for the lock
+    finally:
+        holder.execute("COMMIT")
+        holder.close()
+        creating.join(30)
+    assert answer[0].status_code == 201, answer[0].text
+    assert api.get("/flow_runs", params={"flow": "late"}).json()["total"] == 1
 
 
 def test_runs_created_through_the_api_belong_to_their_own_flow(api: httpx.Client) -> None:

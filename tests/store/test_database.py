@@ -6,13 +6,14 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
 
 from transom.exceptions import DatabaseError
 from transom.store import open_database
-from transom.store.database import HEAD_REVISION, normalise_url
+from transom.store.database import HEAD_REVISION, WriteWouldWait, normalise_url
 
 
 def test_a_fresh_file_is_migrated_and_in_wal_mode(tmp_path: Path) -> None:
@@ -163,6 +164,51 @@ def test_a_write_transaction_takes_the_lock_when_it_begins(tmp_path: Path) -> No
         other.execute("ROLLBACK")
     finally:
         other.close()
+        db.close()
+
+
+def test_write_now_never_waits_and_leaves_the_connection_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "transom.db"
+    db = open_database(f"sqlite:///{path}", busy_timeout=5)
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        with db.write_now() as conn:  # nothing holds the lock: it writes
+            conn.exec_driver_sql("INSERT INTO flows (id, name, created) VALUES "
+                                 "('00000000000000000000000000000001', 'a', '2026-01-01')")
+        # Another writer (a flow recording into the file) holds SQLite's lock: WriteWouldWait
+        # at once, not a wait of the busy timeout ending in a "locked" error.
+        holder.execute("BEGIN IMMEDIATE")
+        with pytest.raises(WriteWouldWait):
+            with db.write_now():
+                raise AssertionError("must not begin")
+        holder.execute("ROLLBACK")
+        # A write of this process (in another thread) holds it: the same.
+        inside, release = threading.Event(), threading.Event()
+
+        def writing() -> None:
+            with db.write():
+                inside.set()
+                release.wait(10)
+
+        thread = threading.Thread(target=writing)
+        thread.start()
+        inside.wait(10)
+        with pytest.raises(WriteWouldWait):
+            with db.write_now():
+                raise AssertionError("must not begin")
+        release.set()
+        thread.join(10)
+        # Only its BEGIN does not wait: then, and for `write`, the busy timeout is as configured.
+        with db.write_now() as conn:
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+        with db.write() as conn:
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+            conn.exec_driver_sql("INSERT INTO flows (id, name, created) VALUES "
+                                 "('00000000000000000000000000000002', 'b', '2026-01-01')")
+        with db.read() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM flows").scalar() == 2
+    finally:
+        holder.close()
         db.close()
 
 

@@ -7,7 +7,6 @@ schema is current) costs one query and does not import Alembic.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import sqlite3
@@ -26,7 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from transom.exceptions import DatabaseError
 
-__all__ = ["HEAD_REVISION", "Database", "open_database", "reset", "upgrade"]
+__all__ = ["HEAD_REVISION", "Database", "WriteWouldWait", "open_database", "reset", "upgrade"]
 
 HEAD_REVISION = "0002"
 # Every revision this version knows, oldest first: a database stamped with anything else was
@@ -47,16 +46,20 @@ def normalise_url(url: str) -> str:
 class Database:
     """An open database: the SQLAlchemy engine plus how to read from and write to it."""
 
-    def __init__(self, engine: Engine, where: str, path: Path | None = None) -> None:
+    def __init__(self, engine: Engine, where: str, path: Path | None = None, *,
+                 busy_timeout: float = 30.0) -> None:
         self.engine = engine
+        self.busy_timeout = busy_timeout
         self.where = where  # the file or host, for messages
         self.path = path  # the SQLite file, if it is one
         # Flow name -> id, for flows known to be committed here (flows are never deleted while a
         # database is open; `transom db reset` needs the server restarted). Saves a lookup per
         # run created through the API. Add to it only after the transaction committed.
         self.flow_ids: dict[str, uuid.UUID] = {}
-        self._write_lock: threading.Lock | contextlib.nullcontext[None] = (
-            threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext())
+        self._write_lock = threading.Lock()  # SQLite only: PostgreSQL writes run side by side
+        # SQLite: the one connection this process writes with (its writes queue on the lock
+        # anyway), kept open rather than taken from the pool for every write.
+        self._writer: Connection | None = None
 
     @property
     def dialect(self) -> str:
@@ -78,11 +81,65 @@ class Database:
         committed when the block ends and rolled back if it raises."""
         # SQLite has one writer at a time; queueing this process's writers on a lock is fairer
         # and much faster than SQLite's busy handler, which sleeps in steps of up to 100 ms.
-        with self._write_lock, _translate_errors(self.where, self.path), \
-                self.engine.connect() as conn:
-            conn = conn.execution_options(transom_write=True)
-            with conn.begin():
-                yield conn
+        if self.engine.dialect.name != "sqlite":
+            with _translate_errors(self.where, self.path), self.engine.connect() as conn:
+                conn = conn.execution_options(transom_write=True)
+                with conn.begin():
+                    yield conn
+            return
+        with self._write_lock, _translate_errors(self.where, self.path):
+            conn = self._writer_connection()
+            try:
+                with conn.begin():
+                    yield conn
+            except sa.exc.DBAPIError:
+                self._drop_writer()  # whatever went wrong, the next write starts afresh
+                raise
+
+    @contextmanager
+    def write_now(self) -> Iterator[Connection]:
+        """`write`'s transaction, only if it can begin without waiting: SQLite, and no write of
+        this process or of another one holds the lock. Otherwise WriteWouldWait, with nothing
+        done, and the caller uses `write` where waiting does no harm (a thread).
+
+        For the server's event loop: a short write done there costs less than the trip through
+        the thread pool, but the loop must never sit in a lock wait."""
+        if self.engine.dialect.name != "sqlite" or not self._write_lock.acquire(blocking=False):
+            raise WriteWouldWait
+        try:
+            with _translate_errors(self.where, self.path):
+                conn = self._writer_connection()
+                raw = conn.connection.dbapi_connection
+                assert raw is not None
+                raw.execute("PRAGMA busy_timeout = 0")  # another process's lock: fail at once
+                try:
+                    transaction = conn.begin()
+                except sa.exc.OperationalError as exc:
+                    self._drop_writer()  # a failed BEGIN leaves no state worth keeping
+                    if "locked" in str(exc.orig).lower() or "busy" in str(exc.orig).lower():
+                        raise WriteWouldWait from None
+                    raise
+                finally:  # the connection (kept, or back in the pool) waits as usual again
+                    raw.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+                try:
+                    with transaction:
+                        yield conn
+                except sa.exc.DBAPIError:
+                    self._drop_writer()
+                    raise
+        finally:
+            self._write_lock.release()
+
+    def _writer_connection(self) -> Connection:
+        conn = self._writer
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self._writer = self.engine.connect().execution_options(transom_write=True)
+        return conn
+
+    def _drop_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
     def revision(self) -> str | None:
         """The schema revision stamped in the database; None for an empty database."""
@@ -90,6 +147,8 @@ class Database:
             return _revision(conn)
 
     def close(self) -> None:
+        with self._write_lock:
+            self._drop_writer()
         self.engine.dispose()
 
 
@@ -112,7 +171,7 @@ def open_database(url: str, *, busy_timeout: float = 30.0, migrate: bool = True)
             raise DatabaseError(f"the database driver for {parsed.drivername} is not installed "
                                 f"({exc.name}); install it with: pip install \"psycopg[binary]\"",
                                 permanent=True) from None
-    db = Database(engine, where, _sqlite_path(parsed))
+    db = Database(engine, where, _sqlite_path(parsed), busy_timeout=busy_timeout)
     if migrate:
         try:
             _migrate_on_open(db, busy_timeout)
@@ -275,6 +334,10 @@ def reset(db: Database) -> None:
         metadata.drop_all(conn)
         conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
     upgrade(db)
+
+
+class WriteWouldWait(Exception):
+    """`Database.write_now` could not begin without waiting (the caller waits elsewhere)."""
 
 
 @contextmanager
