@@ -90,13 +90,6 @@ class Processes:
                          for p in sorted(self.root.glob("*.log")))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgresql":
-        return str(request.getfixturevalue("postgres_url"))
-    return f"sqlite:///{tmp_path / 'transom.db'}"
-
-
 @pytest.fixture
 def procs(tmp_path: Path, database_url: str) -> Iterator[Processes]:
     processes = Processes(tmp_path, database_url)
