@@ -81,10 +81,14 @@ class _RunFields(_Model):
 
     @property
     def duration(self) -> float | None:
-        """Seconds from start to end (or to the last state, for a run still going)."""
+        """Seconds from start to end; for a run still going, until now if it is running (or
+        being cancelled), else until its last state (e.g. while it waits to retry)."""
         if self.start_time is None:
             return None
-        end = self.end_time or self.state_timestamp
+        end = self.end_time
+        if end is None:
+            going = self.state_type in (StateType.RUNNING, StateType.CANCELLING)
+            end = now_utc() if going else self.state_timestamp
         return None if end is None else max((end - self.start_time).total_seconds(), 0.0)
 
 
