@@ -137,6 +137,13 @@ def test_parameter_schema_comes_from_hints() -> None:
     def typed(n: int, label: str = "x") -> None:
         pass
 
+    @flow
+    def open_ended(n: int, **extra: object) -> None:
+        pass
+
     schema = typed.parameter_schema()
     assert schema["properties"]["n"]["type"] == "integer"
     assert schema["required"] == ["n"]
+    # Only a flow that takes **kwargs accepts other names (the server checks runs against it).
+    assert schema["additionalProperties"] is False
+    assert open_ended.parameter_schema()["additionalProperties"] is True

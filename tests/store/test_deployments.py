@@ -129,6 +129,11 @@ class TestPoolsAndDeployments:
         dep = _deploy(db, parameters={"n": 1}, parameter_schema=schema, work_queue="fast")
         with db.write() as conn, pytest.raises(UserInputError, match="needs the parameter 'day'; pass it with --param day=VALUE"):
             deps.create_deployment_run(conn, dep, DeploymentRunCreate())
+        strict = _deploy(db, name="strict", parameter_schema={**schema, "additionalProperties": False})
+        with db.write() as conn, pytest.raises(UserInputError, match=r"has no parameter 'dya' \(it takes: day, n\)"):
+            deps.create_deployment_run(conn, strict, DeploymentRunCreate(parameters={"dya": "mon"}))
+        with db.write() as conn:  # a flow with **kwargs (or a schema from before) takes any name
+            deps.create_deployment_run(conn, dep, DeploymentRunCreate(parameters={"day": "mon", "x": 1}))
         with db.write() as conn:
             run = deps.create_deployment_run(conn, dep, DeploymentRunCreate(
                 parameters={"day": "mon"}, idempotency_key="k1"), now=T0)

@@ -135,6 +135,10 @@ class Flow(Generic[P, R]):
     def parameter_schema(self) -> dict[str, Any]:
         """JSON schema of the parameters (for deployments and the UI)."""
         schema: dict[str, Any] = self._parameter_model().model_json_schema()
+        # Other names are accepted only by a flow that takes **kwargs (the model allows extras
+        # for that case; the signature check refuses them otherwise).
+        schema["additionalProperties"] = any(
+            p.kind is p.VAR_KEYWORD for p in self.signature.parameters.values())
         return schema
 
     def with_options(self, **changes: Any) -> Flow[P, R]:

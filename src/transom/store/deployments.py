@@ -363,12 +363,26 @@ def _missing_required(deployment: DeploymentRead, parameters: dict[str, Any]) ->
     return [name for name in required if isinstance(name, str) and name not in parameters]
 
 
+def _unknown_parameters(deployment: DeploymentRead, parameters: dict[str, Any]) -> list[str]:
+    """Names the flow does not take, when its schema says so (a flow without **kwargs)."""
+    schema = deployment.parameter_schema or {}
+    properties = schema.get("properties")
+    if not isinstance(properties, dict) or schema.get("additionalProperties", True) is not False:
+        return []
+    return [name for name in parameters if name not in properties]
+
+
 def create_deployment_run(conn: Connection, ref: str | uuid.UUID, body: DeploymentRunCreate, *,
                           now: datetime | None = None) -> FlowRunRead:
     """A Scheduled run of the deployment, at `body.scheduled_time` or now."""
     now = now or now_utc()
     deployment = read_deployment(conn, ref)
     parameters = {**deployment.parameters, **body.parameters}
+    unknown = _unknown_parameters(deployment, parameters)
+    if unknown:
+        takes = ", ".join((deployment.parameter_schema or {}).get("properties", {})) or "none"
+        raise UserInputError(f"flow {deployment.flow_name!r} has no parameter {unknown[0]!r} "
+                             f"(it takes: {takes})")
     missing = _missing_required(deployment, parameters)
     if missing:
         raise UserInputError(f"deployment {deployment.full_name!r} needs the parameter "
