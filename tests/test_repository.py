@@ -3,6 +3,7 @@ and a public API that is complete and sorted."""
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -58,3 +59,58 @@ def test_python_m_transom_is_the_transom_command() -> None:
     assert done.returncode == 0
     for command in ("run", "runs", "config", "profile"):
         assert command in done.stdout
+
+
+_OS_READS = {"sys.platform", "os.name", "platform.system"}
+
+
+def _os_reads(tree: ast.Module) -> list[tuple[int, str]]:
+    """Where a module asks which OS it is on: reads `sys.platform` or `os.name`, or calls
+    `platform.system()` (also through `import sys as s` or `from os import name`)."""
+    modules: dict[str, str] = {}  # local name -> the stdlib module it is
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                top = alias.name.split(".")[0]
+                if top in ("sys", "os", "platform") and (alias.asname is None
+                                                         or alias.name == top):
+                    modules[alias.asname or top] = top
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found += [(node.lineno, f"{node.module}.{alias.name}") for alias in node.names
+                      if f"{node.module}.{alias.name}" in _OS_READS]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+                and node.value.id in modules:
+            read = f"{modules[node.value.id]}.{node.attr}"
+            if read in _OS_READS:
+                found.append((node.lineno, read))
+    return found
+
+
+def test_only_platform_asks_which_os_it_is_on() -> None:
+    """docs/ARCHITECTURE.md: the OS is a parameter everywhere else (platform.system's
+    current_platform() is asked once at an entry point and passed on), so Linux tests exercise
+    the Windows branches."""
+    package = ROOT / "src" / "transom"
+    offenders = [
+        f"{path.relative_to(ROOT).as_posix()}:{line}: {read}"
+        for path in sorted(package.rglob("*.py"))
+        if (package / "platform") not in path.parents
+        for line, read in _os_reads(ast.parse(path.read_text(encoding="utf-8"), str(path)))
+    ]
+    assert offenders == [], "\n".join(offenders)
+
+
+def test_the_os_check_sees_every_spelling() -> None:
+    source = """
+import os
+import platform as p
+import sys as s
+from os import name
+if s.platform == "win32" or os.name == "nt" or p.system() == "Windows":
+    platform = "linux"  # a local named platform is not the module
+    platform.upper()
+"""
+    assert sorted(read for _, read in _os_reads(ast.parse(source))) == [
+        "os.name", "os.name", "platform.system", "sys.platform"]

@@ -5,8 +5,10 @@ from __future__ import annotations
 import importlib as _importlib
 import typing as _typing
 
+from transom._version import __version__
 from transom.core.context import set_runtime_factory as _set_runtime_factory
 from transom.core.flows import Flow, flow
+from transom.core.flows import set_deployer as _set_deployer
 from transom.core.logs import get_run_logger
 from transom.core.policies import exponential_backoff, task_input_hash
 from transom.core.runners import (
@@ -46,7 +48,23 @@ def _build_runtime():  # type: ignore[no-untyped-def]
 
 _set_runtime_factory(_build_runtime)
 
-__version__ = "0.1.0"
+
+class _Deployer:
+    """`Flow.deploy` and `Flow.serve`: core/ never imports deployments, so they come in here."""
+
+    def deploy(self, flow: Flow[..., _typing.Any], name: str, **options: _typing.Any) -> _typing.Any:
+        from transom.deployments import deploy
+
+        return deploy(flow, name, **options)
+
+    def serve(self, flow: Flow[..., _typing.Any], name: str, **options: _typing.Any) -> None:
+        from transom.deployments import serve
+
+        serve(flow, name, **options)
+
+
+_set_deployer(_Deployer())
+
 
 __all__ = [
     "Abort",

@@ -198,7 +198,7 @@ def deploy(
 ) -> DeploymentRead:
     """Register `flow` as a deployment (replacing one of the same name) in the server of
     TRANSOM_API_URL, or the embedded database; its runs go to workers of `work_pool`."""
-    from transom.control import open_control
+    from transom.services import open_backend
 
     if entrypoint is None:
         entrypoint, found_path = entrypoint_of(flow)
@@ -209,8 +209,8 @@ def deploy(
         concurrency_limit=concurrency_limit, description=description,
         schedules=schedules_from(cron=cron, interval=interval, rrule=rrule,
                                  anchor_date=anchor_date, timezone=timezone))
-    with open_control(settings) as control:
-        return control.upsert_deployment(body)
+    with open_backend(settings) as backend:
+        return backend.upsert_deployment(body)
 
 
 def serve(
@@ -224,7 +224,7 @@ def serve(
     """Register `flow` as a deployment and run its scheduled (and requested) runs from this
     process until Ctrl+C: each run starts as a child process, as under a worker, so it can be
     cancelled and its crash is noticed. No work pool or worker is needed."""
-    from transom.control import open_control
+    from transom.services import open_backend
     from transom.settings import Settings as _Settings
     from transom.worker import Worker
 
@@ -235,9 +235,9 @@ def serve(
         paused=paused, concurrency_limit=concurrency_limit, description=description,
         schedules=schedules_from(cron=cron, interval=interval, rrule=rrule,
                                  anchor_date=anchor_date, timezone=timezone))
-    with open_control(settings) as control:
-        deployment = control.upsert_deployment(body)
-        worker = Worker(control, settings, deployment_ids=[deployment.id], limit=limit,
+    with open_backend(settings) as backend:
+        deployment = backend.upsert_deployment(body)
+        worker = Worker(backend, settings, deployment_ids=[deployment.id], limit=limit,
                         name=f"serve-{deployment.full_name}-{os.getpid()}".replace("/", "-"))
         worker.say(f"Serving {deployment.full_name} ({_describe(deployment)}); "
                    f"run it now with: transom deployment run {deployment.full_name}. "
@@ -249,7 +249,7 @@ def serve(
             from transom.schemas import DeploymentUpdate
 
             try:
-                control.update_deployment(deployment.id, DeploymentUpdate(paused=True))
+                backend.update_deployment(deployment.id, DeploymentUpdate(paused=True))
                 worker.say(f"Paused {deployment.full_name}: it makes no runs until it is "
                            "served again.")
             except TransomError as exc:

@@ -26,9 +26,11 @@ from transom.platform.console import ConsoleReport
 from transom.platform.firewall import firewall_plan, inspect_firewall, rule_name
 from transom.platform.network import PortOwner, find_free_port, port_is_free, port_owner
 from transom.platform.paths import default_home, is_network_path, user_home
+from transom.platform.shells import environ_get
 from transom.platform.system import (
     CommandResult,
     Runner,
+    current_platform,
     encoded_powershell,
     powershell_quote,
     run_system_command,
@@ -136,13 +138,14 @@ class Machine:
         from transom.platform.console import last_report
 
         env = os.environ if environ is None else environ
-        path = env.get("PATH") if sys.platform != "win32" else _env_get(env, "PATH")
+        platform = current_platform()
+        path = environ_get(env, "PATH", platform)
 
         def which(name: str) -> str | None:
             return shutil.which(name, path=path)
 
-        return cls(sys.platform, env, which, run_system_command,
-                   user_shell(sys.platform, env, _ancestor_names()), PythonInfo.current(),
+        return cls(platform, env, which, run_system_command,
+                   user_shell(platform, env, _ancestor_names()), PythonInfo.current(),
                    console=last_report(), preferred_encoding=locale.getpreferredencoding(False),
                    utf8_mode=bool(sys.flags.utf8_mode))
 
@@ -426,17 +429,9 @@ def check_storage_location(settings: Settings, platform: str, shell: str, *,
 
 
 def _sqlite_file(url: str) -> str | None:
-    import sqlalchemy as sa
+    from transom.store.urls import sqlite_file
 
-    try:
-        parsed = sa.engine.make_url(url)
-    except sa.exc.ArgumentError:
-        return None
-    database = parsed.database or ""
-    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:") \
-            or database.startswith("file:"):
-        return None
-    return database
+    return sqlite_file(url)
 
 
 def check_database(url: str, *, busy_timeout: float = 5.0,
@@ -540,7 +535,7 @@ def _health(settings: Settings) -> Mapping[str, str]:
 def check_firewall(platform: str, host: str, port: int, shell: str, *, which: Which,
                    run: Runner, python: str) -> Check:
     """Inbound connections to the server port: a rule exists (or no firewall filters them)."""
-    from transom.server.serve import is_loopback
+    from transom.platform.network import is_loopback
 
     title = "Firewall"
     if is_loopback(host):
@@ -706,8 +701,3 @@ def summary(checks: Sequence[Check]) -> dict[str, int]:
 def exit_code(checks: Sequence[Check]) -> int:
     """1 when any check failed, else 0 (warnings do not fail)."""
     return 1 if any(c.status == "fail" for c in checks) else 0
-
-
-def _env_get(env: Mapping[str, str], key: str) -> str | None:
-    upper = key.upper()
-    return next((v for k, v in env.items() if k.upper() == upper), None)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from transom.exceptions import EntrypointError
 from transom.platform.paths import parse_entrypoint, resolve_entrypoint_path
+from transom.platform.system import current_platform
 
 if TYPE_CHECKING:
     from transom.core.flows import Flow
@@ -30,19 +31,20 @@ __all__ = ["load_entrypoint", "load_flow", "load_module_from_path", "module_name
 
 
 def load_entrypoint(entrypoint: str, *, cwd: str | Path | None = None,
-                    platform: str = sys.platform) -> Any:
+                    platform: str | None = None) -> Any:
     """The object named by `entrypoint`; a path is read relative to `cwd` (default: the cwd)."""
     where, name = parse_entrypoint(entrypoint)
     if _is_module_reference(where):
         module = _import_module(where, entrypoint, os.getcwd() if cwd is None else str(cwd))
     else:
-        path = resolve_entrypoint_path(where, platform, None if cwd is None else str(cwd))
+        path = resolve_entrypoint_path(where, platform or current_platform(),
+                                       None if cwd is None else str(cwd))
         module = load_module_from_path(path, entrypoint=entrypoint)
     return _get_attribute(module, name, entrypoint)
 
 
 def load_flow(entrypoint: str, *, cwd: str | Path | None = None,
-              platform: str = sys.platform) -> Flow[..., Any]:
+              platform: str | None = None) -> Flow[..., Any]:
     """The Flow named by `entrypoint`; anything else (a plain function, a task) is an error."""
     from transom.core.flows import Flow
 

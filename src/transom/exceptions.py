@@ -1,26 +1,35 @@
-"""Every error Transom raises on purpose.
+"""Every error Transom raises on purpose, and the one table of their HTTP statuses.
 
 TransomError
- ├── UserInputError .............. something the user typed or passed is wrong (one clear sentence)
- │    ├── ParameterError ......... a flow parameter failed validation before the run started
+ ├── UserInputError .............. something the user typed or passed is wrong (one clear sentence)  400
+ │    ├── ParameterError ......... a flow parameter failed validation before the run started      422
  │    ├── EntrypointError ........ `path/file.py:flow_fn` missing, unreadable, or not a flow
  │    ├── ConfigError ............ an unknown or malformed setting / profile
- │    ├── NotFound ............... no run / flow with that id
+ │    ├── NotFound ............... no run / flow / deployment / pool with that name or id         404
+ │    ├── AlreadyExists .......... an object of that name exists already                         409
+ │    │    └── WorkerNameTaken ... another live worker goes by that name                          409
+ │    ├── PortInUse .............. the port the server should listen on is taken
  │    └── ShellNotFound .......... the shell asked for (or any usable shell) is not installed
- ├── StorageError ................ the database or result storage cannot be used
- │    └── DatabaseError .......... unreachable, locked, corrupt or unwritable database
+ ├── StorageError ................ the database or result storage cannot be used                  503
+ │    ├── DatabaseError .......... unreachable, locked, corrupt or unwritable database             503
+ │    └── ApiError ............... the Transom server could not be reached, or answered an error
  ├── ResultError ................. a result could not be persisted or read back
  │    └── SerializationError ..... a value could not be serialised (e.g. unpicklable)
  ├── ShellError .................. a shell command exited non-zero; `.result` has its output
  │    └── ShellTimeout ........... it ran past its timeout and was stopped (also TimeoutError)
  ├── ServiceError ................ a service manager or firewall command failed (sc.exe, systemctl, ...)
- ├── InvalidTransition ........... a state change the transition table forbids
+ ├── InvalidTransition ........... a state change the transition table forbids                     409
+ │    └── ClaimLost .............. the run is held by another worker now                           409
  ├── RunFailed ................... a run ended Failed/Crashed/Cancelled; `.state` carries why
  │    └── TaskRunTimeout / FlowRunTimeout (also TimeoutError)
  └── Abort ....................... raised inside a run to end it Failed without retries
 
 RunInterrupted (BaseException, not Exception) is raised into a run that must stop now
 (a cancel, a termination signal), so that user code's `except Exception` does not swallow it.
+
+The statuses on the right are `HTTP_STATUS`: the server answers an error with its status and
+the class's name (`{"detail": ..., "error": "NotFound"}`), and the client raises the same class
+again (`error_from_http`), so a caller catches the same exception with or without a server.
 """
 
 from __future__ import annotations
@@ -32,7 +41,11 @@ if TYPE_CHECKING:
     from transom.shell import ShellResult
 
 __all__ = [
+    "HTTP_STATUS",
     "Abort",
+    "AlreadyExists",
+    "ApiError",
+    "ClaimLost",
     "ConfigError",
     "DatabaseError",
     "EntrypointError",
@@ -40,6 +53,7 @@ __all__ = [
     "InvalidTransition",
     "NotFound",
     "ParameterError",
+    "PortInUse",
     "ResultError",
     "RunFailed",
     "RunInterrupted",
@@ -52,6 +66,9 @@ __all__ = [
     "TaskRunTimeout",
     "TransomError",
     "UserInputError",
+    "WorkerNameTaken",
+    "error_from_http",
+    "http_status",
 ]
 
 
@@ -79,6 +96,18 @@ class NotFound(UserInputError):
     """No run or flow has the id that was asked for."""
 
 
+class AlreadyExists(UserInputError):
+    """An object of that name exists already (a work pool, a deployment's flow and name, ...)."""
+
+
+class WorkerNameTaken(AlreadyExists):
+    """Another live worker already goes by that name."""
+
+
+class PortInUse(UserInputError):
+    """The port the server should listen on is taken."""
+
+
 class ShellNotFound(UserInputError):
     """The shell asked for (or any usable shell) is not installed or not known."""
 
@@ -97,6 +126,14 @@ class StorageError(TransomError):
 
 class DatabaseError(StorageError):
     """The database is unreachable, locked, corrupt or not writable."""
+
+
+class ApiError(StorageError):
+    """The Transom server could not be reached, or answered with an error no class here names."""
+
+    def __init__(self, message: str, *, status: int | None = None, permanent: bool = False) -> None:
+        super().__init__(message, permanent=permanent)
+        self.status = status
 
 
 class ResultError(TransomError):
@@ -132,6 +169,11 @@ class InvalidTransition(TransomError):
     """A state change that the transition table in `core/states.py` forbids."""
 
 
+class ClaimLost(InvalidTransition):
+    """A worker reported on a run that another worker holds now (it was given back or taken
+    over while this one was away): the report is refused, the other worker's run stands."""
+
+
 class RunFailed(TransomError):
     """A run did not complete; `state` is its final state."""
 
@@ -159,3 +201,46 @@ class RunInterrupted(BaseException):
         super().__init__(message)
         self.cancelled = cancelled
         self.extra = extra
+
+
+# -- errors over HTTP ---------------------------------------------------------------------------
+HTTP_STATUS: dict[type[TransomError], int] = {
+    UserInputError: 400,
+    ParameterError: 422,
+    NotFound: 404,
+    AlreadyExists: 409,
+    WorkerNameTaken: 409,
+    InvalidTransition: 409,
+    ClaimLost: 409,
+    StorageError: 503,
+    DatabaseError: 503,
+}
+"""The HTTP status of each error a server may answer with; a subclass not listed takes its
+nearest listed base's status (and travels as that base)."""
+
+_BY_NAME = {cls.__name__: cls for cls in HTTP_STATUS}
+
+
+def http_status(exc: BaseException) -> tuple[int, str] | None:
+    """The status and the class name a server answers `exc` with; None if it is no error a
+    client caused or should see (a bug: the server answers 500)."""
+    for cls in type(exc).__mro__:
+        status = HTTP_STATUS.get(cls)
+        if status is not None:
+            return status, cls.__name__
+    return None
+
+
+def error_from_http(status: int, name: str | None, message: str) -> TransomError | None:
+    """The exception a server's error answer stands for: the named class when it is one of
+    `HTTP_STATUS` with that status, else the class for the status; None for any other status
+    (the caller raises ApiError)."""
+    cls = _BY_NAME.get(name or "")
+    if cls is None or HTTP_STATUS[cls] != status:
+        cls = {400: UserInputError, 404: NotFound, 409: InvalidTransition,
+               422: UserInputError}.get(status)
+    if cls is None:
+        return None
+    if issubclass(cls, StorageError):
+        return cls(message, permanent=False)
+    return cls(message)

@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import re
-import sys
 import tempfile
 import time
 from datetime import datetime
@@ -22,6 +21,7 @@ from typing import Any
 from transom.core.context import StoredResult
 from transom.core.states import now_utc
 from transom.exceptions import ResultError, SerializationError
+from transom.platform.system import current_platform
 
 __all__ = ["LocalResultStore", "RemoteResultStore", "dumps_result", "loads_result", "open_result_store"]
 
@@ -124,9 +124,9 @@ class _ResultStore:
 class LocalResultStore(_ResultStore):
     """Results as files in a local folder (drive letter, UNC share or mapped drive)."""
 
-    def __init__(self, location: str | os.PathLike[str], *, platform: str = sys.platform) -> None:
+    def __init__(self, location: str | os.PathLike[str], *, platform: str | None = None) -> None:
         self.location = str(location)
-        self.platform = platform
+        self.platform = platform = platform or current_platform()
         self.path = Path(_long_path(self.location, platform))
 
     def _read_bytes(self, name: str) -> bytes | None:
@@ -173,7 +173,7 @@ class RemoteResultStore(_ResultStore):
         return f"{self.location}/{name}"
 
 
-def open_result_store(location: str, *, platform: str = sys.platform
+def open_result_store(location: str, *, platform: str | None = None
                       ) -> LocalResultStore | RemoteResultStore:
     """A store for a folder path or a URL; `file://` URLs and bare paths are local."""
     if location.startswith("file://"):

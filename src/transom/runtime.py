@@ -28,29 +28,21 @@ class SettingsRuntime:
         self.log_level = logging.getLevelName(settings.logging_level.upper())
         if not isinstance(self.log_level, int):
             self.log_level = logging.INFO
-        # Through the API, events wait out a server outage of a minute or more (bounded buffer);
-        # a run's end then waits that long for them to be delivered.
-        self.flush_timeout = 120.0 if settings.api_url else 30.0
-        self.recorder = BatchingRecorder(self._make_sink,
-                                         interval=0.1 if settings.api_url else 0.05,
+        from transom.services.backend import reporting
+
+        tuning = reporting(settings)
+        self.flush_timeout = tuning.flush_timeout
+        self.recorder = BatchingRecorder(self._make_sink, interval=tuning.interval,
                                          close_timeout=self.flush_timeout)
         self._stores: dict[str, LocalResultStore | RemoteResultStore] = {}
         self._lock = threading.Lock()
 
     def _make_sink(self) -> EventSink:
         # Runs on the recorder's thread: SQLAlchemy or httpx is imported there, off the
-        # caller's path. With TRANSOM_API_URL runs go to that server, else to the embedded store.
-        sink: EventSink
-        if self.settings.api_url:
-            from transom.client.sink import ApiSink
+        # caller's path. One try per write: the recorder owns retrying (and keeps the events).
+        from transom.services import BackendSink, open_backend
 
-            sink = ApiSink(self.settings)
-        else:
-            from transom.store.sink import StoreSink
-
-            sink = StoreSink(self.settings.database_url_resolved,
-                             busy_timeout=self.settings.sqlite_busy_timeout)
-        return sink
+        return BackendSink(open_backend(self.settings, retries=0, http_timeout=15.0))
 
     def result_store(self, location: str | None = None) -> LocalResultStore | RemoteResultStore:
         where = location or self.settings.results_storage_resolved

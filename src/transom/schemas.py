@@ -148,7 +148,10 @@ class StateIn(BaseModel):
     timestamp: datetime | None = None
     scheduled_time: datetime | None = None
     error: dict[str, str] | None = None
-    force: bool = False
+    force: bool = Field(default=False, description="Skip the transition table (an operator's override).")
+    worker_id: uuid.UUID | None = Field(
+        default=None, description="The worker reporting this state: refused (409 ClaimLost) when "
+                          "another worker holds the run, or none does.")
 
     def to_state(self) -> State:
         info = ErrorInfo(**self.error) if self.error else None

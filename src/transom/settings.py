@@ -28,6 +28,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from transom.exceptions import ConfigError
 from transom.platform.paths import default_home, expand_user, is_windows_absolute
+from transom.platform.system import current_platform
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -197,8 +198,8 @@ def resolve_home(environ: Mapping[str, str], override: Any = None) -> tuple[Path
     """TRANSOM_HOME (an override, else the environ, else the OS default) and where it came from."""
     raw = override if override is not None else environ.get(env_var("home")) or None
     if raw is None:
-        return Path(default_home(sys.platform, environ)), "default"
-    home = _absolute_home(expand_user(str(raw), sys.platform, environ))
+        return Path(default_home(current_platform(), environ)), "default"
+    home = _absolute_home(expand_user(str(raw), current_platform(), environ))
     return Path(home), "override" if override is not None else "env"
 
 

@@ -342,3 +342,12 @@ def test_windows_uninstall_control_and_missing() -> None:
     assert is_missing(nssm, 3, "Can't open service!")
     assert is_missing(linux(), 4, "Unit transom-server.service could not be found.")
     assert is_missing(mac(), 113, 'Could not find service "org.transom.transom-server"')
+
+
+def test_user_service_definitions_go_under_library_on_macos_and_xdg_elsewhere() -> None:
+    from transom.platform.services import user_config_home
+
+    assert user_config_home("darwin", {"XDG_CONFIG_HOME": "/x"}, "/Users/zoe") == "/Users/zoe/Library"
+    assert user_config_home("linux", {}, "/home/zoë") == "/home/zoë/.config"
+    assert user_config_home("linux", {"XDG_CONFIG_HOME": "/cfg"}, "/home/zoë") == "/cfg"
+    assert user_config_home("linux", {"XDG_CONFIG_HOME": ""}, "/home/zoë") == "/home/zoë/.config"

@@ -160,10 +160,9 @@ def test_events_batch_records_runs_tasks_states_and_logs(api: httpx.Client) -> N
 def test_a_resent_batch_stores_no_state_or_log_line_twice(
         start_server: Callable[..., Any]) -> None:
     # A server killed between writing a batch and answering: the client's resend of it (marked
-    # `resent`) adds only what is new. Through the ApiSink, whose first answer is lost.
+    # `resent`) adds only what is new. Through the recorder's sink, whose first answer is lost.
     from transom.client import TransomClient
-    from transom.client.sink import ApiSink
-    from transom.settings import Settings
+    from transom.services import BackendSink
 
     server = start_server()
 
@@ -184,9 +183,8 @@ def test_a_resent_batch_stores_no_state_or_log_line_twice(
     first = [FlowRunCreated(flow_id, "f", "r"), StateChanged(flow_id, False, st.Running()),
              TaskRunCreated(task_id, flow_id, "m.t", "t-0"), StateChanged(task_id, True, st.Running()),
              LogRecorded(flow_id, None, 20, "transom", "once", st.now_utc())]
-    sink = ApiSink(Settings.load({}, api_url=server.url))
     transport = AnswerLost()
-    sink.client = TransomClient(server.url, retries=0, transport=transport)
+    sink = BackendSink(TransomClient(server.url, retries=0, transport=transport))
     with pytest.raises(Exception, match="cannot reach"):
         sink.write(first)
     later = [StateChanged(task_id, True, st.Completed()), StateChanged(flow_id, False, st.Completed())]

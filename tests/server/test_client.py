@@ -13,7 +13,7 @@ from transom.client import ApiError, TransomClient
 from transom.core import states as st
 from transom.core.recorder import FlowRunCreated, StateChanged
 from transom.core.states import StateType
-from transom.exceptions import NotFound, UserInputError
+from transom.exceptions import InvalidTransition, NotFound, UserInputError
 from transom.schemas import FlowRunCreate, StateIn
 
 
@@ -31,7 +31,7 @@ def test_client_round_trip(start_server: Callable[..., Any]) -> None:
                             StateChanged(other, False, st.Completed())])
         page = client.list_flow_runs(state="completed")
         assert [r.id for r in page.items] == [other] and page.total == 1
-        with pytest.raises(UserInputError, match="cannot move a CANCELLING run to RUNNING"):
+        with pytest.raises(InvalidTransition, match="cannot move a CANCELLING run to RUNNING"):
             client.set_flow_run_state(run.id, StateIn(type=StateType.RUNNING))
         with pytest.raises(NotFound, match="no flow run has"):
             client.read_flow_run(uuid.uuid4())

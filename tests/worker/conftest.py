@@ -13,7 +13,6 @@ import pytest
 
 from tests.server.conftest import LiveServer, database_url, start_server  # noqa: F401 (fixtures)
 from transom.client import TransomClient
-from transom.control import ApiControl
 from transom.schemas import DeploymentCreate, FlowRunRead, WorkPoolCreate
 from transom.settings import Settings
 from transom.worker import Worker
@@ -96,7 +95,7 @@ class Harness:
             deployment, DeploymentRunCreate(parameters=parameters)).id
 
     def start_worker(self, pool: str = "main", **options: Any) -> Worker:
-        worker = Worker(ApiControl(TransomClient(self.server.url, retries=0)), self.settings,
+        worker = Worker(TransomClient(self.server.url, retries=0), self.settings,
                         work_pool=pool, echo=self.lines.append, name=f"w-{uuid.uuid4().hex[:6]}",
                         **options)
         thread = threading.Thread(target=worker.run, daemon=True)

@@ -35,10 +35,10 @@ def deploy(
 ) -> None:
     """Register a flow as a deployment (or update the one of that name)."""
     from transom.cli.run import parse_parameters
-    from transom.control import open_control
     from transom.deployments import deployment_for, next_run_times, schedules_from
     from transom.entrypoints import load_flow
     from transom.exceptions import UserInputError
+    from transom.services import open_backend
 
     if pool is None:
         raise UserInputError("--pool is required: name the work pool whose workers run the "
@@ -52,9 +52,9 @@ def deploy(
                           work_pool=pool, work_queue=queue, schedules=schedules,
                           parameters=parameters, tags=tag, paused=paused,
                           concurrency_limit=limit, description=description)
-    with open_control() as control:
-        control.read_work_pool(pool)  # a missing pool: say so with the command that makes it
-        deployment = control.upsert_deployment(body)
+    with open_backend() as backend:
+        backend.read_work_pool(pool)  # a missing pool: say so with the command that makes it
+        deployment = backend.upsert_deployment(body)
     out = console()
     out.print(Text.assemble("Deployment ", (deployment.full_name, "bold cyan"),
                             f" registered in work pool {pool!r}", " (paused)" if paused else "", "."))

@@ -32,11 +32,11 @@ def ls(
     pool: str | None = typer.Option(None, "--pool", "-p", help="Only deployments of this pool."),
 ) -> None:
     """List deployments and when they run next."""
-    from transom.control import open_control
     from transom.deployments import next_run_times
+    from transom.services import open_backend
 
-    with open_control() as control:
-        deployments = control.list_deployments(flow_name=flow, work_pool=pool)
+    with open_backend() as backend:
+        deployments = backend.list_deployments(flow_name=flow, work_pool=pool)
     out = console()
     if not deployments:
         out.print("No deployments yet; create one with `transom deploy path/file.py:flow_fn "
@@ -56,11 +56,11 @@ def ls(
 @app.command("inspect")
 def inspect(name: str = typer.Argument(..., help=NAME_HELP)) -> None:
     """A deployment: entrypoint, pool, parameters, schedules and next runs."""
-    from transom.control import open_control
     from transom.deployments import next_run_times
+    from transom.services import open_backend
 
-    with open_control() as control:
-        deployment = control.read_deployment(name)
+    with open_backend() as backend:
+        deployment = backend.read_deployment(name)
     out = console()
     out.print(Text.assemble(("Deployment ", "bold"), (deployment.full_name, "bold cyan"),
                             f"  {deployment.id}"))
@@ -96,19 +96,19 @@ def run(
     from datetime import timedelta
 
     from transom.cli.run import parse_parameters
-    from transom.control import open_control
     from transom.core.states import now_utc
     from transom.deployments import parse_interval
     from transom.schemas import DeploymentRunCreate
+    from transom.services import open_backend
 
     parameters = parse_parameters(param, params_json)
     when = now_utc() + timedelta(seconds=parse_interval(start_in)) if start_in else None
-    with open_control() as control:
-        deployment = control.read_deployment(name)
-        flow_run = control.create_deployment_run(deployment.id, DeploymentRunCreate(
+    with open_backend() as backend:
+        deployment = backend.read_deployment(name)
+        flow_run = backend.create_deployment_run(deployment.id, DeploymentRunCreate(
             parameters=parameters, scheduled_time=when))
         idle = deployment.work_pool_name is not None and \
-            control.read_work_pool(deployment.work_pool_name).workers_online == 0
+            backend.read_work_pool(deployment.work_pool_name).workers_online == 0
     out = console()
     at = "now" if when is None else when.astimezone().strftime("%Y-%m-%d %H:%M:%S")
     out.print(Text.assemble("Flow run ", (flow_run.name, "bold"), f" {flow_run.id} of ",
@@ -133,11 +133,11 @@ def resume(name: str = typer.Argument(..., help=NAME_HELP)) -> None:
 
 
 def _set(name: str, **changes: object) -> None:
-    from transom.control import open_control
     from transom.schemas import DeploymentUpdate
+    from transom.services import open_backend
 
-    with open_control() as control:
-        deployment = control.update_deployment(name, DeploymentUpdate.model_validate(changes))
+    with open_backend() as backend:
+        deployment = backend.update_deployment(name, DeploymentUpdate.model_validate(changes))
     state = "paused" if deployment.paused else "active"
     console().print(Text.assemble("Deployment ", (deployment.full_name, "bold cyan"),
                                   f" is {state}."))
@@ -146,8 +146,8 @@ def _set(name: str, **changes: object) -> None:
 @app.command("delete")
 def delete(name: str = typer.Argument(..., help=NAME_HELP)) -> None:
     """Delete a deployment and its runs that have not started (recorded runs stay)."""
-    from transom.control import open_control
+    from transom.services import open_backend
 
-    with open_control() as control:
-        deployment = control.delete_deployment(name)
+    with open_backend() as backend:
+        deployment = backend.delete_deployment(name)
     console().print(Text.assemble("Deployment ", (deployment.full_name, "bold cyan"), " deleted."))

@@ -21,8 +21,8 @@ def doctor(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show the details of every check."),
 ) -> None:
     """Check that Transom can run here, and print the exact command that fixes each problem."""
-    from transom import __version__
     from transom import doctor as diagnostics
+    from transom._version import __version__
 
     machine = diagnostics.Machine.current()
     checks = diagnostics.run_checks(machine)

@@ -12,12 +12,13 @@ import os
 import tempfile
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, cast
 
 import typer
 from rich.text import Text
 
 from transom.cli.output import console, error_console
+from transom.core.states import State
 from transom.exceptions import ConfigError, ParameterError
 from transom.settings import Settings
 
@@ -48,8 +49,8 @@ def run(
     started = datetime.now(timezone.utc)
     if flow.is_async:
         state = asyncio.run(flow(**validated, return_state=True))
-    else:
-        state = flow(**validated, return_state=True)
+    else:  # a loaded flow is Flow[..., Any], so only is_async says which overload ran
+        state = cast(State, flow(**validated, return_state=True))
     # The final state's timestamp, not "now": the engine may still be flushing records after it.
     duration = max((state.timestamp - started).total_seconds(), 0.0)
 
@@ -125,15 +126,10 @@ def check_database(settings: Settings) -> None:
     """Check where the run will be recorded before running it (the server answers, or the
     database opens and is migrated), so a problem is one sentence up front instead of a run
     that is not recorded."""
-    if settings.api_url:
-        from transom.client import TransomClient
+    from transom.services import open_backend
 
-        with TransomClient.from_settings(settings, retries=1) as client:
-            client.health()
-        return
-    from transom.store import open_database
-
-    open_database(settings.database_url_resolved, busy_timeout=settings.sqlite_busy_timeout).close()
+    with open_backend(settings, retries=1) as backend:  # a database is opened and migrated
+        backend.health()
 
 
 def _recording_failure() -> BaseException | None:

@@ -1,14 +1,13 @@
-"""`transom runs ls/show/logs`: what was recorded, from the embedded database."""
+"""`transom runs ls/show/cancel/logs`: what was recorded, from the embedded database or the
+server of TRANSOM_API_URL (`services.open_backend`)."""
 
 from __future__ import annotations
 
 import logging
 import re
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
@@ -16,12 +15,10 @@ from rich.text import Text
 
 from transom.cli.output import console
 from transom.exceptions import UserInputError
-from transom.schemas import FlowRunRead, LogLine, StateRecord, TaskRunRead
+from transom.schemas import FlowRunRead, LogLine
 
 if TYPE_CHECKING:  # the database and HTTP stacks load only when a command uses them
-    from sqlalchemy.engine import Connection
-
-    from transom.client import TransomClient
+    from transom.services import Backend
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -32,104 +29,13 @@ STATE_STYLES = {
 LEVEL_STYLES = {"DEBUG": "dim", "INFO": "", "WARNING": "yellow", "ERROR": "red", "CRITICAL": "bold red"}
 
 
-class _Runs(Protocol):
-    """Where `transom runs` reads from: the embedded database or the server's API."""
-
-    def flow_runs(self, flow: str | None, state: str | None, since: datetime | None,
-                  limit: int) -> tuple[list[FlowRunRead], int]: ...
-
-    def flow_run(self, run_id: str) -> FlowRunRead: ...
-
-    def task_runs(self, run_id: uuid.UUID) -> list[TaskRunRead]: ...
-
-    def states(self, run_id: uuid.UUID) -> list[StateRecord]: ...
-
-    def logs(self, run_id: uuid.UUID) -> list[LogLine]: ...
-
-
-class _StoreRuns:
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-
-    def flow_runs(self, flow: str | None, state: str | None, since: datetime | None,
-                  limit: int) -> tuple[list[FlowRunRead], int]:
-        from transom.store import queries
-
-        runs = queries.list_flow_runs(self.conn, flow_name=flow, state=state, since=since, limit=limit)
-        return runs, queries.count_flow_runs(self.conn, flow_name=flow, state=state, since=since)
-
-    def flow_run(self, run_id: str) -> FlowRunRead:
-        from transom.store import queries
-
-        return queries.read_flow_run(self.conn, run_id)
-
-    def task_runs(self, run_id: uuid.UUID) -> list[TaskRunRead]:
-        from transom.store import queries
-
-        return queries.list_task_runs(self.conn, run_id)
-
-    def states(self, run_id: uuid.UUID) -> list[StateRecord]:
-        from transom.store import queries
-
-        return queries.list_states(self.conn, flow_run_id=run_id)
-
-    def logs(self, run_id: uuid.UUID) -> list[LogLine]:
-        from transom.store import queries
-
-        return queries.list_logs(self.conn, run_id)
-
-
-class _ApiRuns:
-    def __init__(self, client: TransomClient) -> None:
-        self.client = client
-
-    def flow_runs(self, flow: str | None, state: str | None, since: datetime | None,
-                  limit: int) -> tuple[list[FlowRunRead], int]:
-        if state is not None:
-            from transom.store.queries import state_type
-
-            state = state_type(state).value
-        page = self.client.list_flow_runs(flow_name=flow, state=state, since=since, limit=limit)
-        return page.items, page.total
-
-    def flow_run(self, run_id: str) -> FlowRunRead:
-        return self.client.read_flow_run(run_id)
-
-    def task_runs(self, run_id: uuid.UUID) -> list[TaskRunRead]:
-        return self.client.task_runs(run_id)
-
-    def states(self, run_id: uuid.UUID) -> list[StateRecord]:
-        return self.client.flow_run_states(run_id)
-
-    def logs(self, run_id: uuid.UUID) -> list[LogLine]:
-        lines: list[LogLine] = []
-        while True:
-            page = self.client.flow_run_logs(run_id, limit=1000, offset=len(lines))
-            lines.extend(page.items)
-            if not page.items or len(lines) >= page.total:
-                return lines
-
-
-@contextmanager
-def _source() -> Iterator[_Runs]:
-    """The server's API when TRANSOM_API_URL is set, else the embedded database."""
-    from transom.settings import Settings
-
-    settings = Settings.load()
-    if settings.api_url:
-        from transom.client import TransomClient
-
-        with TransomClient.from_settings(settings) as client:
-            yield _ApiRuns(client)
-        return
-    from transom.store import open_database
-
-    db = open_database(settings.database_url_resolved, busy_timeout=settings.sqlite_busy_timeout)
-    try:
-        with db.read() as conn:
-            yield _StoreRuns(conn)
-    finally:
-        db.close()
+def _all_logs(backend: Backend, run_id: uuid.UUID) -> list[LogLine]:
+    lines: list[LogLine] = []
+    while True:
+        page = backend.flow_run_logs(run_id, limit=1000, offset=len(lines))
+        lines.extend(page.items)
+        if not page.items or len(lines) >= page.total:
+            return lines
 
 
 def parse_since(text: str, *, now: datetime | None = None) -> datetime:
@@ -176,9 +82,14 @@ def ls(
     limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many runs to show."),
 ) -> None:
     """List flow runs, newest first."""
+    from transom.core.states import state_type
+    from transom.services import open_backend
+
     after = parse_since(since) if since else None
-    with _source() as source:
-        runs, total = source.flow_runs(flow, state, after, limit)
+    kind = state_type(state) if state else None
+    with open_backend() as backend:
+        page = backend.list_flow_runs(flow_name=flow, state=kind, since=after, limit=limit)
+    runs, total = page.items, page.total
     out = console()
     if not runs:
         out.print("No runs recorded yet." if not (flow or state or since)
@@ -201,11 +112,13 @@ def ls(
 @app.command("show")
 def show(run_id: str = typer.Argument(..., help="A flow run id or a unique prefix of one.")) -> None:
     """A flow run: its task runs, its state history and its logs."""
-    with _source() as source:
-        run = source.flow_run(run_id)
-        task_runs = source.task_runs(run.id)
-        history = source.states(run.id)
-        logs = source.logs(run.id)
+    from transom.services import open_backend
+
+    with open_backend() as backend:
+        run = backend.read_flow_run(run_id)
+        task_runs = backend.flow_run_task_runs(run.id)
+        history = backend.flow_run_states(run.id)
+        logs = _all_logs(backend, run.id)
     out = console()
     out.print(Text.assemble(("Flow run ", "bold"), (run.name, "bold cyan"), f"  {run.id}"))
     out.print(Text.assemble("Flow:       ", run.flow_name))
@@ -245,10 +158,10 @@ def cancel(
     message: str | None = typer.Option(None, "--message", "-m", help="Why (kept with the state)."),
 ) -> None:
     """Cancel a flow run: a running one is stopped by its worker, a waiting one never starts."""
-    from transom.control import open_control
+    from transom.services import open_backend
 
-    with open_control() as control:
-        state = control.cancel_flow_run(run_id, message)
+    with open_backend() as backend:
+        state = backend.cancel_flow_run(run_id, message)
     what = ("its worker stops it now" if state.type.value == "CANCELLING"
             else "it will not run")
     console().print(Text.assemble("Flow run ", (str(state.flow_run_id), "bold"), " is ",
@@ -259,10 +172,12 @@ def cancel(
 @app.command("logs")
 def logs(run_id: str = typer.Argument(..., help="A flow run id or a unique prefix of one.")) -> None:
     """The log lines of a flow run and its task runs."""
-    with _source() as source:
-        run = source.flow_run(run_id)
-        lines = source.logs(run.id)
-        names = {t.id: t.name for t in source.task_runs(run.id)}
+    from transom.services import open_backend
+
+    with open_backend() as backend:
+        run = backend.read_flow_run(run_id)
+        lines = _all_logs(backend, run.id)
+        names = {t.id: t.name for t in backend.flow_run_task_runs(run.id)}
     _print_logs(lines, title=False, names=names)
 
 

@@ -38,15 +38,17 @@ def firewall(
     from transom.cli.output import console
     from transom.exceptions import ServiceError, UserInputError
     from transom.platform.firewall import firewall_plan, rule_name
-    from transom.platform.system import is_admin, run_system_command
-    from transom.server.serve import is_loopback
+    from transom.platform.network import is_loopback
+    from transom.platform.system import admin_hint, current_platform, is_admin, run_system_command
     from transom.settings import Settings
 
     settings = Settings.load()
     port = port or settings.server_api_port
     host = settings.server_api_host
-    plan = firewall_plan(sys.platform, port, which=shutil.which, run=run_system_command,
+    platform = current_platform()
+    plan = firewall_plan(platform, port, which=shutil.which, run=run_system_command,
                          python=sys.executable)
+    apply_command = f"{sys.executable} -m transom server firewall --apply"
     out = console()
     out.print(Text(f"Inbound rule for the Transom server: TCP port {port} "
                    f"(\"{rule_name(port)}\")", style="bold"))
@@ -62,17 +64,15 @@ def firewall(
         for note in plan.notes:
             out.print(Text(note, style="dim"))
         if plan.steps:
-            where = ("from an Administrator terminal" if sys.platform == "win32"
-                     else f"as root (sudo {sys.executable} -m transom server firewall --apply)")
+            where = admin_hint(platform, apply_command)
             running = f" ({plan.tool} runs here)" if plan.tool else ""
             out.print(Text(f"Add it with `transom server firewall --apply` {where}{running}."))
         return
     if not plan.steps:
         raise UserInputError("no firewall is running here (neither ufw nor firewalld), so there "
                              "is no rule to add")
-    if not is_admin(sys.platform):
-        how = ("from a terminal opened with 'Run as administrator'" if sys.platform == "win32"
-               else f"with sudo: sudo {sys.executable} -m transom server firewall --apply")
+    if not is_admin(platform):
+        how = admin_hint(platform, apply_command, refused=True)
         raise UserInputError(f"adding a firewall rule needs {plan.needs} rights; run it again "
                              f"{how}")
     for step in plan.steps:

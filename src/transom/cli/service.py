@@ -46,12 +46,12 @@ def _spec(role: str, pool: str | None, name: str | None, manager: str | None, sc
           password: str | None = None) -> tuple[ServiceSpec, list[str]]:
     """The spec for this machine, and notes about settings that were not carried over."""
     from transom.platform.paths import unc_for_mapped_drive
-    from transom.platform.services import PythonRuntime, build_spec
-    from transom.platform.system import is_admin
+    from transom.platform.services import PythonRuntime, build_spec, user_config_home
+    from transom.platform.system import current_platform, is_admin
     from transom.settings import SECRET_SETTINGS, Settings, env_var
 
     settings = Settings.load()
-    platform = sys.platform
+    platform = current_platform()
     home = str(settings.home)
     notes: list[str] = []
     if platform == "win32":
@@ -70,9 +70,8 @@ def _spec(role: str, pool: str | None, name: str | None, manager: str | None, sc
                          f"{setting}=...`) or pass --env {variable}=...")
         elif os.environ.get(variable):
             carried.append(f"{variable}={os.environ[variable]}")
-    environ_home = os.environ.get("HOME") or os.path.expanduser("~")
-    config_home = (os.path.join(environ_home, "Library") if platform == "darwin"
-                   else os.environ.get("XDG_CONFIG_HOME") or os.path.join(environ_home, ".config"))
+    config_home = user_config_home(platform, os.environ,
+                                   os.environ.get("HOME") or os.path.expanduser("~"))
     spec = build_spec(
         role, platform=platform, python=PythonRuntime.current(), home=home, pool=pool, name=name,
         env=[*carried, *env], user=user, password=password, manager=manager, scope=scope,

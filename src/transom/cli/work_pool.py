@@ -24,11 +24,11 @@ def create(
     paused: bool = typer.Option(False, "--paused", help="Create it paused (no run starts)."),
 ) -> None:
     """Create a work pool: workers poll it for the runs of its deployments."""
-    from transom.control import open_control
     from transom.schemas import WorkPoolCreate
+    from transom.services import open_backend
 
-    with open_control() as control:
-        pool = control.create_work_pool(WorkPoolCreate(
+    with open_backend() as backend:
+        pool = backend.create_work_pool(WorkPoolCreate(
             name=name, concurrency_limit=limit, description=description, paused=paused))
     console().print(Text.assemble("Work pool ", (pool.name, "bold"), " created",
                                   f" (at most {limit} runs at once)" if limit is not None else "",
@@ -39,10 +39,10 @@ def create(
 @app.command("ls")
 def ls() -> None:
     """List work pools with their runs and workers."""
-    from transom.control import open_control
+    from transom.services import open_backend
 
-    with open_control() as control:
-        pools = control.list_work_pools()
+    with open_backend() as backend:
+        pools = backend.list_work_pools()
     out = console()
     if not pools:
         out.print("No work pools yet; create one with `transom work-pool create NAME`.")
@@ -60,12 +60,12 @@ def ls() -> None:
 @app.command("inspect")
 def inspect(name: str = typer.Argument(..., help="The pool's name.")) -> None:
     """A work pool: its settings, runs, workers and deployments."""
-    from transom.control import open_control
+    from transom.services import open_backend
 
-    with open_control() as control:
-        pool = control.read_work_pool(name)
-        workers = control.list_workers(work_pool=name)
-        deployments = control.list_deployments(work_pool=name)
+    with open_backend() as backend:
+        pool = backend.read_work_pool(name)
+        workers = backend.list_workers(work_pool=name)
+        deployments = backend.list_deployments(work_pool=name)
     out = console()
     out.print(Text.assemble(("Work pool ", "bold"), (pool.name, "bold cyan"), f"  {pool.id}"))
     if pool.description:
@@ -105,11 +105,11 @@ def set_limit(
 
 
 def _set(name: str, **changes: object) -> None:
-    from transom.control import open_control
     from transom.schemas import WorkPoolUpdate
+    from transom.services import open_backend
 
-    with open_control() as control:
-        pool = control.update_work_pool(name, WorkPoolUpdate.model_validate(changes))
+    with open_backend() as backend:
+        pool = backend.update_work_pool(name, WorkPoolUpdate.model_validate(changes))
     state = "paused" if pool.paused else "ready"
     console().print(Text.assemble("Work pool ", (pool.name, "bold"), f" is {state}, concurrency "
                                   f"limit {_limit(pool.concurrency_limit)}."))
@@ -118,8 +118,8 @@ def _set(name: str, **changes: object) -> None:
 @app.command("delete")
 def delete(name: str = typer.Argument(..., help="The pool's name.")) -> None:
     """Delete a pool (refused while deployments use it)."""
-    from transom.control import open_control
+    from transom.services import open_backend
 
-    with open_control() as control:
-        control.delete_work_pool(name)
+    with open_backend() as backend:
+        backend.delete_work_pool(name)
     console().print(Text.assemble("Work pool ", (name, "bold"), " deleted."))

@@ -49,24 +49,24 @@ def start(
 ) -> None:
     """Run the pool's due runs, each as a child process, until Ctrl+C."""
     from transom.cli.output import error_console
-    from transom.control import open_control
     from transom.exceptions import NotFound, UserInputError
     from transom.schemas import WorkPoolCreate
+    from transom.services import open_backend
     from transom.settings import Settings
     from transom.worker import Worker
 
     settings = Settings.load()
-    with open_control(settings) as control:
+    with open_backend(settings) as backend:
         try:
-            control.read_work_pool(pool)
+            backend.read_work_pool(pool)
         except NotFound:
             if not create_pool:
                 raise UserInputError(
                     f"work pool {pool!r} does not exist; create it with `transom work-pool create "
                     f"{pool}`, or start the worker with --create-pool") from None
-            control.create_work_pool(WorkPoolCreate(name=pool))
+            backend.create_work_pool(WorkPoolCreate(name=pool))
             error_console().print(f"Created work pool {pool!r}.", markup=False)
-        worker = Worker(control, settings, work_pool=pool, name=name, limit=limit, queues=queue,
+        worker = Worker(backend, settings, work_pool=pool, name=name, limit=limit, queues=queue,
                         echo=lambda line: error_console().print(line, markup=False,
                                                                 highlight=False))
         worker.run()
@@ -75,10 +75,10 @@ def start(
 @app.command("ls")
 def ls(pool: str | None = typer.Option(None, "--pool", "-p", help="Only workers of this pool.")) -> None:
     """List workers and their last heartbeat."""
-    from transom.control import open_control
+    from transom.services import open_backend
 
-    with open_control() as control:
-        workers = control.list_workers(work_pool=pool)
+    with open_backend() as backend:
+        workers = backend.list_workers(work_pool=pool)
     out = console()
     if not workers:
         out.print("No workers have polled yet; start one with `transom worker start --pool POOL`.")

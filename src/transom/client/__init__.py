@@ -1,4 +1,4 @@
-"""The HTTP client of the Transom API, and the recorder sink that reports runs through it."""
+"""The HTTP client of the Transom API: the `services.Backend` protocol over HTTP."""
 
 from __future__ import annotations
 

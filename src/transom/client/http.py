@@ -1,7 +1,9 @@
-"""TransomClient: the API over httpx, with timeouts, auth from settings, and retries.
+"""TransomClient: the `services.Backend` protocol over the server's HTTP API (httpx), with
+timeouts, auth from settings, and retries.
 
 Connection errors, 5xx and 429 are retried with exponential backoff; 4xx answers are the
-caller's mistake and come back at once as ApiError with the server's one-sentence reason.
+caller's mistake and come back at once as the exception the server raised (`NotFound`,
+`InvalidTransition`, ... by `exceptions.HTTP_STATUS`), with the server's one-sentence reason.
 """
 
 from __future__ import annotations
@@ -16,17 +18,20 @@ from urllib.parse import quote
 
 import httpx
 
-from transom import __version__
+from transom._version import __version__
 from transom.core.recorder import Event
-from transom.exceptions import NotFound, StorageError, UserInputError
+from transom.core.states import StateType
+from transom.exceptions import ApiError, UserInputError, error_from_http
 from transom.schemas import (
     DeploymentCreate,
     DeploymentRead,
     DeploymentRunCreate,
     DeploymentUpdate,
     EventBatch,
+    FlowRead,
     FlowRunCreate,
     FlowRunRead,
+    LogIn,
     LogLine,
     Page,
     PollResult,
@@ -45,14 +50,6 @@ from transom.settings import Settings
 __all__ = ["ApiError", "TransomClient"]
 
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
-
-
-class ApiError(StorageError):
-    """The server could not be reached, or answered with an error."""
-
-    def __init__(self, message: str, *, status: int | None = None, permanent: bool = False) -> None:
-        super().__init__(message, permanent=permanent)
-        self.status = status
 
 
 class TransomClient:
@@ -82,6 +79,10 @@ class TransomClient:
         return cls(settings.api_url, api_key=settings.api_key,
                    auth_string=settings.api_auth_string, **options)
 
+    @property
+    def where(self) -> str:
+        return self.api_url
+
     def close(self) -> None:
         self._http.close()
 
@@ -106,7 +107,7 @@ class TransomClient:
                 if response.status_code < 400:
                     return response.json() if response.content else None
                 if response.status_code not in RETRY_STATUS or attempt >= self.retries:
-                    raise _error(response, self.api_url)
+                    raise _error(response, self.api_url) from None
             attempt += 1
             delay = self.backoff * (2 ** (attempt - 1))
             time.sleep(delay + random.uniform(0, delay / 2))
@@ -124,44 +125,70 @@ class TransomClient:
         written: int = self.request("POST", "/events", json=body)["written"]
         return written
 
+    def list_flows(self, *, limit: int = 100, offset: int = 0) -> list[FlowRead]:
+        data = self.request("GET", "/flows", params={"limit": limit, "offset": offset})
+        return [FlowRead.model_validate(f) for f in data]
+
     def create_flow_run(self, body: FlowRunCreate) -> FlowRunRead:
         data = self.request("POST", "/flow_runs", json=body.model_dump(mode="json", exclude_none=True))
         return FlowRunRead.model_validate(data)
 
-    def list_flow_runs(self, *, flow_name: str | None = None, state: str | None = None,
-                       since: datetime | None = None, limit: int = 50,
-                       offset: int = 0) -> Page[FlowRunRead]:
+    def list_flow_runs(self, *, flow_name: str | None = None,
+                       state: StateType | str | None = None, since: datetime | None = None,
+                       limit: int = 50, offset: int = 0) -> Page[FlowRunRead]:
         params: dict[str, Any] = {"limit": limit, "offset": offset}
         if flow_name:
             params["flow"] = flow_name
         if state:
-            params["state"] = state.upper()
+            params["state"] = str(state).upper()
         if since:
             params["since"] = since.isoformat()
         return Page[FlowRunRead].model_validate(self.request("GET", "/flow_runs", params=params))
 
     def read_flow_run(self, id_or_prefix: str | uuid.UUID) -> FlowRunRead:
-        return FlowRunRead.model_validate(self.request("GET", f"/flow_runs/{id_or_prefix}"))
+        return FlowRunRead.model_validate(self.request("GET", f"/flow_runs/{_run(id_or_prefix)}"))
 
     def set_flow_run_state(self, run_id: uuid.UUID, state: StateIn) -> StateRecord:
         data = self.request("POST", f"/flow_runs/{run_id}/set_state",
                             json=state.model_dump(mode="json", exclude_none=True))
         return StateRecord.model_validate(data)
 
-    def cancel_flow_run(self, run_id: uuid.UUID, message: str | None = None) -> StateRecord:
-        data = self.request("POST", f"/flow_runs/{run_id}/cancel",
+    def cancel_flow_run(self, id_or_prefix: str | uuid.UUID,
+                        message: str | None = None) -> StateRecord:
+        data = self.request("POST", f"/flow_runs/{_run(id_or_prefix)}/cancel",
                             json={"message": message} if message else None)
         return StateRecord.model_validate(data)
 
     def flow_run_states(self, run_id: uuid.UUID) -> list[StateRecord]:
-        return [StateRecord.model_validate(s) for s in self.request("GET", f"/flow_runs/{run_id}/states")]
+        return [StateRecord.model_validate(s)
+                for s in self.request("GET", f"/flow_runs/{run_id}/states")]
 
-    def task_runs(self, run_id: uuid.UUID) -> list[TaskRunRead]:
-        return [TaskRunRead.model_validate(t) for t in self.request("GET", f"/flow_runs/{run_id}/task_runs")]
+    def flow_run_task_runs(self, run_id: uuid.UUID) -> list[TaskRunRead]:
+        return [TaskRunRead.model_validate(t)
+                for t in self.request("GET", f"/flow_runs/{run_id}/task_runs")]
 
-    def flow_run_logs(self, run_id: uuid.UUID, *, limit: int = 1000, offset: int = 0) -> Page[LogLine]:
-        data = self.request("GET", f"/flow_runs/{run_id}/logs", params={"limit": limit, "offset": offset})
+    def flow_run_logs(self, run_id: uuid.UUID, *, limit: int = 1000,
+                      offset: int = 0) -> Page[LogLine]:
+        data = self.request("GET", f"/flow_runs/{run_id}/logs",
+                            params={"limit": limit, "offset": offset})
         return Page[LogLine].model_validate(data)
+
+    def read_task_run(self, task_run_id: uuid.UUID) -> TaskRunRead:
+        return TaskRunRead.model_validate(self.request("GET", f"/task_runs/{task_run_id}"))
+
+    def task_run_states(self, task_run_id: uuid.UUID) -> list[StateRecord]:
+        return [StateRecord.model_validate(s)
+                for s in self.request("GET", f"/task_runs/{task_run_id}/states")]
+
+    def set_task_run_state(self, task_run_id: uuid.UUID, state: StateIn) -> StateRecord:
+        data = self.request("POST", f"/task_runs/{task_run_id}/set_state",
+                            json=state.model_dump(mode="json", exclude_none=True))
+        return StateRecord.model_validate(data)
+
+    def write_logs(self, lines: Sequence[LogIn]) -> int:
+        body = [line.model_dump(mode="json", exclude_none=True) for line in lines]
+        written: int = self.request("POST", "/logs", json=body)["written"]
+        return written
 
     # -- work pools, deployments, workers -------------------------------------------------------
     def create_work_pool(self, body: WorkPoolCreate) -> WorkPoolRead:
@@ -186,9 +213,10 @@ class TransomClient:
         return DeploymentRead.model_validate(
             self.request("POST", "/deployments", json=body.model_dump(mode="json")))
 
-    def list_deployments(self, *, flow_name: str | None = None,
-                         work_pool: str | None = None) -> list[DeploymentRead]:
-        params = {k: v for k, v in (("flow", flow_name), ("work_pool", work_pool)) if v}
+    def list_deployments(self, *, flow_name: str | None = None, work_pool: str | None = None,
+                         limit: int = 200, offset: int = 0) -> list[DeploymentRead]:
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        params.update({k: v for k, v in (("flow", flow_name), ("work_pool", work_pool)) if v})
         return [DeploymentRead.model_validate(d)
                 for d in self.request("GET", "/deployments", params=params)]
 
@@ -220,6 +248,13 @@ class TransomClient:
         return [WorkerRead.model_validate(w)
                 for w in self.request("GET", "/workers", params=params)]
 
+    def housekeeping(self, now: datetime | None = None) -> None:
+        """Nothing to do: the server runs its background work itself."""
+
+
+def _run(id_or_prefix: str | uuid.UUID) -> str:
+    return quote(str(id_or_prefix).strip(), safe="") or "-"
+
 
 def _segment(name: str) -> str:
     return quote(name, safe="")
@@ -238,17 +273,23 @@ def _reason(exc: httpx.TransportError) -> str:
     return text
 
 
-def _error(response: httpx.Response, api_url: str) -> ApiError:
+def _error(response: httpx.Response, api_url: str) -> Exception:
+    """The exception the server's error answer stands for (see exceptions.HTTP_STATUS)."""
     try:
-        detail = response.json().get("detail")
+        body = response.json()
     except ValueError:
-        detail = None
+        body = None
+    detail = body.get("detail") if isinstance(body, dict) else None
+    name = body.get("error") if isinstance(body, dict) else None
     detail = detail if isinstance(detail, str) else response.reason_phrase
     status = response.status_code
-    if status == 404:
-        raise NotFound(detail)
-    if status in (400, 409, 422):
-        raise UserInputError(detail)
-    permanent = status in (401, 403)
+    if status < 500:
+        same = error_from_http(status, name if isinstance(name, str) else None, detail)
+        if same is not None:
+            return same
+    elif isinstance(name, str) and (same := error_from_http(status, name, "")) is not None:
+        # The server's database is down: the same class, saying where.
+        return type(same)(f"the Transom server at {api_url} answered {status}: {detail}",
+                          permanent=False)  # type: ignore[call-arg]
     return ApiError(f"the Transom server at {api_url} answered {status}: {detail}", status=status,
-                    permanent=permanent)
+                    permanent=status in (401, 403))

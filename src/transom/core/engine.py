@@ -1,24 +1,28 @@
 """The run loop, written once: propose states, call, retry, time out, cache, persist.
 
 `_Run` holds the rules every run follows (states, retries, results); `_TaskRun` and `_FlowRun` add
-what is particular to each. The drivers at the bottom only call the function, sleep and wait: a
-sync driver and an async driver over the same lifecycle methods, so the logic is not mirrored.
+what is particular to each. What a run does from start to end is written once, without I/O, as a
+generator of steps (`_task_steps`, `_flow_steps`, both over `_attempts`): it yields CALL (call the
+function), a `_Sleep` (a retry delay) or a `_Wait` (blocking work: upstream futures, submitted
+task runs, the final flush) and is sent back the outcome. Two small drivers carry the steps out,
+`_drive` in the calling thread and `_drive_async` under asyncio (the pattern of httpx's
+`Auth.auth_flow`): they are the only code that calls user functions, sleeps or blocks, and they
+decide nothing, so sync and async runs cannot drift apart.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures as cf
+import enum
 import logging
-import signal
-import sys
-import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
+from contextlib import AbstractContextManager
 from contextvars import ContextVar, Token
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar, Final, NamedTuple
 
 from transom.core import states as st
 from transom.core.context import (
@@ -45,6 +49,7 @@ from transom.exceptions import (
     SerializationError,
     TaskRunTimeout,
 )
+from transom.platform.signals import TerminationGuard
 
 __all__ = [
     "attempt_task",
@@ -68,6 +73,7 @@ class _Run:
     """State keeping shared by task runs and flow runs."""
 
     is_task = False
+    settles = False  # whether an attempt leaves work of its own to wait for (submitted tasks)
     retries = 0
     retry_delay: Any = None
     jitter: float | None = None
@@ -127,6 +133,10 @@ class _Run:
     def should_retry(self, failed: State) -> bool:
         return True
 
+    def call(self) -> Any:
+        """Call the function once with the run's arguments (a coroutine, for an async one)."""
+        raise NotImplementedError
+
     def enter(self) -> list[tuple[ContextVar[Any], Token[Any]]]:
         """Make this run the current one (contextvars) for the duration of an attempt."""
         raise NotImplementedError
@@ -137,6 +147,9 @@ class _Run:
 
     def settle(self, *, wait: bool) -> None:
         """After an attempt: wait for (or, after a timeout or interrupt, abandon) its children."""
+
+    def wait_for_children(self) -> None:
+        self.settle(wait=True)
 
     def timeout_error(self) -> BaseException:
         raise NotImplementedError
@@ -155,7 +168,7 @@ class _TaskRun(_Run):
 
     def __init__(self, task: Task[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
                  flow_ctx: FlowRunContext | None, runtime: Runtime,
-                 return_state: bool = False, *, run_id: uuid.UUID | None = None,
+                 *, run_id: uuid.UUID | None = None,
                  dynamic_key: int | None = None) -> None:
         self.task = task
         self.flow_ctx = flow_ctx
@@ -166,7 +179,7 @@ class _TaskRun(_Run):
         self.dynamic_key = key
         self.args = args
         self.kwargs = kwargs
-        self.return_state = return_state
+        self.waits_for_upstream = False  # some arguments are futures of other task runs
         self.retries = task.retries
         self.retry_delay = task.retry_delay_seconds
         self.jitter = task.retry_jitter_factor
@@ -190,6 +203,7 @@ class _TaskRun(_Run):
         if self.flow_ctx is not None:
             self.flow_ctx.active_tasks.add(self)
         upstream = _upstream_ids(self.args, self.kwargs)
+        self.waits_for_upstream = bool(upstream)
         self.recorder.record(TaskRunCreated(
             self.run_id, self.flow_run_id, self.task.task_key, self.name, self.dynamic_key,
             upstream=upstream, tags=self.task.tags,
@@ -223,6 +237,9 @@ class _TaskRun(_Run):
         super().begin_attempt()
         if self.ctx is not None:
             self.ctx.run_count = self.run_count
+
+    def call(self) -> Any:
+        return self.task.fn(*self.args, **self.kwargs)
 
     def enter(self) -> list[tuple[ContextVar[Any], Token[Any]]]:
         return [(task_run_var, task_run_var.set(self.ctx))]
@@ -268,16 +285,11 @@ class _TaskRun(_Run):
             extra={"flow_run_id": self.flow_run_id, "task_run_id": self.run_id,
                    "run_label": f"Task run {self.name!r}"})
 
-    def result(self) -> Any:
-        state = self.state
-        assert state is not None
-        return state if self.return_state else state.result()
-
     # -- SubmittedRun: how runners execute it -----------------------------------------------
     def run_local(self) -> State:
         if self.task.is_async:
-            return asyncio.run(_drive_task_async(self))
-        return _drive_task(self)
+            return asyncio.run(_drive_async(self, _task_steps(self)))
+        return _drive(self, _task_steps(self))
 
     def run_remote(self, executor: cf.Executor) -> State:
         from transom.core import remote
@@ -293,6 +305,8 @@ class _TaskRun(_Run):
 
 class _FlowRun(_Run):
     """One flow call: parameters, its task runner, subflow links, flush at the end."""
+
+    settles = True
 
     def __init__(self, flow: Flow[..., Any], parameters: dict[str, Any], runtime: Runtime,
                  parent: FlowRunContext | None, parent_task: TaskRunContext | None, *,
@@ -335,6 +349,10 @@ class _FlowRun(_Run):
                                   self.parent_task.task_run_id if self.parent_task else None)
         if self.run_count == 1:
             self.log(logging.INFO, "started (flow %r)", self.flow.name)
+
+    def call(self) -> Any:
+        bound = self.flow.signature.bind_partial(**self.parameters)
+        return self.flow.fn(*bound.args, **bound.kwargs)
 
     def enter(self) -> list[tuple[ContextVar[Any], Token[Any]]]:
         return [(flow_run_var, flow_run_var.set(self.ctx)), (task_run_var, task_run_var.set(None))]
@@ -380,33 +398,39 @@ class _FlowRun(_Run):
                    "run_label": f"Flow run {self.name!r}"})
 
     def finish(self) -> None:
-        """A top-level run is durable when the call returns: wait for the recorder."""
-        if self.parent is None:
-            self.recorder.flush(timeout=self.runtime.flush_timeout)
+        """Wait until the recorder has written everything so far."""
+        self.recorder.flush(timeout=self.runtime.flush_timeout)
 
 
 # -- entry points called by Task and Flow -------------------------------------------------------
-def _start_task(task: Task[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any],
-                return_state: bool) -> _TaskRun:
+def _start_task(task: Task[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> _TaskRun:
     runtime = get_runtime()
     configure_logging(runtime.log_level)
-    run = _TaskRun(task, args, dict(kwargs), flow_run_var.get(), runtime, return_state)
+    run = _TaskRun(task, args, dict(kwargs), flow_run_var.get(), runtime)
     run.create()
     return run
 
 
 def run_task(task: Task[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any],
              *, return_state: bool = False) -> Any:
-    run = _start_task(task, args, kwargs, return_state)
-    _drive_task(run)
-    return run.result()
+    run = _start_task(task, args, kwargs)
+    return _outcome(_drive(run, _task_steps(run)), return_state)
 
 
 async def run_task_async(task: Task[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any],
                          *, return_state: bool = False) -> Any:
-    run = _start_task(task, args, kwargs, return_state)
-    await _drive_task_async(run)
-    return run.result()
+    run = _start_task(task, args, kwargs)
+    return _outcome(await _drive_async(run, _task_steps(run)), return_state)
+
+
+def attempt_task(run: _TaskRun) -> State:
+    """Call the task until it completes, fails for good, or runs out of retries (its inputs are
+    resolved already: a process-pool worker's part of the run)."""
+    return _drive(run, _attempts(run))
+
+
+async def attempt_task_async(run: _TaskRun) -> State:
+    return await _drive_async(run, _attempts(run))
 
 
 def submit_task(task: Task[..., Any], args: tuple[Any, ...],
@@ -414,7 +438,7 @@ def submit_task(task: Task[..., Any], args: tuple[Any, ...],
     flow_ctx = flow_run_var.get()
     if flow_ctx is None:
         raise RuntimeError(f"{task.name}.submit() must be called inside a flow run")
-    run = _start_task(task, args, kwargs, return_state=True)
+    run = _start_task(task, args, kwargs)
     return TaskFuture(flow_ctx.task_runner.submit(run), run.run_id, run.name)
 
 
@@ -430,132 +454,170 @@ def _start_flow(flow: Flow[..., Any], args: tuple[Any, ...], kwargs: Mapping[str
     return run
 
 
-def _flow_result(run: _FlowRun, return_state: bool) -> Any:
-    state = run.state
-    assert state is not None
-    return state if return_state else state.result()
-
-
 def run_flow(flow: Flow[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any],
              *, return_state: bool = False, adopt: tuple[uuid.UUID, str] | None = None) -> Any:
     """Run `flow` as a new flow run, or as the existing run `adopt` = (id, name) names (one a
     worker claimed: it is Pending and moves on to Running from there)."""
     run = _start_flow(flow, args, kwargs, adopt)
-    with _termination_as_interrupt(run.parent is None):
-        try:
-            _drive_flow(run)
-        finally:
-            run.finish()
-    return _flow_result(run, return_state)
+    return _outcome(_drive(run, _flow_steps(run, TerminationGuard)), return_state)
 
 
 async def run_flow_async(flow: Flow[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any],
                          *, return_state: bool = False,
                          adopt: tuple[uuid.UUID, str] | None = None) -> Any:
     run = _start_flow(flow, args, kwargs, adopt)
-    guard = _AsyncGuard.enter() if run.parent is None else None
-    try:
-        await _drive_flow_async(run)
-    finally:
-        if guard is not None:
-            guard.exit()
-        if run.parent is None:
-            await asyncio.get_running_loop().run_in_executor(None, run.finish)
-    return _flow_result(run, return_state)
+    return _outcome(await _drive_async(run, _flow_steps(run, _AsyncGuard)), return_state)
 
 
-# -- drivers: the only code that calls user functions, sleeps and awaits ----------------------
-def _drive_task(run: _TaskRun) -> State:
-    final = run.prepare()
-    return final if final is not None else attempt_task(run)
+def _outcome(state: State, return_state: bool) -> Any:
+    return state if return_state else state.result()
 
 
-async def _drive_task_async(run: _TaskRun) -> State:
-    loop = asyncio.get_running_loop()
-    final = await loop.run_in_executor(None, run.prepare) if _has_futures(run) else run.prepare()
-    return final if final is not None else await attempt_task_async(run)
+# -- the steps of a run: every decision, no I/O -------------------------------------------------
+class _Call(enum.Enum):
+    """Call the run's function within its timeout; the driver sends back the value, or throws in
+    the exception (an interrupt too)."""
+
+    CALL = "call"
 
 
-def attempt_task(run: _TaskRun) -> State:
-    """Call the task until it completes, fails for good, or runs out of retries."""
-    fn = run.task.fn
-    return _attempts(run, lambda: fn(*run.args, **run.kwargs))
+CALL: Final = _Call.CALL
 
 
-async def attempt_task_async(run: _TaskRun) -> State:
-    fn = run.task.fn
-    return await _attempts_async(run, lambda: fn(*run.args, **run.kwargs))
+class _Sleep(NamedTuple):
+    """Wait `seconds` before the next attempt."""
+
+    seconds: float
 
 
-def _drive_flow(run: _FlowRun) -> State:
-    bound = run.flow.signature.bind_partial(**run.parameters)
-    fn = run.flow.fn
-    return _attempts(run, lambda: fn(*bound.args, **bound.kwargs))
+class _Wait(NamedTuple):
+    """Call `fn`, which blocks (on futures, other threads, the recorder); under asyncio it runs
+    on a thread so that the event loop goes on."""
+
+    fn: Callable[[], Any]
 
 
-async def _drive_flow_async(run: _FlowRun) -> State:
-    bound = run.flow.signature.bind_partial(**run.parameters)
-    fn = run.flow.fn
-    return await _attempts_async(run, lambda: fn(*bound.args, **bound.kwargs))
+_Steps = Generator[_Call | _Sleep | _Wait, Any, State]
+_GuardFactory = Callable[[bool], AbstractContextManager[object]]
 
 
-def _attempts(run: _Run, call: Callable[[], Any]) -> State:
-    """The attempt loop for sync tasks and flows: call, then succeed, retry or give up."""
+def _task_steps(run: _TaskRun) -> _Steps:
+    """A task call: its upstream futures, then the cache, then its attempts."""
+    final = (yield _Wait(run.prepare)) if run.waits_for_upstream else run.prepare()
+    if final is not None:
+        return final
+    return (yield from _attempts(run))
+
+
+def _flow_steps(run: _FlowRun, guard: _GuardFactory) -> _Steps:
+    """A flow call: its attempts, then, for a top-level run, a wait until it is recorded (the
+    run is durable when the call returns). `guard(top_level)` turns a stop request (a signal,
+    `interrupt_flow_run`) into an interrupt of the run; which one depends on the driver."""
+    top_level = run.parent is None
+    with guard(top_level):
+        try:
+            state = yield from _attempts(run)
+        except GeneratorExit:
+            raise
+        except BaseException:
+            if top_level:
+                yield _Wait(run.finish)
+            raise
+        if top_level:
+            yield _Wait(run.finish)
+    return state
+
+
+def _attempts(run: _Run) -> _Steps:
+    """Call until the run completes, fails for good, or runs out of retries.
+
+    An exception of the call fails the attempt (retried if the rules allow); an interrupt (Ctrl+C,
+    a cancel, a termination signal, SystemExit), during the call, a wait or a retry delay, ends
+    the run Cancelled or Crashed and goes on up. Work an attempt submitted is waited for, whether
+    it succeeded or failed, unless it timed out (the abandoned call may still be submitting).
+    """
     while True:
         run.begin_attempt()
         tokens = run.enter()
         try:
-            value = call_with_timeout(call, run.timeout, run.timeout_error)
-            run.settle(wait=True)
-        except Exception as exc:
-            run.settle(wait=not isinstance(exc, TimeoutError))
-            delay = run.on_failure(exc)
-            if delay is None:
-                return run.state  # type: ignore[return-value]
-            if delay:
-                time.sleep(delay)
-            continue
+            error: Exception | None = None
+            try:
+                value = yield CALL
+            except Exception as exc:
+                error = exc
+            if run.settles:
+                if isinstance(error, TimeoutError):
+                    run.settle(wait=False)
+                else:
+                    yield _Wait(run.wait_for_children)
+        except GeneratorExit:
+            raise
         except BaseException as exc:
             run.settle(wait=False)
             run.on_interrupt(exc)
             raise
         finally:
             run.leave(tokens)
-        return run.on_success(value)
+        if error is None:
+            return run.on_success(value)
+        delay = run.on_failure(error)
+        if delay is None:
+            return run.state  # type: ignore[return-value]
+        if delay:
+            try:
+                yield _Sleep(delay)
+            except GeneratorExit:
+                raise
+            except BaseException as exc:
+                run.on_interrupt(exc)
+                raise
 
 
-async def _attempts_async(run: _Run, call: Callable[[], Awaitable[Any]]) -> State:
-    """The same loop for async tasks and flows; waiting and sleeping do not block the loop."""
-    loop = asyncio.get_running_loop()
+# -- drivers: the only code that calls user functions, sleeps and waits ------------------------
+def _drive(run: _Run, steps: _Steps) -> State:
+    """Carry out `steps` in this thread."""
+    result: Any = None
+    error: BaseException | None = None
     while True:
-        run.begin_attempt()
-        tokens = run.enter()
         try:
-            value = await call_async_with_timeout(call, run.timeout, run.timeout_error)
-            await loop.run_in_executor(None, lambda: run.settle(wait=True))
-        except Exception as exc:
-            run.settle(wait=False)
-            delay = run.on_failure(exc)
-            if delay is None:
-                return run.state  # type: ignore[return-value]
-            if delay:
-                await asyncio.sleep(delay)
-            continue
+            step = steps.send(result) if error is None else steps.throw(error)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        result = error = None
+        try:
+            if step is CALL:
+                result = call_with_timeout(run.call, run.timeout, run.timeout_error)
+            elif isinstance(step, _Sleep):
+                time.sleep(step.seconds)
+            else:
+                result = step.fn()
         except BaseException as exc:
-            run.settle(wait=False)
-            run.on_interrupt(exc)
-            raise
-        finally:
-            run.leave(tokens)
-        return run.on_success(value)
+            error = exc
+
+
+async def _drive_async(run: _Run, steps: _Steps) -> State:
+    """Carry out `steps` in an event loop: the call is awaited, sleeps and waits do not block."""
+    result: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            step = steps.send(result) if error is None else steps.throw(error)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        result = error = None
+        try:
+            if step is CALL:
+                result = await call_async_with_timeout(run.call, run.timeout, run.timeout_error)
+            elif isinstance(step, _Sleep):
+                await asyncio.sleep(step.seconds)
+            else:
+                result = await asyncio.get_running_loop().run_in_executor(None, step.fn)
+        except BaseException as exc:
+            error = exc
 
 
 # -- inputs -------------------------------------------------------------------------------------
 _PLAIN = (int, float, str, bool, bytes, type(None))
-
-
-def _has_futures(run: _TaskRun) -> bool:
-    return bool(_upstream_ids(run.args, run.kwargs))
 
 
 def _walk_futures(value: Any, found: list[TaskFuture[Any]], depth: int = 0) -> None:
@@ -620,89 +682,33 @@ def _jsonable(value: Any, depth: int = 0) -> Any:
     return repr(value)[:200]
 
 
-# -- termination signals ------------------------------------------------------------------------
-class _TerminationGuard:
-    """Turn SIGTERM (and SIGBREAK where it exists) into RunInterrupted inside a top-level flow
-    run in the main thread, so the run ends Crashed/Cancelled and is recorded before exit."""
+# -- stop requests ------------------------------------------------------------------------------
+class _AsyncGuard:
+    """While entered by a top-level async flow run: `interrupt_flow_run` cancels its asyncio task,
+    and the CancelledError that unwinds its runs is recorded with the reason (the async twin of
+    platform.signals.TerminationGuard)."""
 
-    current: _TerminationGuard | None = None  # the guard of this process's top-level run
+    current: ClassVar[_AsyncGuard | None] = None
 
     def __init__(self, active: bool) -> None:
-        self.active = active and threading.current_thread() is threading.main_thread()
-        self.previous: dict[int, Any] = {}
-        self.reason: tuple[str, bool] | None = None  # set by interrupt_flow_run
-
-    def __enter__(self) -> None:
-        if not self.active:
-            return
-        _TerminationGuard.current = self
-        for name in ("SIGTERM", "SIGBREAK"):
-            signum = getattr(signal, name, None)
-            if signum is None:
-                continue
-            try:
-                self.previous[signum] = signal.signal(signum, self._handle)
-            except (ValueError, OSError):
-                pass
-        if sys.platform == "win32":
-            # interrupt_flow_run raises SIGINT there (the one signal that wakes a sleeping main
-            # thread): it means the interrupt's reason when one is set, Ctrl+C otherwise.
-            try:
-                self.previous[signal.SIGINT] = signal.signal(signal.SIGINT, self._handle_int)
-            except (ValueError, OSError):
-                pass
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.reason is not None:
-            message, cancelled = self.reason
-            raise RunInterrupted(message, cancelled=cancelled)
-        raise RunInterrupted(f"stopped by signal {signal.Signals(signum).name}", cancelled=False)
-
-    def _handle_int(self, signum: int, frame: Any) -> None:
-        if self.reason is not None:
-            message, cancelled = self.reason
-            raise RunInterrupted(message, cancelled=cancelled)
-        previous = self.previous.get(signal.SIGINT)
-        if callable(previous):
-            previous(signum, frame)
-        elif previous != signal.SIG_IGN:
-            raise KeyboardInterrupt
-
-    def __exit__(self, *exc: object) -> None:
-        if _TerminationGuard.current is self:
-            _TerminationGuard.current = None
-        for signum, handler in self.previous.items():
-            signal.signal(signum, handler)
-
-
-def _termination_as_interrupt(active: bool) -> _TerminationGuard:
-    return _TerminationGuard(active)
-
-
-class _AsyncGuard:
-    """The top-level async flow run of this process, for `interrupt_flow_run`: its task is
-    cancelled, and the CancelledError that unwinds its runs is recorded with the reason."""
-
-    current: _AsyncGuard | None = None
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> None:
-        self.loop = loop
-        self.task = task
+        self.active = active
+        self.task: asyncio.Task[Any] | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.reason: tuple[str, bool] | None = None
 
-    @classmethod
-    def enter(cls) -> _AsyncGuard | None:
-        task = asyncio.current_task()
-        if cls.current is not None or task is None:
-            return None  # another top-level async run has it (or no task to cancel)
-        cls.current = cls(asyncio.get_running_loop(), task)
-        return cls.current
+    def __enter__(self) -> _AsyncGuard:
+        task = asyncio.current_task() if self.active else None
+        if task is not None and _AsyncGuard.current is None:  # else another run has it
+            self.task, self.loop = task, asyncio.get_running_loop()
+            _AsyncGuard.current = self
+        return self
 
-    def exit(self) -> None:
+    def __exit__(self, *exc: object) -> None:
         if _AsyncGuard.current is self:
             _AsyncGuard.current = None
 
     def interrupt(self, message: str, cancelled: bool) -> None:
+        assert self.loop is not None and self.task is not None
         self.reason = (message, cancelled)
         self.loop.call_soon_threadsafe(self.task.cancel, message)
 
@@ -728,17 +734,8 @@ def interrupt_flow_run(message: str, *, cancelled: bool = True) -> bool:
     if async_guard is not None:
         async_guard.interrupt(message, cancelled)
         return True
-    guard = _TerminationGuard.current
+    guard = TerminationGuard.current
     if guard is None:
         return False
-    guard.reason = (message, cancelled)
-    main = threading.main_thread().ident
-    if hasattr(signal, "pthread_kill") and main is not None:
-        # Aimed at the main thread, so a sleep or a wait there is interrupted at once.
-        signal.pthread_kill(main, signal.SIGTERM)
-    else:
-        # Windows: raising SIGINT here runs the C handler, which also wakes a time.sleep() of
-        # the main thread (interrupt_main would only run the handler once that sleep ends); the
-        # guard's SIGINT handler then raises the interrupt in the main thread.
-        signal.raise_signal(signal.SIGINT)
+    guard.interrupt(message, cancelled=cancelled)
     return True

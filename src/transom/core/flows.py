@@ -3,17 +3,44 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
-from typing import Any, Generic, ParamSpec, TypeVar, overload
+from collections.abc import Callable, Coroutine, Mapping
+from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, Protocol, TypeVar, overload
 
 from transom.core.policies import RetryDelay
 from transom.core.runners import TaskRunner
 from transom.exceptions import ParameterError
 
-__all__ = ["Flow", "flow"]
+if TYPE_CHECKING:
+    from transom.core.states import State
+
+__all__ = ["Deployer", "Flow", "flow", "set_deployer"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
+
+
+class Deployer(Protocol):
+    """What `Flow.deploy` and `Flow.serve` hand over to: deployments live outside core/, which
+    never imports them; `import transom` registers the real one with `set_deployer`."""
+
+    def deploy(self, flow: Flow[..., Any], name: str, **options: Any) -> Any: ...
+
+    def serve(self, flow: Flow[..., Any], name: str, **options: Any) -> None: ...
+
+
+_deployer: Deployer | None = None
+
+
+def set_deployer(deployer: Deployer) -> None:
+    global _deployer
+    _deployer = deployer
+
+
+def _get_deployer() -> Deployer:
+    if _deployer is None:
+        raise RuntimeError("no Transom deployer configured; import transom first")
+    return _deployer
 
 
 class Flow(Generic[P, R]):
@@ -159,27 +186,47 @@ class Flow(Generic[P, R]):
         return Flow(self.fn, **options)
 
     # -- running: all of it is in the engine ---------------------------------------------------
-    def __call__(self, *args: Any, return_state: bool = False, **kwargs: Any) -> Any:
+    # A call takes the function's own parameters (checked by a type checker through P) and
+    # returns what the function returns (for an async function: its coroutine). PEP 612 forbids
+    # a keyword parameter between `*args: P.args` and `**kwargs: P.kwargs`, so `return_state=True`
+    # has overloads of its own, which take any arguments (not checked against the function's) and
+    # give the final State (awaitable for an async function). Flow and Task each declare them
+    # (not a shared base class), so a type error names the Flow or the Task the user called.
+    @overload
+    def __call__(self: Flow[P, Coroutine[Any, Any, T]], *args: Any,
+                 return_state: Literal[True], **kwargs: Any) -> Coroutine[Any, Any, State]: ...
+
+    @overload
+    def __call__(self, *args: Any, return_state: Literal[True], **kwargs: Any) -> State: ...
+
+    @overload
+    def __call__(self: Flow[P, Coroutine[Any, Any, T]], *args: Any, return_state: bool,
+                 **kwargs: Any) -> Coroutine[Any, Any, T | State]: ...
+
+    @overload
+    def __call__(self, *args: Any, return_state: bool, **kwargs: Any) -> R | State: ...
+
+    @overload
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R: ...
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         from transom.core import engine
 
+        return_state = bool(kwargs.pop("return_state", False))
         if self.is_async:
             return engine.run_flow_async(self, args, kwargs, return_state=return_state)
         return engine.run_flow(self, args, kwargs, return_state=return_state)
 
-    # -- deployments: all of it is in transom.deployments -------------------------------------
+    # -- deployments: all of it is outside core/, behind the registered Deployer ----------------
     def deploy(self, name: str, **options: Any) -> Any:
         """Register this flow as a deployment whose runs workers start (`work_pool=...`, `cron=`,
         `interval=`, `rrule=`, `timezone=`, `parameters=`, ...); see `transom.deployments.deploy`."""
-        from transom.deployments import deploy
-
-        return deploy(self, name, **options)
+        return _get_deployer().deploy(self, name, **options)
 
     def serve(self, name: str, **options: Any) -> None:
         """Register this flow as a deployment and run its scheduled runs from this process until
         Ctrl+C; see `transom.deployments.serve`."""
-        from transom.deployments import serve
-
-        serve(self, name, **options)
+        _get_deployer().serve(self, name, **options)
 
     def __repr__(self) -> str:
         return f"Flow({self.name!r})"

@@ -69,6 +69,7 @@ class StateChanged:
     state: State
     run_count: int = 0
     result_ref: str | None = None  # where a persisted result was stored, if it was
+    force: bool = False  # written even where the transition table forbids it (an operator's)
 
 
 @dataclass(slots=True)

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
 
-from transom.exceptions import InvalidTransition, RunFailed
+from transom.exceptions import InvalidTransition, RunFailed, UserInputError
 
 __all__ = [
     "FINAL_TYPES",
@@ -28,6 +28,7 @@ __all__ = [
     "StateType",
     "check_transition",
     "now_utc",
+    "state_type",
 ]
 
 
@@ -50,6 +51,18 @@ class StateType(str, Enum):
 
 
 S = StateType
+
+
+def state_type(state: StateType | str) -> StateType:
+    """A StateType from itself or its name in any case; UserInputError names the valid ones."""
+    if isinstance(state, StateType):
+        return state
+    try:
+        return StateType(state.upper())
+    except ValueError:
+        names = ", ".join(t.value.lower() for t in StateType)
+        raise UserInputError(f"unknown state {state!r}; use one of: {names}") from None
+
 FINAL_TYPES: frozenset[StateType] = frozenset({S.COMPLETED, S.FAILED, S.CRASHED, S.CANCELLED})
 
 # Which state types may follow which. `None` is a run that has no state yet. Named variants share

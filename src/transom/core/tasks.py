@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, overload
 
 from transom.core.policies import RetryDelay, source_hash
 
@@ -19,6 +19,7 @@ __all__ = ["Task", "task", "unmapped"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 
 CacheKeyFn = Callable[["TaskRunContext", dict[str, Any]], "str | None"]
 RetryConditionFn = Callable[["Task[..., Any]", "TaskRunContext", "State"], bool]
@@ -127,18 +128,55 @@ class Task(Generic[P, R]):
         return Task(self.fn, **options)
 
     # -- running: all of it is in the engine ---------------------------------------------------
-    def __call__(self, *args: Any, return_state: bool = False, **kwargs: Any) -> Any:
+    # Typed as Flow.__call__ is (see there).
+    @overload
+    def __call__(self: Task[P, Coroutine[Any, Any, T]], *args: Any,
+                 return_state: Literal[True], **kwargs: Any) -> Coroutine[Any, Any, State]: ...
+
+    @overload
+    def __call__(self, *args: Any, return_state: Literal[True], **kwargs: Any) -> State: ...
+
+    @overload
+    def __call__(self: Task[P, Coroutine[Any, Any, T]], *args: Any, return_state: bool,
+                 **kwargs: Any) -> Coroutine[Any, Any, T | State]: ...
+
+    @overload
+    def __call__(self, *args: Any, return_state: bool, **kwargs: Any) -> R | State: ...
+
+    @overload
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R: ...
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         from transom.core import engine
 
+        return_state = bool(kwargs.pop("return_state", False))
         if self.is_async:
             return engine.run_task_async(self, args, kwargs, return_state=return_state)
         return engine.run_task(self, args, kwargs, return_state=return_state)
+
+    # A future resolves to the function's result; for an async function that is the value its
+    # coroutine returns, not the coroutine.
+    @overload
+    def submit(self: Task[P, Coroutine[Any, Any, T]], *args: P.args,
+               **kwargs: P.kwargs) -> TaskFuture[T]: ...
+
+    @overload
+    def submit(self, *args: P.args, **kwargs: P.kwargs) -> TaskFuture[R]: ...
 
     def submit(self, *args: Any, **kwargs: Any) -> TaskFuture[Any]:
         """Run concurrently on the flow's task runner; returns a future of the result."""
         from transom.core import engine
 
         return engine.submit_task(self, args, kwargs)
+
+    # `map` takes iterables of the parameters (or `unmapped(...)`), which a ParamSpec cannot
+    # express: its arguments are not checked, its futures are typed.
+    @overload
+    def map(self: Task[P, Coroutine[Any, Any, T]], *args: Any,
+            **kwargs: Any) -> list[TaskFuture[T]]: ...
+
+    @overload
+    def map(self, *args: Any, **kwargs: Any) -> list[TaskFuture[R]]: ...
 
     def map(self, *args: Any, **kwargs: Any) -> list[TaskFuture[Any]]:
         """Submit one run per element of the iterable arguments (`unmapped(x)` is passed whole)."""

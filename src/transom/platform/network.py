@@ -1,4 +1,4 @@
-"""Ports: is one free, who holds it, which one to suggest instead.
+"""Ports: is one free, who holds it, which one to suggest instead; is an address loopback.
 
 Binding mirrors what the server will do: SO_REUSEADDR on POSIX (so a socket in TIME_WAIT after a
 restart does not count as busy, as uvicorn sets it too) and SO_EXCLUSIVEADDRUSE on Windows (where
@@ -7,17 +7,28 @@ SO_REUSEADDR would let two servers share a port).
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import sys
 from dataclasses import dataclass
 
-__all__ = ["PortOwner", "find_free_port", "port_is_free", "port_owner"]
+__all__ = ["PortOwner", "find_free_port", "is_loopback", "port_is_free", "port_owner"]
 
 
 @dataclass(frozen=True)
 class PortOwner:
     pid: int
     name: str
+
+
+def is_loopback(host: str) -> bool:
+    """True for an address only this machine can reach (`localhost`, 127.x, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _family(host: str) -> socket.AddressFamily:

@@ -63,6 +63,7 @@ __all__ = [
     "systemd_unit_path",
     "target_command",
     "uninstall_plan",
+    "user_config_home",
     "with_password",
 ]
 
@@ -155,6 +156,14 @@ class ServiceSpec:
 def default_manager(platform: str) -> str:
     """The native service manager: a Windows service, systemd on Linux, launchd on macOS."""
     return MANAGERS.get(platform, ("systemd",))[0]
+
+
+def user_config_home(platform: str, environ: Mapping[str, str], home: str) -> str:
+    """The folder a user's own service definitions go under: ~/Library (launchd agents) on
+    macOS, else $XDG_CONFIG_HOME or ~/.config (systemd user units)."""
+    if platform == "darwin":
+        return posixpath.join(home, "Library")
+    return environ.get("XDG_CONFIG_HOME") or posixpath.join(home, ".config")
 
 
 def default_name(role: str, pool: str | None = None) -> str:

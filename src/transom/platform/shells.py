@@ -42,6 +42,7 @@ __all__ = [
     "ShellSpec",
     "command_line",
     "detect_shell",
+    "environ_get",
     "normalize_command",
     "prepare_script",
     "temporary_script",
@@ -159,16 +160,16 @@ def _candidates(kind: str, platform: str, env: Mapping[str, str]) -> list[str]:
         if kind in _WINDOWS_ONLY:
             return []
         return [kind] + ([f"/bin/{kind}"] if kind in ("bash", "sh") else [])
-    system_root = _env_get(env, "SystemRoot", platform) or _env_get(env, "windir", platform) \
+    system_root = environ_get(env, "SystemRoot", platform) or environ_get(env, "windir", platform) \
         or "C:\\Windows"
-    program_files = _env_get(env, "ProgramFiles", platform) or "C:\\Program Files"
+    program_files = environ_get(env, "ProgramFiles", platform) or "C:\\Program Files"
     if kind == "pwsh":
         return ["pwsh", ntpath.join(program_files, "PowerShell", "7", "pwsh.exe")]
     if kind == "powershell":
         return ["powershell", ntpath.join(system_root, "System32", "WindowsPowerShell", "v1.0",
                                           "powershell.exe")]
     if kind == "cmd":
-        comspec = _env_get(env, "COMSPEC", platform)
+        comspec = environ_get(env, "COMSPEC", platform)
         return ([comspec] if comspec else []) + [ntpath.join(system_root, "System32", "cmd.exe"),
                                                  "cmd"]
     return [kind, ntpath.join(program_files, "Git", "bin", f"{kind}.exe")]
@@ -236,7 +237,7 @@ def _stem(shell: str, platform: str) -> str:
     return name
 
 
-def _env_get(env: Mapping[str, str], key: str, platform: str) -> str | None:
+def environ_get(env: Mapping[str, str], key: str, platform: str) -> str | None:
     """A variable from `env`; on Windows names are case-insensitive (`Path` is `PATH`)."""
     value = env.get(key)
     if value is not None or platform != "win32":
@@ -249,7 +250,7 @@ def _env_get(env: Mapping[str, str], key: str, platform: str) -> str | None:
 
 
 def _default_which(env: Mapping[str, str], platform: str) -> Which:
-    path = _env_get(env, "PATH", platform)
+    path = environ_get(env, "PATH", platform)
 
     def which(name: str) -> str | None:
         return shutil.which(name, path=path)

@@ -1,5 +1,8 @@
-"""The operating system's own tools (sc.exe, systemctl, launchctl, netsh, PowerShell, ufw) run
-behind one small seam, and whether we hold administrator rights.
+"""Which operating system this is, its own tools (sc.exe, systemctl, launchctl, netsh,
+PowerShell, ufw) run behind one small seam, and whether we hold administrator rights.
+
+`current_platform()` is the one question "which OS?" that code outside platform/ asks; it passes
+the answer on to the functions here, which take it as a parameter.
 
 `Runner` is the seam: `run(argv, timeout=...)` returns a `CommandResult` and never raises, also
 when the program is missing (`started` is False). `run_system_command` is the real one; it starts
@@ -19,6 +22,8 @@ from typing import Protocol
 __all__ = [
     "CommandResult",
     "Runner",
+    "admin_hint",
+    "current_platform",
     "encoded_powershell",
     "is_admin",
     "powershell_quote",
@@ -71,6 +76,20 @@ def run_system_command(args: Sequence[str], *, timeout: float = 30.0) -> Command
     if result.timed_out:
         stderr = (stderr + "\n" if stderr else "") + f"timed out after {timeout:g} s"
     return CommandResult(result.exit_code, stdout, stderr)
+
+
+def current_platform() -> str:
+    """This process's OS as a `sys.platform` value: "win32", "linux", "darwin", ..."""
+    return sys.platform
+
+
+def admin_hint(platform: str, command: str, *, refused: bool = False) -> str:
+    """Where to run `command` so it has the rights it needs: an elevated terminal on Windows, sudo
+    elsewhere (`refused`: said again after a run that lacked them)."""
+    if platform == "win32":
+        return ("from a terminal opened with 'Run as administrator'" if refused
+                else "from an Administrator terminal")
+    return f"with sudo: sudo {command}" if refused else f"as root (sudo {command})"
 
 
 def is_admin(platform: str = sys.platform) -> bool:

@@ -13,13 +13,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
-from transom import __version__
-from transom.exceptions import (
-    DatabaseError,
-    InvalidTransition,
-    NotFound,
-    UserInputError,
-)
+from transom._version import __version__
+from transom.exceptions import TransomError, http_status
+from transom.services.context import Context
+from transom.services.embedded import EmbeddedBackend
 from transom.settings import Settings
 from transom.store import Database, open_database
 
@@ -32,20 +29,22 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     db = database or open_database(settings.database_url_resolved,
                                    busy_timeout=settings.sqlite_busy_timeout)
 
+    backend = EmbeddedBackend(Context(db, settings), owns_database=database is None)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from transom.server.services import start_services
 
-        services = start_services(db, settings) if settings.server_services else None
+        services = start_services(backend, settings) if settings.server_services else None
         yield
         if services is not None:
             services.stop()
-        if database is None:
-            db.close()
+        backend.close()
 
     app = FastAPI(title="Transom", version=__version__, openapi_url="/api/openapi.json",
                   docs_url="/docs", redoc_url=None, lifespan=lifespan)
     app.state.db = db
+    app.state.backend = backend
     app.state.settings = settings
     _add_error_handlers(app)
     _add_auth(app, settings)
@@ -73,21 +72,14 @@ def _add_error_handlers(app: FastAPI) -> None:
             {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
             for e in errors])
 
-    @app.exception_handler(NotFound)
-    async def not_found(request: Request, exc: NotFound) -> JSONResponse:
-        return _error(404, str(exc))
-
-    @app.exception_handler(InvalidTransition)
-    async def conflict(request: Request, exc: InvalidTransition) -> JSONResponse:
-        return _error(409, str(exc))
-
-    @app.exception_handler(UserInputError)
-    async def bad_input(request: Request, exc: UserInputError) -> JSONResponse:
-        return _error(400, str(exc))
-
-    @app.exception_handler(DatabaseError)
-    async def database_down(request: Request, exc: DatabaseError) -> JSONResponse:
-        return _error(503, str(exc))
+    @app.exception_handler(TransomError)
+    async def transom_error(request: Request, exc: TransomError) -> JSONResponse:
+        # One table for server and client: the client raises the same class again.
+        known = http_status(exc)
+        if known is None:
+            raise exc  # not an error a client caused: a bug, answered 500
+        status, name = known
+        return _error(status, str(exc), error=name)
 
 
 def _add_auth(app: FastAPI, settings: Settings) -> None:

@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-import ipaddress
-import sys
 from collections.abc import Callable
 
-from transom.exceptions import UserInputError
-from transom.platform.network import find_free_port, port_is_free, port_owner
+from transom.exceptions import PortInUse
+from transom.platform.network import find_free_port, is_loopback, port_is_free, port_owner
+from transom.platform.system import current_platform
 from transom.settings import Settings
 
 __all__ = ["PortInUse", "banner", "check_port", "is_loopback", "serve"]
 
 
-class PortInUse(UserInputError):
-    """The port the server should listen on is taken."""
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_port(host: str, port: int, *, platform: str = sys.platform) -> None:
+def check_port(host: str, port: int, *, platform: str | None = None) -> None:
     """PortInUse, naming the process that holds the port and a free one to use instead."""
+    platform = platform or current_platform()
     if port_is_free(host, port, platform):
         return
     owner = port_owner(port)

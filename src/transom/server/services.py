@@ -10,54 +10,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime
 
-from transom.core.states import now_utc
+from transom.services.embedded import EmbeddedBackend
 from transom.settings import Settings
-from transom.store import Database
 
-__all__ = [
-    "Service",
-    "Services",
-    "detect_late_runs",
-    "detect_lost_runs",
-    "housekeeping",
-    "run_scheduler",
-    "start_services",
-]
+__all__ = ["Service", "Services", "start_services"]
 
 logger = logging.getLogger("transom.server.services")
-
-
-def run_scheduler(db: Database, settings: Settings, now: datetime | None = None) -> int:
-    """Make the scheduled runs of the next `server_scheduler_window` seconds."""
-    from transom.store.deployments import schedule_runs
-
-    with db.write() as conn:
-        return schedule_runs(conn, now=now or now_utc(), window=settings.server_scheduler_window)
-
-
-def detect_late_runs(db: Database, settings: Settings, now: datetime | None = None) -> int:
-    from transom.store.workers import mark_late_runs
-
-    with db.write() as conn:
-        return mark_late_runs(conn, now=now or now_utc(), late_after=settings.server_late_after)
-
-
-def detect_lost_runs(db: Database, settings: Settings, now: datetime | None = None) -> int:
-    from transom.store.workers import crash_runs_of_lost_workers
-
-    with db.write() as conn:
-        return crash_runs_of_lost_workers(conn, now=now or now_utc(),
-                                          worker_timeout=settings.server_worker_timeout)
-
-
-def housekeeping(db: Database, settings: Settings, now: datetime | None = None) -> None:
-    """One pass of every service (what a worker without a server does now and then)."""
-    now = now or now_utc()
-    run_scheduler(db, settings, now)
-    detect_late_runs(db, settings, now)
-    detect_lost_runs(db, settings, now)
 
 
 class Service:
@@ -111,12 +70,10 @@ class Services:
             service.stop()
 
 
-def start_services(db: Database, settings: Settings) -> Services:
+def start_services(backend: EmbeddedBackend, settings: Settings) -> Services:
     return Services([
-        Service("scheduler", settings.server_scheduler_interval,
-                lambda: run_scheduler(db, settings)),
-        Service("late-runs", settings.server_services_interval,
-                lambda: detect_late_runs(db, settings)),
+        Service("scheduler", settings.server_scheduler_interval, backend.schedule_runs),
+        Service("late-runs", settings.server_services_interval, backend.mark_late_runs),
         Service("lost-runs", settings.server_services_interval,
-                lambda: detect_lost_runs(db, settings)),
+                backend.crash_runs_of_lost_workers),
     ]).start()

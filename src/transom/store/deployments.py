@@ -19,7 +19,7 @@ from transom.core import states as st
 from transom.core.naming import generate_run_name
 from transom.core.recorder import StateChanged
 from transom.core.states import StateType, now_utc
-from transom.exceptions import NotFound, UserInputError
+from transom.exceptions import AlreadyExists, NotFound, UserInputError
 from transom.schedules import Schedule, occurrences
 from transom.schemas import (
     DeploymentCreate,
@@ -34,7 +34,7 @@ from transom.schemas import (
 )
 from transom.store import models as m
 from transom.store.queries import read_flow_run
-from transom.store.sink import write_events
+from transom.store.sink import insert_ignore, write_events
 
 __all__ = [
     "AUTO_KEY_PREFIX",
@@ -60,17 +60,6 @@ AUTO_KEY_PREFIX = "auto:"
 
 fr = m.flow_runs.c
 ACTIVE_TYPES = (StateType.PENDING.value, StateType.RUNNING.value, StateType.CANCELLING.value)
-
-
-def insert_ignore(conn: Connection, table: sa.Table) -> Any:
-    """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(table).on_conflict_do_nothing()
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(table).on_conflict_do_nothing()
 
 
 def claimable() -> sa.ColumnElement[bool]:
@@ -108,20 +97,20 @@ def work_pool_id(conn: Connection, name: str) -> uuid.UUID:
     return uuid.UUID(str(_pool_row(conn, name).id))
 
 
-def create_work_pool(conn: Connection, body: WorkPoolCreate, *,
-                     now: datetime | None = None) -> WorkPoolRead:
+def create_work_pool(conn: Connection, body: WorkPoolCreate, *, now: datetime | None = None,
+                     worker_timeout: float = 30.0) -> WorkPoolRead:
     now = now or now_utc()
     exists = conn.execute(sa.select(m.work_pools.c.id)
                           .where(m.work_pools.c.name == body.name)).first()
     if exists is not None:
-        raise UserInputError(f"a work pool named {body.name!r} already exists; "
+        raise AlreadyExists(f"a work pool named {body.name!r} already exists; "
                              f"`transom work-pool inspect {body.name}` shows it")
     result = conn.execute(insert_ignore(conn, m.work_pools).values(
         id=uuid.uuid4(), name=body.name, description=body.description,
         concurrency_limit=body.concurrency_limit, paused=body.paused, created=now, updated=now))
     if result.rowcount == 0:  # created by someone else a moment ago
-        raise UserInputError(f"a work pool named {body.name!r} already exists")
-    return read_work_pool(conn, body.name, now=now)
+        raise AlreadyExists(f"a work pool named {body.name!r} already exists")
+    return read_work_pool(conn, body.name, now=now, worker_timeout=worker_timeout)
 
 
 def _pool_stats(now: datetime, worker_timeout: float) -> list[Any]:
@@ -160,14 +149,14 @@ def read_work_pool(conn: Connection, name: str, *, now: datetime | None = None,
 
 
 def update_work_pool(conn: Connection, name: str, body: WorkPoolUpdate, *,
-                     now: datetime | None = None) -> WorkPoolRead:
+                     now: datetime | None = None, worker_timeout: float = 30.0) -> WorkPoolRead:
     now = now or now_utc()
     row = _pool_row(conn, name, lock=True)
     changes: dict[str, Any] = {k: getattr(body, k) for k in body.model_fields_set}
     if changes:
         conn.execute(sa.update(m.work_pools).where(m.work_pools.c.id == row.id)
                      .values(**changes, updated=now))
-    return read_work_pool(conn, name, now=now)
+    return read_work_pool(conn, name, now=now, worker_timeout=worker_timeout)
 
 
 def delete_work_pool(conn: Connection, name: str) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from transom.core.states import StateType
+from transom.core.states import StateType, state_type
 from transom.exceptions import NotFound, UserInputError
 from transom.schemas import FlowRead, FlowRunRead, LogLine, StateRecord, TaskRunRead
 from transom.store import models as m
@@ -28,17 +28,6 @@ __all__ = [
     "resolve_flow_run_id",
     "state_type",
 ]
-
-
-def state_type(state: StateType | str) -> StateType:
-    """A StateType from itself or its name in any case; UserInputError names the valid ones."""
-    if isinstance(state, StateType):
-        return state
-    try:
-        return StateType(state.upper())
-    except ValueError:
-        names = ", ".join(t.value.lower() for t in StateType)
-        raise UserInputError(f"unknown state {state!r}; use one of: {names}") from None
 
 
 def _flow_run_select() -> sa.Select[Any]:

@@ -16,7 +16,7 @@ from transom.core import states as st
 from transom.core.naming import generate_run_name
 from transom.core.recorder import Event, FlowRunCreated, LogRecorded, StateChanged
 from transom.core.states import State, StateType, check_transition, now_utc
-from transom.exceptions import InvalidTransition, NotFound
+from transom.exceptions import ClaimLost, InvalidTransition, NotFound
 from transom.schemas import FlowRunCreate, FlowRunRead, LogIn, StateIn
 from transom.store import models as m
 from transom.store.sink import write_events
@@ -36,7 +36,7 @@ def create_flow_run(conn: Connection, body: FlowRunCreate,
     created = FlowRunCreated(uuid.uuid4(), body.flow_name, body.name or generate_run_name(),
                              body.parameters, body.parent_flow_run_id, body.parent_task_run_id,
                              list(body.tags))
-    write_events(conn, [created, StateChanged(created.id, False, state, 0)], cache)
+    write_events(conn, [created, StateChanged(created.id, False, state, 0)], cache, strict=True)
     # The columns as write_events sets them: a Running first state starts the run, a final
     # one ends it; `updated` is the state's time.
     message = state.message
@@ -54,34 +54,43 @@ def create_flow_run(conn: Connection, body: FlowRunCreate,
         created=created.created, updated=state.timestamp)
 
 
-def _current(conn: Connection, run_id: uuid.UUID, is_task: bool) -> tuple[StateType | None, int]:
+def _current(conn: Connection, run_id: uuid.UUID,
+             is_task: bool) -> tuple[StateType | None, int, uuid.UUID | None]:
+    """The run's state type, run count and (flow runs) the worker holding it."""
     table = m.task_runs if is_task else m.flow_runs
-    query = sa.select(table.c.state_type, table.c.run_count).where(table.c.id == run_id)
+    worker = sa.literal(None) if is_task else m.flow_runs.c.worker_id
+    query = sa.select(table.c.state_type, table.c.run_count, worker.label("worker_id")).where(
+        table.c.id == run_id)
     if conn.dialect.name == "postgresql":
         query = query.with_for_update()  # two proposals for one run are decided one at a time
     row = conn.execute(query).first()
     if row is None:
         raise NotFound(f"no {'task' if is_task else 'flow'} run has the id {run_id}")
-    return (StateType(row.state_type) if row.state_type else None), int(row.run_count)
+    holder = uuid.UUID(str(row.worker_id)) if row.worker_id is not None else None
+    return (StateType(row.state_type) if row.state_type else None), int(row.run_count), holder
 
 
 def set_run_state(conn: Connection, run_id: uuid.UUID, proposed: StateIn, *,
                   is_task: bool = False) -> State:
-    """Move a run to `proposed` if the transition table allows it (InvalidTransition if not)."""
-    current, run_count = _current(conn, run_id, is_task)
-    if not proposed.force:
-        check_transition(current, proposed.type)
+    """Move a run to `proposed` if the transition table allows it (InvalidTransition if not;
+    ClaimLost if a worker reports on a run another worker holds now)."""
+    _, run_count, holder = _current(conn, run_id, is_task)
+    if proposed.worker_id is not None and holder != proposed.worker_id:
+        raise ClaimLost(f"flow run {run_id} is no longer held by this worker"
+                        + (" (another worker has it now)" if holder else
+                           " (it went back to its queue)"))
     state = proposed.to_state()
     if state.type is StateType.RUNNING:
         run_count += 1
-    write_events(conn, [StateChanged(run_id, is_task, state, run_count)])
+    write_events(conn, [StateChanged(run_id, is_task, state, run_count, force=proposed.force)],
+                 strict=True)
     return state
 
 
 def cancel_flow_run(conn: Connection, run_id: uuid.UUID, *, message: str | None = None) -> State:
     """Cancel a flow run: one that has started goes to Cancelling (its process is told to stop);
     one that has not is Cancelled at once."""
-    current, run_count = _current(conn, run_id, False)
+    current, run_count, _ = _current(conn, run_id, False)
     if current is StateType.CANCELLING:
         raise InvalidTransition("the flow run is already being cancelled")
     if current in st.FINAL_TYPES:
@@ -93,7 +102,7 @@ def cancel_flow_run(conn: Connection, run_id: uuid.UUID, *, message: str | None 
         sa.select(m.flow_runs.c.worker_id).where(m.flow_runs.c.id == run_id)).scalar() is not None
     held = current is StateType.RUNNING or claimed
     state = st.Cancelling(text) if held else st.Cancelled(message=text)
-    write_events(conn, [StateChanged(run_id, False, state, run_count)])
+    write_events(conn, [StateChanged(run_id, False, state, run_count)], strict=True)
     return state
 
 

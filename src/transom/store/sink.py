@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -20,8 +20,9 @@ from transom.core.recorder import Event, FlowRunCreated, LogRecorded, StateChang
 from transom.core.states import FINAL_TYPES, StateType, now_utc
 from transom.store import models as m
 from transom.store.database import Database, open_database
+from transom.store.transitions import admit
 
-__all__ = ["StoreSink", "unwritten", "write_events"]
+__all__ = ["StoreSink", "insert_ignore", "unwritten", "write_batch", "write_events"]
 
 
 class StoreSink:
@@ -38,7 +39,6 @@ class StoreSink:
         self.driver_sql = driver_sql
         self._db = database
         self._owns_db = database is None
-        self._flow_ids: dict[str, uuid.UUID] = {}
 
     @property
     def database(self) -> Database:
@@ -47,17 +47,7 @@ class StoreSink:
         return self._db
 
     def write(self, events: Sequence[Event]) -> None:
-        db = self.database
-        # Flow ids learnt in this batch count only once it commits: a rolled-back batch took
-        # its new flow rows with it, and a cached id of a missing row would fail every retry.
-        flow_ids = dict(self._flow_ids)
-        try:
-            with db.write() as conn:
-                write_events(conn, events, flow_ids, driver_sql=self.driver_sql)
-        except BaseException:
-            self._flow_ids.clear()  # the database may have been reset under us, too
-            raise
-        self._flow_ids = flow_ids
+        write_batch(self.database, events, driver_sql=self.driver_sql)
 
     def close(self) -> None:
         if self._db is not None and self._owns_db:
@@ -65,7 +55,28 @@ class StoreSink:
             self._db = None
 
 
-def _insert_ignore(conn: Connection, table: sa.Table) -> Any:
+def write_batch(db: Database, events: Sequence[Event], *, resent: bool = False,
+                driver_sql: bool | None = None) -> int:
+    """One batch of events in one transaction; `resent` skips what an earlier, unanswered send
+    stored already. Returns how many events were written (refused states are left out).
+
+    Flow ids learnt in the batch join `db.flow_ids` only once it commits: a rolled-back batch
+    took its new flow rows with it, and a cached id of a missing row would fail every retry."""
+    flow_ids = dict(db.flow_ids)
+    try:
+        with db.write() as conn:
+            if resent:
+                events = unwritten(conn, events)
+            refused = write_events(conn, events, flow_ids, driver_sql=driver_sql)
+    except BaseException:
+        db.flow_ids.clear()  # the database may have been reset under us, too
+        raise
+    db.flow_ids.update(flow_ids)
+    return len(events) - len(refused)
+
+
+def insert_ignore(conn: Connection, table: sa.Table) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL."""
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -79,7 +90,7 @@ def _flow_ids(conn: Connection, names: set[str], cache: dict[str, uuid.UUID]) ->
     missing = names - cache.keys()
     if missing:
         now = now_utc()
-        conn.execute(_insert_ignore(conn, m.flows),
+        conn.execute(insert_ignore(conn, m.flows),
                      [{"id": uuid.uuid4(), "name": n, "created": now} for n in sorted(missing)])
         rows = conn.execute(sa.select(m.flows.c.name, m.flows.c.id)
                             .where(m.flows.c.name.in_(missing)))
@@ -179,14 +190,20 @@ def _utc(value: datetime) -> datetime:
 
 def write_events(conn: Connection, events: Sequence[Event],
                  flow_id_cache: dict[str, uuid.UUID] | None = None, *,
-                 driver_sql: bool | None = None) -> None:
-    """Write one batch of events on `conn` (inside the caller's transaction).
+                 driver_sql: bool | None = None, strict: bool = False,
+                 expect: Mapping[uuid.UUID, tuple[str, str]] | None = None,
+                 ) -> list[tuple[StateChanged, str]]:
+    """Write one batch of events on `conn` (inside the caller's transaction): the one way a
+    state reaches the database. Its states pass the transition table first
+    (`transitions.admit`, with `strict` and `expect`); returns the states left out, with why.
 
     On SQLite the rows are built in the driver's own terms (hex ids, DATETIME strings, JSON text)
     and go straight to executemany: this is the embedded recorder's hot path, about twice as fast
     as Core. Elsewhere (or with `driver_sql=False`) they go through SQLAlchemy Core, which
     converts them. `flow_id_cache` (flow name -> id) saves looking flows up again.
     """
+    admitted = admit(conn, events, strict=strict, expect=expect)
+    events = admitted.events
     sqlite = conn.dialect.name == "sqlite" and driver_sql is not False
     U = _hex if sqlite else _same
     T = _sqlite_time if sqlite else _same
@@ -249,6 +266,7 @@ def write_events(conn: Connection, events: Sequence[Event],
     task_updates = [tuple(v) for k, v in latest.items() if k in task_ids]
     write = _write_sqlite if sqlite else _write_core
     write(conn, flow_runs, task_runs, state_rows, log_rows, flow_updates, task_updates)
+    return admitted.refused
 
 
 # -- SQLite: straight to the driver's executemany -----------------------------------------------
@@ -320,9 +338,9 @@ def _write_core(conn: Connection, flow_runs: list[tuple[Any, ...]],
                 logs: list[tuple[Any, ...]], flow_updates: list[tuple[Any, ...]],
                 task_updates: list[tuple[Any, ...]]) -> None:
     if flow_runs:
-        conn.execute(_insert_ignore(conn, m.flow_runs), _dicts(FLOW_RUN_COLUMNS, flow_runs))
+        conn.execute(insert_ignore(conn, m.flow_runs), _dicts(FLOW_RUN_COLUMNS, flow_runs))
     if task_runs:
-        conn.execute(_insert_ignore(conn, m.task_runs), _dicts(TASK_RUN_COLUMNS, task_runs))
+        conn.execute(insert_ignore(conn, m.task_runs), _dicts(TASK_RUN_COLUMNS, task_runs))
     if states:
         conn.execute(m.states.insert(), _dicts(STATE_COLUMNS, states))
     if logs:

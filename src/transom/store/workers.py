@@ -20,11 +20,11 @@ from sqlalchemy.engine import Connection
 from transom.core import states as st
 from transom.core.recorder import StateChanged
 from transom.core.states import State, StateType, now_utc
-from transom.exceptions import UserInputError
+from transom.exceptions import UserInputError, WorkerNameTaken
 from transom.schemas import ClaimedRun, PollResult, WorkerPoll, WorkerRead
 from transom.store import models as m
 from transom.store.deployments import active, claimable, work_pool_id
-from transom.store.sink import write_events
+from transom.store.sink import insert_ignore, write_events
 
 __all__ = [
     "WorkerNameTaken",
@@ -36,10 +36,6 @@ __all__ = [
 
 fr = m.flow_runs.c
 wk = m.workers.c
-
-
-class WorkerNameTaken(UserInputError):
-    """Another live worker already goes by that name."""
 
 
 def _postgres(conn: Connection) -> bool:
@@ -82,8 +78,6 @@ def _heartbeat(conn: Connection, body: WorkerPoll, pool_id: uuid.UUID | None, no
               "pid": body.pid, "run_limit": body.run_limit, "last_heartbeat": now}
     if row is None:
         worker_id = uuid.uuid4()
-        from transom.store.deployments import insert_ignore
-
         result = conn.execute(insert_ignore(conn, m.workers).values(id=worker_id, name=body.name,
                                                                     created=now, **values))
         if result.rowcount == 0:
@@ -126,15 +120,12 @@ def _lost(state_type: str, reason: str) -> State:
 def _move(conn: Connection, row: Any, state: State, *, clear_worker: bool = False) -> bool:
     """Write `state` for the run if it is still in the state `row` saw (so two servers acting on
     the same run write it once); True if it was written."""
-    values: dict[str, Any] = {"state_type": state.type.value, "state_name": state.name}
+    run_id = uuid.UUID(str(row.id))
+    if write_events(conn, [StateChanged(run_id, False, state, int(row.run_count))],
+                    expect={run_id: (row.state_type, row.state_name)}):
+        return False  # refused: it moved on
     if clear_worker:
-        values["worker_id"] = None
-    result = conn.execute(sa.update(m.flow_runs)
-                          .where(fr.id == row.id, fr.state_type == row.state_type,
-                                 fr.state_name == row.state_name).values(**values))
-    if result.rowcount != 1:
-        return False
-    write_events(conn, [StateChanged(uuid.UUID(str(row.id)), False, state, int(row.run_count))])
+        conn.execute(sa.update(m.flow_runs).where(fr.id == row.id).values(worker_id=None))
     return True
 
 

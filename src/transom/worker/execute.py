@@ -96,24 +96,10 @@ def _cancel_reason(run_id: Any) -> str:
     (the run stops regardless; this only words its final state)."""
     default = "cancelled by request"
     try:
-        from transom.settings import Settings
+        from transom.services import open_backend
 
-        settings = Settings.load()
-        if settings.api_url:
-            from transom.client import TransomClient
-
-            with TransomClient.from_settings(settings, timeout=2.0, retries=0) as client:
-                record = client.read_flow_run(run_id)
-        else:
-            from transom.store import open_database
-            from transom.store.queries import read_flow_run
-
-            db = open_database(settings.database_url_resolved, busy_timeout=2.0)
-            try:
-                with db.read() as conn:
-                    record = read_flow_run(conn, run_id)
-            finally:
-                db.close()
+        with open_backend(retries=0, http_timeout=2.0, busy_timeout=2.0) as backend:
+            record = backend.read_flow_run(run_id)
     except Exception:  # an unreadable reason must not stop the cancel
         return default
     if record.state_type is not None and record.state_type.value == "CANCELLING":

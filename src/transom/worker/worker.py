@@ -24,11 +24,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from transom.control import Control
 from transom.core.states import FINAL_TYPES, StateType
-from transom.exceptions import StorageError, TransomError, UserInputError
+from transom.exceptions import (
+    InvalidTransition,
+    NotFound,
+    StorageError,
+    TransomError,
+    UserInputError,
+)
 from transom.platform.processes import ManagedProcess, OutputLine, child_environment, spawn
 from transom.schemas import ClaimedRun, StateIn, WorkerPoll
+from transom.services import Backend
 from transom.settings import Settings
 from transom.worker.protocol import EXIT_NOT_STARTED, EXIT_STOPPED_BEFORE_START, RUN_ENV
 
@@ -58,14 +64,14 @@ class Worker:
     """Runs the due runs of a work pool (or, for `serve`, of some deployments) until stopped."""
 
     def __init__(
-        self, control: Control, settings: Settings, *, work_pool: str | None = None,
+        self, backend: Backend, settings: Settings, *, work_pool: str | None = None,
         deployment_ids: Sequence[uuid.UUID] = (), name: str | None = None,
         limit: int | None = None, queues: Sequence[str] = (),
         echo: Callable[[str], None] | None = None, python: str = sys.executable,
     ) -> None:
         if limit is not None and limit < 1:
             raise UserInputError(f"--limit must be 1 or more, not {limit}")
-        self.control = control
+        self.backend = backend
         self.settings = settings
         self.work_pool = work_pool
         self.deployment_ids = list(deployment_ids)
@@ -98,7 +104,7 @@ class Worker:
         SIGTERM: stop them now), `stop()`, or `until()` returns true."""
         where = f"work pool {self.work_pool!r}" if self.work_pool else "its deployments"
         limit = f", at most {self.limit} runs at once" if self.limit else ""
-        self.say(f"Worker {self.name!r} polling {where} at {self.control.where}{limit}.")
+        self.say(f"Worker {self.name!r} polling {where} at {self.backend.where}{limit}.")
         previous = self._install_sigterm()
         try:
             self._loop(until)
@@ -159,7 +165,7 @@ class Worker:
 
     def _housekeeping(self) -> None:
         try:
-            self.control.housekeeping()
+            self.backend.housekeeping()
         except StorageError as exc:
             self._report_poll_error(exc)
 
@@ -180,7 +186,7 @@ class Worker:
             prefetch_seconds=self.prefetch, hostname=socket.gethostname(), pid=os.getpid(),
             run_limit=self.limit)
         try:
-            result = self.control.poll_worker(body)
+            result = self.backend.poll_worker(body)
         except StorageError as exc:
             self._report_poll_error(exc)
             return min(max(self.poll_interval, 1.0) * 2, 5.0)
@@ -262,7 +268,7 @@ class Worker:
     def _finish(self, child: _Child) -> bool:
         """Make sure an exited run has a final state; False to try again later."""
         try:
-            record = self.control.read_flow_run(child.run.id)
+            record = self.backend.read_flow_run(child.run.id)
         except StorageError:
             return False  # the server is away: keep the run on our list and try again
         if record.state_type in FINAL_TYPES:
@@ -288,11 +294,13 @@ class Worker:
     def _report(self, run: ClaimedRun, state: StateType, message: str,
                 done: _Child | None = None, scheduled_time: datetime | None = None) -> bool:
         try:
-            self.control.set_flow_run_state(run.id, StateIn(
+            self.backend.set_flow_run_state(run.id, StateIn(
                 type=state, name=state.value.title(), message=message,
-                scheduled_time=scheduled_time))
-        except UserInputError:
-            pass  # it moved on meanwhile (e.g. the server ended it): its state stands
+                scheduled_time=scheduled_time, worker_id=self.worker_id))
+        except (InvalidTransition, NotFound):
+            # It moved on meanwhile (the server ended it, or it was given to another worker,
+            # ClaimLost): its state stands.
+            pass
         except StorageError:
             return False
         self.say(f"[{run.name}] ended {state.value.title()}: {message}")
@@ -326,7 +334,7 @@ class Worker:
                 time.sleep(0.1)
         # A last poll tells the server these runs are no longer here (they are settled now).
         try:
-            self.control.poll_worker(WorkerPoll(
+            self.backend.poll_worker(WorkerPoll(
                 name=self.name, instance=self.instance, work_pool=self.work_pool,
                 deployment_ids=self.deployment_ids, running=list(self.finishing), limit=0,
                 hostname=socket.gethostname(), pid=os.getpid(), run_limit=self.limit))

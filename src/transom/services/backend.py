@@ -1,0 +1,156 @@
+"""The Backend protocol and the one switch between the embedded backend and a server.
+
+Every operation of Transom's objects is written once, in the service classes of this package
+(one module per noun), over a `Context` (database, settings, clock). `EmbeddedBackend` is those
+classes together on a database; the server's routes are thin adapters over an EmbeddedBackend;
+`client.TransomClient` implements the same `Backend` protocol over HTTP and raises the same
+exceptions (`exceptions.HTTP_STATUS`). `open_backend(settings)` is the only place that asks
+whether `TRANSOM_API_URL` is set.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import NamedTuple, Protocol
+
+from transom.core.recorder import Event
+from transom.core.states import StateType
+from transom.schemas import (
+    DeploymentCreate,
+    DeploymentRead,
+    DeploymentRunCreate,
+    DeploymentUpdate,
+    FlowRead,
+    FlowRunCreate,
+    FlowRunRead,
+    LogIn,
+    LogLine,
+    Page,
+    PollResult,
+    StateIn,
+    StateRecord,
+    TaskRunRead,
+    WorkerPoll,
+    WorkerRead,
+    WorkPoolCreate,
+    WorkPoolRead,
+    WorkPoolUpdate,
+)
+from transom.settings import Settings
+
+__all__ = ["Backend", "BackendSink", "Reporting", "open_backend", "reporting"]
+
+
+class Backend(Protocol):
+    """Transom's operations, wherever they are kept: the embedded database or a server."""
+
+    @property
+    def where(self) -> str:
+        """For messages: the server's URL or the database."""
+        ...
+
+    # -- recorded runs -----------------------------------------------------------------------
+    def health(self) -> dict[str, str]: ...
+    def list_flows(self, *, limit: int = 100, offset: int = 0) -> list[FlowRead]: ...
+    def create_flow_run(self, body: FlowRunCreate) -> FlowRunRead: ...
+    def list_flow_runs(self, *, flow_name: str | None = None,
+                       state: StateType | str | None = None, since: datetime | None = None,
+                       limit: int = 50, offset: int = 0) -> Page[FlowRunRead]: ...
+    def read_flow_run(self, id_or_prefix: str | uuid.UUID) -> FlowRunRead: ...
+    def set_flow_run_state(self, run_id: uuid.UUID, state: StateIn) -> StateRecord: ...
+    def cancel_flow_run(self, id_or_prefix: str | uuid.UUID,
+                        message: str | None = None) -> StateRecord: ...
+    def flow_run_states(self, run_id: uuid.UUID) -> list[StateRecord]: ...
+    def flow_run_task_runs(self, run_id: uuid.UUID) -> list[TaskRunRead]: ...
+    def flow_run_logs(self, run_id: uuid.UUID, *, limit: int = 1000,
+                      offset: int = 0) -> Page[LogLine]: ...
+    def read_task_run(self, task_run_id: uuid.UUID) -> TaskRunRead: ...
+    def task_run_states(self, task_run_id: uuid.UUID) -> list[StateRecord]: ...
+    def set_task_run_state(self, task_run_id: uuid.UUID, state: StateIn) -> StateRecord: ...
+    def write_logs(self, lines: Sequence[LogIn]) -> int: ...
+    def send_events(self, events: Sequence[Event], *, resent: bool = False) -> int: ...
+
+    # -- work pools, deployments, workers ------------------------------------------------------
+    def create_work_pool(self, body: WorkPoolCreate) -> WorkPoolRead: ...
+    def list_work_pools(self) -> list[WorkPoolRead]: ...
+    def read_work_pool(self, name: str) -> WorkPoolRead: ...
+    def update_work_pool(self, name: str, body: WorkPoolUpdate) -> WorkPoolRead: ...
+    def delete_work_pool(self, name: str) -> None: ...
+    def upsert_deployment(self, body: DeploymentCreate) -> DeploymentRead: ...
+    def list_deployments(self, *, flow_name: str | None = None, work_pool: str | None = None,
+                         limit: int = 200, offset: int = 0) -> list[DeploymentRead]: ...
+    def read_deployment(self, ref: str | uuid.UUID) -> DeploymentRead: ...
+    def update_deployment(self, ref: str | uuid.UUID,
+                          body: DeploymentUpdate) -> DeploymentRead: ...
+    def delete_deployment(self, ref: str | uuid.UUID) -> DeploymentRead: ...
+    def create_deployment_run(self, ref: str | uuid.UUID,
+                              body: DeploymentRunCreate) -> FlowRunRead: ...
+    def poll_worker(self, body: WorkerPoll) -> PollResult: ...
+    def list_workers(self, *, work_pool: str | None = None) -> list[WorkerRead]: ...
+
+    def housekeeping(self, now: datetime | None = None) -> None:
+        """The server's background work, for a backend with no server behind it (a no-op
+        through the API: the server does it)."""
+        ...
+
+    def close(self) -> None: ...
+    def __enter__(self) -> Backend: ...
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None: ...
+
+
+class BackendSink:
+    """The recorder's EventSink over a backend: each batch of run events is one `send_events`.
+
+    A failed send may have been stored before its answer was lost (a server killed
+    mid-request): the next send is marked `resent`, so nothing is stored twice."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.resending = False
+
+    def write(self, events: Sequence[Event]) -> None:
+        try:
+            self.backend.send_events(events, resent=self.resending)
+        except BaseException:
+            self.resending = True
+            raise
+        self.resending = False
+
+    def close(self) -> None:
+        self.backend.close()
+
+
+class Reporting(NamedTuple):
+    """How a run's events are batched for its backend."""
+
+    interval: float  # seconds between batches
+    flush_timeout: float  # how long the end of a run waits for its events to be delivered
+
+
+def reporting(settings: Settings) -> Reporting:
+    """Through the API, events wait out a server outage of a minute or more (bounded buffer),
+    and a run's end waits that long for them; the embedded database is written every 50 ms."""
+    return Reporting(0.1, 120.0) if settings.api_url else Reporting(0.05, 30.0)
+
+
+def open_backend(settings: Settings | None = None, *, retries: int = 3,
+                 http_timeout: float = 10.0, busy_timeout: float | None = None) -> Backend:
+    """The server of `TRANSOM_API_URL` when it is set (with `retries` and `http_timeout`),
+    else the embedded database, opened and migrated (SQLite waits `busy_timeout` for a lock,
+    the settings' by default)."""
+    settings = settings or Settings.load()
+    if settings.api_url:
+        from transom.client import TransomClient
+
+        return TransomClient.from_settings(settings, retries=retries, timeout=http_timeout)
+    from transom.services.context import Context
+    from transom.services.embedded import EmbeddedBackend
+    from transom.store import open_database
+
+    timeout = settings.sqlite_busy_timeout if busy_timeout is None else busy_timeout
+    db = open_database(settings.database_url_resolved, busy_timeout=timeout)
+    return EmbeddedBackend(Context(db, settings))

@@ -1,0 +1,138 @@
+"""Flows, flow runs, task runs, their states and logs, and batches of run events."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from transom.core.recorder import Event
+from transom.core.states import StateType
+from transom.schemas import (
+    FlowRead,
+    FlowRunCreate,
+    FlowRunRead,
+    LogIn,
+    LogLine,
+    Page,
+    StateIn,
+    StateRecord,
+    TaskRunRead,
+)
+from transom.services.context import Context
+from transom.store import queries, runs
+from transom.store.sink import write_batch
+
+__all__ = ["FlowRuns"]
+
+
+class FlowRuns:
+    """The operations on recorded runs; mixed into the embedded backend."""
+
+    ctx: Context
+
+    def health(self) -> dict[str, str]:
+        """The database answers (raises DatabaseError if not)."""
+        with self.ctx.db.read() as conn:
+            queries.ping(conn)
+        return {"status": "ok", "database": self.ctx.db.dialect}
+
+    def list_flows(self, *, limit: int = 100, offset: int = 0) -> list[FlowRead]:
+        with self.ctx.db.read() as conn:
+            return queries.list_flows(conn, limit=limit, offset=offset)
+
+    def create_flow_run(self, body: FlowRunCreate) -> FlowRunRead:
+        """A new flow run, Pending unless `body.state` says otherwise."""
+        flow_ids = self._known_flow(body.flow_name)
+        with self.ctx.db.write() as conn:
+            run = runs.create_flow_run(conn, body, flow_ids)
+        self.ctx.db.flow_ids.update(flow_ids)  # committed now
+        return run
+
+    def create_flow_run_now(self, body: FlowRunCreate) -> FlowRunRead:
+        """`create_flow_run` only if the write lock is free at once (WriteWouldWait if not): for
+        the server's event loop, which must never wait for a lock."""
+        flow_ids = self._known_flow(body.flow_name)
+        with self.ctx.db.write_now() as conn:
+            run = runs.create_flow_run(conn, body, flow_ids)
+        self.ctx.db.flow_ids.update(flow_ids)
+        return run
+
+    def _known_flow(self, name: str) -> dict[str, uuid.UUID]:
+        # Saves looking the flow up: the busiest write of the API.
+        known = self.ctx.db.flow_ids
+        return {name: known[name]} if name in known else {}
+
+    def list_flow_runs(self, *, flow_name: str | None = None,
+                       state: StateType | str | None = None, since: datetime | None = None,
+                       limit: int = 50, offset: int = 0) -> Page[FlowRunRead]:
+        """Flow runs, newest first, and how many match in all."""
+        with self.ctx.db.read() as conn:
+            items = queries.list_flow_runs(conn, flow_name=flow_name, state=state, since=since,
+                                           limit=limit, offset=offset)
+            total = queries.count_flow_runs(conn, flow_name=flow_name, state=state, since=since)
+        return Page[FlowRunRead](items=items, total=total, limit=limit, offset=offset)
+
+    def read_flow_run(self, id_or_prefix: str | uuid.UUID) -> FlowRunRead:
+        """A flow run by id, or by a unique prefix of its id."""
+        with self.ctx.db.read() as conn:
+            return queries.read_flow_run(conn, id_or_prefix)
+
+    def set_flow_run_state(self, run_id: uuid.UUID, state: StateIn) -> StateRecord:
+        """Propose a state: InvalidTransition if the table forbids it, ClaimLost if the worker
+        reporting it no longer holds the run."""
+        with self.ctx.db.write() as conn:
+            runs.set_run_state(conn, run_id, state)
+            return queries.list_states(conn, flow_run_id=run_id)[-1]
+
+    def cancel_flow_run(self, id_or_prefix: str | uuid.UUID,
+                        message: str | None = None) -> StateRecord:
+        """A started run goes to Cancelling (its process is told to stop), others to Cancelled."""
+        with self.ctx.db.write() as conn:
+            run_id = queries.resolve_flow_run_id(conn, id_or_prefix)
+            runs.cancel_flow_run(conn, run_id, message=message)
+            return queries.list_states(conn, flow_run_id=run_id)[-1]
+
+    def flow_run_states(self, run_id: uuid.UUID) -> list[StateRecord]:
+        with self.ctx.db.read() as conn:
+            queries.read_flow_run(conn, run_id)
+            return queries.list_states(conn, flow_run_id=run_id)
+
+    def flow_run_task_runs(self, run_id: uuid.UUID) -> list[TaskRunRead]:
+        with self.ctx.db.read() as conn:
+            queries.read_flow_run(conn, run_id)
+            return queries.list_task_runs(conn, run_id)
+
+    def flow_run_logs(self, run_id: uuid.UUID, *, limit: int = 1000,
+                      offset: int = 0) -> Page[LogLine]:
+        """A flow run's log lines and its task runs', oldest first."""
+        with self.ctx.db.read() as conn:
+            queries.read_flow_run(conn, run_id)
+            lines = queries.list_logs(conn, run_id, limit=limit, offset=offset)
+            total = queries.count_logs(conn, run_id)
+        return Page[LogLine](items=lines, total=total, limit=limit, offset=offset)
+
+    def read_task_run(self, task_run_id: uuid.UUID) -> TaskRunRead:
+        with self.ctx.db.read() as conn:
+            return queries.read_task_run(conn, task_run_id)
+
+    def task_run_states(self, task_run_id: uuid.UUID) -> list[StateRecord]:
+        with self.ctx.db.read() as conn:
+            queries.read_task_run(conn, task_run_id)
+            return queries.list_states(conn, task_run_id=task_run_id)
+
+    def set_task_run_state(self, task_run_id: uuid.UUID, state: StateIn) -> StateRecord:
+        with self.ctx.db.write() as conn:
+            runs.set_run_state(conn, task_run_id, state, is_task=True)
+            return queries.list_states(conn, task_run_id=task_run_id)[-1]
+
+    def write_logs(self, lines: Sequence[LogIn]) -> int:
+        """Write log lines; returns how many."""
+        with self.ctx.db.write() as conn:
+            return runs.write_logs(conn, lines)
+
+    def send_events(self, events: Sequence[Event], *, resent: bool = False) -> int:
+        """Runs, states and logs in one batch (how flows report); `resent` when an earlier send
+        of some of them may have been stored already. States the transition table refuses are
+        left out (logged); returns how many events were written."""
+        return write_batch(self.ctx.db, events, resent=resent)

@@ -1,0 +1,267 @@
+"""One contract, every backend: the same calls give the same results and raise the same
+exception classes (exactly: not a base class) embedded on SQLite and PostgreSQL and through the
+HTTP client against a live server."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from transom.core import states as st
+from transom.core.recorder import FlowRunCreated, LogRecorded, StateChanged, TaskRunCreated
+from transom.core.states import StateType, now_utc
+from transom.exceptions import (
+    AlreadyExists,
+    ClaimLost,
+    InvalidTransition,
+    NotFound,
+    UserInputError,
+    WorkerNameTaken,
+)
+from transom.schemas import (
+    DeploymentCreate,
+    DeploymentRunCreate,
+    DeploymentUpdate,
+    FlowRunCreate,
+    LogIn,
+    StateIn,
+    WorkerPoll,
+    WorkPoolCreate,
+    WorkPoolUpdate,
+)
+from transom.services import Backend
+
+
+def _raises(kind: type[BaseException], call: Any, *args: Any, **kwargs: Any) -> BaseException:
+    """`call` raises exactly `kind` (a subclass would hide a lossy mapping)."""
+    with pytest.raises(kind) as info:
+        call(*args, **kwargs)
+    assert type(info.value) is kind, f"{type(info.value).__name__}: {info.value}"
+    assert str(info.value), "every error says what went wrong"
+    return info.value
+
+
+def _state(kind: StateType, **extra: Any) -> StateIn:
+    return StateIn(type=kind, **extra)
+
+
+def _deploy(backend: Backend, name: str = "nightly", pool: str | None = "main",
+            **extra: Any) -> Any:
+    if pool is not None:
+        try:
+            backend.create_work_pool(WorkPoolCreate(name=pool))
+        except AlreadyExists:
+            pass
+    return backend.upsert_deployment(DeploymentCreate(
+        flow_name="etl", name=name, entrypoint="flows.py:etl", path="/srv/flows",
+        work_pool=pool, **extra))
+
+
+def _poll(backend: Backend, name: str, *, instance: uuid.UUID | None = None,
+          running: list[uuid.UUID] | None = None, limit: int = 5) -> Any:
+    return backend.poll_worker(WorkerPoll(name=name, instance=instance or uuid.uuid4(),
+                                          work_pool="main", running=running or [], limit=limit))
+
+
+class TestBackendContract:
+    # -- recorded runs ---------------------------------------------------------------------------
+    def test_health_names_the_database(self, backend: Backend) -> None:
+        health = backend.health()
+        assert health["status"] == "ok" and health["database"] in ("sqlite", "postgresql")
+
+    def test_a_created_run_reads_back_by_id_and_prefix(self, backend: Backend) -> None:
+        run = backend.create_flow_run(FlowRunCreate(flow_name="etl", name="first",
+                                                    parameters={"n": 1}, tags=["a"]))
+        assert (run.state_type, run.name, run.flow_name) == (StateType.PENDING, "first", "etl")
+        read = backend.read_flow_run(run.id)
+        assert read.model_dump(exclude={"task_run_count"}) == run.model_dump(
+            exclude={"task_run_count"})
+        assert backend.read_flow_run(run.id.hex[:10]).id == run.id
+        assert [f.name for f in backend.list_flows()] == ["etl"]
+
+    def test_missing_runs_and_bad_ids(self, backend: Backend) -> None:
+        _raises(NotFound, backend.read_flow_run, uuid.uuid4())
+        _raises(NotFound, backend.read_flow_run, "ffffffff")
+        _raises(UserInputError, backend.read_flow_run, "not-an-id")
+        _raises(NotFound, backend.set_flow_run_state, uuid.uuid4(), _state(StateType.RUNNING))
+        _raises(NotFound, backend.cancel_flow_run, uuid.uuid4())
+        _raises(NotFound, backend.flow_run_states, uuid.uuid4())
+        _raises(NotFound, backend.flow_run_task_runs, uuid.uuid4())
+        _raises(NotFound, backend.flow_run_logs, uuid.uuid4())
+        _raises(NotFound, backend.read_task_run, uuid.uuid4())
+        _raises(NotFound, backend.task_run_states, uuid.uuid4())
+
+    def test_listing_filters_and_counts(self, backend: Backend) -> None:
+        for i in range(3):
+            backend.create_flow_run(FlowRunCreate(flow_name="etl", name=f"e{i}"))
+        done = backend.create_flow_run(FlowRunCreate(
+            flow_name="report", state=_state(StateType.COMPLETED)))
+        page = backend.list_flow_runs(limit=2)
+        assert (len(page.items), page.total) == (2, 4)
+        assert [r.id for r in backend.list_flow_runs(state="completed").items] == [done.id]
+        assert backend.list_flow_runs(state=StateType.PENDING, flow_name="etl").total == 3
+        assert backend.list_flow_runs(since=now_utc() + timedelta(hours=1)).total == 0
+        _raises(UserInputError, backend.list_flow_runs, state="done")
+
+    def test_proposed_states_follow_the_transition_table(self, backend: Backend) -> None:
+        run = backend.create_flow_run(FlowRunCreate(flow_name="etl"))
+        assert backend.set_flow_run_state(run.id, _state(StateType.RUNNING)).name == "Running"
+        record = backend.set_flow_run_state(run.id, _state(StateType.COMPLETED, name="Done",
+                                                           message="all good"))
+        assert (record.type, record.name, record.message) == (StateType.COMPLETED, "Done",
+                                                              "all good")
+        error = _raises(InvalidTransition, backend.set_flow_run_state, run.id,
+                        _state(StateType.RUNNING))
+        assert "COMPLETED" in str(error)
+        forced = backend.set_flow_run_state(run.id, _state(StateType.FAILED, force=True))
+        assert forced.type is StateType.FAILED
+        assert [s.name for s in backend.flow_run_states(run.id)] == [
+            "Pending", "Running", "Done", "Failed"]
+        assert backend.read_flow_run(run.id).run_count == 1
+
+    def test_cancel(self, backend: Backend) -> None:
+        waiting = backend.create_flow_run(FlowRunCreate(flow_name="etl"))
+        assert backend.cancel_flow_run(waiting.id.hex[:12], "not today").name == "Cancelled"
+        running = backend.create_flow_run(FlowRunCreate(flow_name="etl",
+                                                        state=_state(StateType.RUNNING)))
+        record = backend.cancel_flow_run(running.id, "stop")
+        assert (record.name, record.message) == ("Cancelling", "stop")
+        _raises(InvalidTransition, backend.cancel_flow_run, running.id)
+        _raises(InvalidTransition, backend.cancel_flow_run, waiting.id)
+        _raises(InvalidTransition, backend.set_flow_run_state, running.id,
+                _state(StateType.RUNNING))
+
+    def test_a_batch_of_events_keeps_what_the_table_allows(self, backend: Backend) -> None:
+        flow_id, task_id = uuid.uuid4(), uuid.uuid4()
+        written = backend.send_events([
+            FlowRunCreated(flow_id, "etl", "batch", {"day": 3}),
+            StateChanged(flow_id, False, st.Running(), 1),
+            TaskRunCreated(task_id, flow_id, "flows.extract", "extract-0"),
+            StateChanged(task_id, True, st.Running(), 1),
+            StateChanged(task_id, True, st.Completed(), 1),
+            StateChanged(task_id, True, st.Running(), 1),  # after a final state: left out
+            LogRecorded(flow_id, task_id, 20, "transom", "λ extracted", now_utc()),
+            StateChanged(flow_id, False, st.Completed(), 1),
+        ])
+        assert written == 7
+        assert [s.name for s in backend.flow_run_states(flow_id)] == ["Running", "Completed"]
+        (task_run,) = backend.flow_run_task_runs(flow_id)
+        assert (task_run.name, task_run.state_name) == ("extract-0", "Completed")
+        assert backend.read_task_run(task_id).id == task_id
+        assert [s.name for s in backend.task_run_states(task_id)] == ["Running", "Completed"]
+        assert [line.message for line in backend.flow_run_logs(flow_id).items] == ["λ extracted"]
+        # The same batch sent again after a lost answer stores nothing twice.
+        backend.send_events([StateChanged(flow_id, False, st.Completed(), 1)], resent=True)
+        assert len(backend.flow_run_states(flow_id)) == 2
+
+    def test_a_state_for_a_run_nobody_created_is_left_out(self, backend: Backend) -> None:
+        flow_id = uuid.uuid4()
+        written = backend.send_events([
+            StateChanged(uuid.uuid4(), False, st.Running(), 1),
+            FlowRunCreated(flow_id, "etl", "kept"),
+            StateChanged(flow_id, False, st.Running(), 1)])
+        assert written == 2
+        assert backend.read_flow_run(flow_id).state_name == "Running"
+
+    def test_task_run_states_and_logs(self, backend: Backend) -> None:
+        flow_id, task_id = uuid.uuid4(), uuid.uuid4()
+        backend.send_events([FlowRunCreated(flow_id, "etl", "r"),
+                             TaskRunCreated(task_id, flow_id, "flows.t", "t-0"),
+                             StateChanged(task_id, True, st.Pending())])
+        assert backend.set_task_run_state(task_id, _state(StateType.RUNNING)).name == "Running"
+        backend.set_task_run_state(task_id, _state(StateType.COMPLETED))
+        _raises(InvalidTransition, backend.set_task_run_state, task_id,
+                _state(StateType.RUNNING))
+        assert backend.write_logs([LogIn(flow_run_id=flow_id, level=20, message=f"line {i}")
+                                   for i in range(5)]) == 5
+        page = backend.flow_run_logs(flow_id, limit=2, offset=2)
+        assert ([line.message for line in page.items], page.total) == (["line 2", "line 3"], 5)
+
+    # -- work pools ------------------------------------------------------------------------------
+    def test_work_pools(self, backend: Backend) -> None:
+        created = backend.create_work_pool(WorkPoolCreate(name="main", concurrency_limit=2))
+        assert (created.name, created.concurrency_limit, created.paused) == ("main", 2, False)
+        _raises(AlreadyExists, backend.create_work_pool, WorkPoolCreate(name="main"))
+        _raises(NotFound, backend.read_work_pool, "nope")
+        _raises(NotFound, backend.update_work_pool, "nope", WorkPoolUpdate(paused=True))
+        _raises(NotFound, backend.delete_work_pool, "nope")
+        updated = backend.update_work_pool("main", WorkPoolUpdate(paused=True,
+                                                                  concurrency_limit=None))
+        assert (updated.paused, updated.concurrency_limit) == (True, None)
+        assert [p.name for p in backend.list_work_pools()] == ["main"]
+        _deploy(backend)
+        _raises(UserInputError, backend.delete_work_pool, "main")  # a deployment uses it
+        backend.delete_deployment("etl/nightly")
+        backend.delete_work_pool("main")
+        assert backend.list_work_pools() == []
+
+    # -- deployments -----------------------------------------------------------------------------
+    def test_deployments(self, backend: Backend) -> None:
+        deployment = _deploy(backend, tags=["t"], parameters={"day": 1})
+        assert deployment.full_name == "etl/nightly"
+        for ref in (deployment.id, str(deployment.id), "etl/nightly", "nightly"):
+            assert backend.read_deployment(ref).id == deployment.id
+        _raises(NotFound, backend.read_deployment, "etl/missing")
+        _raises(NotFound, backend.read_deployment, uuid.uuid4())
+        _raises(NotFound, backend.upsert_deployment, DeploymentCreate(
+            flow_name="etl", name="x", entrypoint="flows.py:etl", work_pool="no-such-pool"))
+        paused = backend.update_deployment("etl/nightly", DeploymentUpdate(paused=True))
+        assert paused.paused
+        assert [d.full_name for d in backend.list_deployments(work_pool="main")] == ["etl/nightly"]
+        assert backend.list_deployments(flow_name="other") == []
+        again = _deploy(backend, parameters={"day": 2})
+        assert again.id == deployment.id and again.parameters == {"day": 2}
+        assert backend.delete_deployment(deployment.id).id == deployment.id
+        _raises(NotFound, backend.read_deployment, deployment.id)
+
+    def test_deployment_runs(self, backend: Backend) -> None:
+        _deploy(backend, parameters={"day": 1},
+                parameter_schema={"type": "object", "properties": {"day": {"type": "integer"}},
+                                  "additionalProperties": False})
+        run = backend.create_deployment_run("etl/nightly", DeploymentRunCreate(
+            parameters={"day": 2}, idempotency_key="k1"))
+        assert (run.state_type, run.parameters) == (StateType.SCHEDULED, {"day": 2})
+        same = backend.create_deployment_run("etl/nightly", DeploymentRunCreate(
+            idempotency_key="k1"))
+        assert same.id == run.id
+        _raises(UserInputError, backend.create_deployment_run, "etl/nightly",
+                DeploymentRunCreate(parameters={"month": 1}))
+        _raises(NotFound, backend.create_deployment_run, "etl/missing", DeploymentRunCreate())
+
+    # -- workers ---------------------------------------------------------------------------------
+    def test_a_claim_is_made_once_and_a_lost_claim_is_refused(self, backend: Backend) -> None:
+        _deploy(backend)
+        run = backend.create_deployment_run("etl/nightly", DeploymentRunCreate())
+        first = _poll(backend, "w1")
+        assert [c.id for c in first.runs] == [run.id]
+        assert backend.read_flow_run(run.id).state_type is StateType.PENDING
+        second = _poll(backend, "w2")
+        assert second.runs == []  # lost to w1
+        # w2 reporting on w1's run is refused; w1's report stands.
+        _raises(ClaimLost, backend.set_flow_run_state, run.id,
+                _state(StateType.CRASHED, worker_id=second.worker_id))
+        backend.set_flow_run_state(run.id, _state(StateType.RUNNING, worker_id=first.worker_id))
+        assert backend.read_flow_run(run.id).state_type is StateType.RUNNING
+        names = sorted(w.name for w in backend.list_workers(work_pool="main"))
+        assert names == ["w1", "w2"]
+        _raises(NotFound, backend.list_workers, work_pool="nope")
+
+    def test_a_run_given_back_is_no_longer_the_workers(self, backend: Backend) -> None:
+        _deploy(backend)
+        run = backend.create_deployment_run("etl/nightly", DeploymentRunCreate())
+        instance = uuid.uuid4()
+        claimed = _poll(backend, "w1", instance=instance)
+        # The worker's next poll does not list the run (its process never started): given back.
+        _poll(backend, "w1", instance=instance, limit=0)
+        assert backend.read_flow_run(run.id).state_type is StateType.SCHEDULED
+        _raises(ClaimLost, backend.set_flow_run_state, run.id,
+                _state(StateType.CRASHED, worker_id=claimed.worker_id))
+
+    def test_a_worker_name_is_taken_while_its_owner_lives(self, backend: Backend) -> None:
+        _deploy(backend)
+        _poll(backend, "w1")
+        error = _raises(WorkerNameTaken, _poll, backend, "w1")
+        assert "already running" in str(error)

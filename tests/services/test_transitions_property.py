@@ -1,0 +1,103 @@
+"""Property: whatever sequence of state changes reaches a run, through whichever entry point
+(a proposal, an engine event batch, a cancel, a worker's claim, give-back or loss, late-run
+marking), the history stored for it obeys the transition table."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as strategies
+
+from transom.core.recorder import StateChanged
+from transom.core.states import TRANSITIONS, State, StateType, now_utc
+from transom.exceptions import TransomError
+from transom.schemas import (
+    DeploymentCreate,
+    DeploymentRunCreate,
+    StateIn,
+    WorkerPoll,
+    WorkPoolCreate,
+)
+from transom.services import Backend
+
+_numbers = itertools.count()
+
+ACTIONS = strategies.one_of(
+    strategies.tuples(strategies.just("propose"), strategies.sampled_from(StateType)),
+    strategies.tuples(strategies.just("event"), strategies.sampled_from(StateType)),
+    strategies.tuples(strategies.just("cancel"), strategies.none()),
+    strategies.tuples(strategies.just("claim"), strategies.none()),
+    strategies.tuples(strategies.just("keep"), strategies.none()),
+    strategies.tuples(strategies.just("drop"), strategies.none()),
+    strategies.tuples(strategies.just("late"), strategies.none()),
+)
+
+
+class _Scenario:
+    """One deployment run in a pool of its own, and a worker that may claim it."""
+
+    def __init__(self, backend: Backend) -> None:
+        n = next(_numbers)
+        self.backend = backend
+        self.pool = f"pool-{n}"
+        backend.create_work_pool(WorkPoolCreate(name=self.pool))
+        backend.upsert_deployment(DeploymentCreate(
+            flow_name="prop", name=f"d{n}", entrypoint="flows.py:prop", work_pool=self.pool))
+        self.run = backend.create_deployment_run(f"prop/d{n}", DeploymentRunCreate()).id
+        self.worker = f"worker-{n}"
+        self.instance = uuid.uuid4()
+        self.worker_id: uuid.UUID | None = None
+        self.later = now_utc()
+
+    def poll(self, running: list[uuid.UUID], limit: int) -> None:
+        result = self.backend.poll_worker(WorkerPoll(
+            name=self.worker, instance=self.instance, work_pool=self.pool, running=running,
+            limit=limit))
+        self.worker_id = result.worker_id
+
+    def act(self, action: str, kind: StateType | None) -> None:
+        backend = self.backend
+        if action == "propose":
+            assert kind is not None
+            backend.set_flow_run_state(self.run, StateIn(type=kind, worker_id=self.worker_id))
+        elif action == "event":
+            assert kind is not None
+            backend.send_events([StateChanged(self.run, False,
+                                              State(kind, kind.value.title()), 1)])
+        elif action == "cancel":
+            backend.cancel_flow_run(self.run, "property test")
+        elif action == "claim":
+            self.poll([], 1)
+        elif action == "keep":
+            self.poll([self.run], 0)
+        elif action == "drop":
+            self.poll([], 0)
+        else:  # an hour later: Scheduled runs are Late, a silent worker's runs are lost
+            self.later += timedelta(hours=1)
+            backend.housekeeping(self.later)
+
+
+def _check(history: list[Any]) -> None:
+    previous: StateType | None = None
+    for record in history:
+        assert record.type in TRANSITIONS[previous], (
+            f"{previous} -> {record.type} stored: " + " -> ".join(r.name for r in history))
+        previous = record.type
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(actions=strategies.lists(ACTIONS, min_size=1, max_size=12))
+def test_every_stored_history_obeys_the_table(backend: Backend,
+                                               actions: list[tuple[str, Any]]) -> None:
+    scenario = _Scenario(backend)
+    for action, kind in actions:
+        try:
+            scenario.act(action, kind)
+        except TransomError:
+            pass  # refused, with the reason: the history must still be a legal one
+    _check(backend.flow_run_states(scenario.run))
