@@ -40,6 +40,7 @@ LANE_PATHS: tuple[str, ...] = (
     "tests/doctor",
     "tests/server",               # the server started on 127.0.0.1 and queried
     "tests/client",
+    "tests/services",             # one contract over every backend: embedded and through HTTP
     "tests/worker",               # flow runs started as subprocesses, cancelled, killed
     "tests/test_deployments.py",
     "tests/test_services.py",     # Windows service definitions
