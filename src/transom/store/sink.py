@@ -17,10 +17,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from transom.core.recorder import Event, FlowRunCreated, LogRecorded, StateChanged, TaskRunCreated
-from transom.core.states import FINAL_TYPES, StateType, now_utc
+from transom.core.states import FINAL_TYPES, TRANSITIONS, StateType, now_utc
 from transom.store import models as m
 from transom.store.database import Database, open_database
-from transom.store.transitions import admit
+from transom.store.transitions import Gate
 
 __all__ = ["StoreSink", "insert_ignore", "unwritten", "write_batch", "write_events"]
 
@@ -194,16 +194,14 @@ def write_events(conn: Connection, events: Sequence[Event],
                  expect: Mapping[uuid.UUID, tuple[str, str]] | None = None,
                  ) -> list[tuple[StateChanged, str]]:
     """Write one batch of events on `conn` (inside the caller's transaction): the one way a
-    state reaches the database. Its states pass the transition table first
-    (`transitions.admit`, with `strict` and `expect`); returns the states left out, with why.
+    state reaches the database. Its states pass the transition table (`transitions.Gate`, with
+    `strict` and `expect`); returns the states left out, with why.
 
     On SQLite the rows are built in the driver's own terms (hex ids, DATETIME strings, JSON text)
     and go straight to executemany: this is the embedded recorder's hot path, about twice as fast
     as Core. Elsewhere (or with `driver_sql=False`) they go through SQLAlchemy Core, which
     converts them. `flow_id_cache` (flow name -> id) saves looking flows up again.
     """
-    admitted = admit(conn, events, strict=strict, expect=expect)
-    events = admitted.events
     sqlite = conn.dialect.name == "sqlite" and driver_sql is not False
     U = _hex if sqlite else _same
     T = _sqlite_time if sqlite else _same
@@ -216,48 +214,71 @@ def write_events(conn: Connection, events: Sequence[Event],
     state_rows: list[tuple[Any, ...]] = []
     log_rows: list[tuple[Any, ...]] = []
     # The newest state per run, and the first Running time seen for it in this batch.
-    latest: dict[uuid.UUID, list[Any]] = {}
-    task_ids: set[uuid.UUID] = set()
-    for event in events:
-        if isinstance(event, StateChanged):
-            state = event.state
-            run_id = event.run_id
-            is_task = event.is_task
-            ts = T(state.timestamp)
-            rid = U(run_id)
-            state_rows.append((
-                None if is_task else rid, rid if is_task else None, state.type.value,
-                state.name, ts, S(state.message),
-                J(state.error.to_dict()) if state.error is not None else None,
-                T(state.scheduled_time),
-            ))
-            previous = latest.get(run_id)
-            first_start = previous[6] if previous is not None else None
-            if first_start is None and state.type is StateType.RUNNING:
-                first_start = ts
-            result_ref = event.result_ref
-            if result_ref is None and previous is not None:
-                result_ref = previous[8]
-            latest[run_id] = [state.type.value, state.name, S(state.message), ts, event.run_count,
-                              ts, first_start, ts if state.type in FINAL_TYPES else None,
-                              result_ref, rid]
-            if is_task:
-                task_ids.add(run_id)
-        elif isinstance(event, TaskRunCreated):
-            created = T(event.created)
-            task_runs.append((U(event.id), U(event.flow_run_id), event.task_key, event.name,
-                              event.dynamic_key, event.cache_key,
-                              J([str(u) for u in event.upstream]), J(event.tags), 0, created,
-                              created))
-        elif isinstance(event, LogRecorded):
-            log_rows.append((U(event.flow_run_id), U(event.task_run_id), event.level,
-                             event.logger, S(event.message), T(event.timestamp)))
-        elif isinstance(event, FlowRunCreated):
-            created = T(event.created)
-            flow_names.append(event.flow_name)
-            flow_runs.append((U(event.id), None, event.name, J(event.parameters),
-                              U(event.parent_flow_run_id), U(event.parent_task_run_id),
-                              U(event.deployment_id), J(event.tags), 0, created, created))
+    latest: dict[Any, list[Any]] = {}
+    task_ids: set[Any] = set()
+    # The transition table, applied as the rows are built (this loop is the embedded recorder's
+    # hot path). A state of a run created or changed earlier in the batch is decided at once; the
+    # states of other runs are held, their stored states read in one query (`Gate.resolve`), and
+    # then they go through the same loop again.
+    gate = Gate(expect, strict)
+    known = gate.known
+    known_get = known.get
+    held = gate.hold
+    allowed = TRANSITIONS
+    absent = gate.absent
+    pending: Sequence[Event] = events
+    while pending:
+        for event in pending:
+            if type(event) is StateChanged:
+                state = event.state
+                # Runs are keyed by their id as written (a hex string on SQLite, whose hash is
+                # cached; a UUID's hash is computed in Python each time).
+                rid = U(event.run_id)
+                current = known_get(rid, absent)
+                if current is absent or not (state.type in allowed[current] or event.force):
+                    held(event, current, rid)
+                    continue
+                known[rid] = state.type
+                is_task = event.is_task
+                ts = T(state.timestamp)
+                state_rows.append((
+                    None if is_task else rid, rid if is_task else None, state.type.value,
+                    state.name, ts, S(state.message),
+                    J(state.error.to_dict()) if state.error is not None else None,
+                    T(state.scheduled_time),
+                ))
+                previous = latest.get(rid)
+                first_start = previous[6] if previous is not None else None
+                if first_start is None and state.type is StateType.RUNNING:
+                    first_start = ts
+                result_ref = event.result_ref
+                if result_ref is None and previous is not None:
+                    result_ref = previous[8]
+                latest[rid] = [state.type.value, state.name, S(state.message), ts,
+                               event.run_count, ts, first_start,
+                               ts if state.type in FINAL_TYPES else None, result_ref, rid]
+                if is_task:
+                    task_ids.add(rid)
+            elif isinstance(event, TaskRunCreated):
+                tid = U(event.id)
+                gate.created(tid)
+                created = T(event.created)
+                task_runs.append((tid, U(event.flow_run_id), event.task_key, event.name,
+                                  event.dynamic_key, event.cache_key,
+                                  J([str(u) for u in event.upstream]), J(event.tags), 0,
+                                  created, created))
+            elif isinstance(event, LogRecorded):
+                log_rows.append((U(event.flow_run_id), U(event.task_run_id), event.level,
+                                 event.logger, S(event.message), T(event.timestamp)))
+            elif isinstance(event, FlowRunCreated):
+                fid = U(event.id)
+                gate.created(fid)
+                created = T(event.created)
+                flow_names.append(event.flow_name)
+                flow_runs.append((fid, None, event.name, J(event.parameters),
+                                  U(event.parent_flow_run_id), U(event.parent_task_run_id),
+                                  U(event.deployment_id), J(event.tags), 0, created, created))
+        pending = gate.resolve(conn)
     if flow_runs:
         ids = _flow_ids(conn, set(flow_names), cache)
         flow_runs = [(r[0], U(ids[name]), *r[2:])
@@ -266,7 +287,7 @@ def write_events(conn: Connection, events: Sequence[Event],
     task_updates = [tuple(v) for k, v in latest.items() if k in task_ids]
     write = _write_sqlite if sqlite else _write_core
     write(conn, flow_runs, task_runs, state_rows, log_rows, flow_updates, task_updates)
-    return admitted.refused
+    return gate.finish()
 
 
 # -- SQLite: straight to the driver's executemany -----------------------------------------------

@@ -1,5 +1,5 @@
-"""The transition table applied to every state written: `admit` decides which states of a batch
-may be stored, before `sink.write_events` writes them.
+"""The transition table applied to every state written: a `Gate` decides which states of a batch
+may be stored, as `sink.write_events` builds their rows.
 
 Every state a database receives passes here: engine events (embedded or `POST /api/events`),
 proposals (`/set_state`), cancels, worker claims, late and lost-run marking, deployment runs.
@@ -14,32 +14,22 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from transom.core.recorder import Event, FlowRunCreated, StateChanged, TaskRunCreated
-from transom.core.states import TRANSITIONS, StateType, check_transition
+from transom.core.recorder import StateChanged
+from transom.core.states import StateType, check_transition
 from transom.exceptions import NotFound
 from transom.store import models as m
 
-__all__ = ["Admitted", "admit", "current_states"]
+__all__ = ["Gate", "current_states"]
 
 logger = logging.getLogger("transom.store")
 
 _UNKNOWN = object()  # a run this batch does not create and the database does not have
-
-
-class Admitted:
-    """What `admit` decided: the events to write and the states left out (with why)."""
-
-    __slots__ = ("events", "refused")
-
-    def __init__(self, events: Sequence[Event], refused: list[tuple[StateChanged, str]]) -> None:
-        self.events = events
-        self.refused = refused
 
 
 def current_states(conn: Connection, run_ids: set[uuid.UUID], *,
@@ -48,6 +38,12 @@ def current_states(conn: Connection, run_ids: set[uuid.UUID], *,
     stay locked until the transaction ends, so two writers of one run decide one at a time."""
     if not run_ids:
         return {}
+    if conn.dialect.name == "sqlite":  # the recorder's path: straight to the driver, ids as hex
+        ids = [run_id.hex for run_id in run_ids]
+        sql = (f"SELECT id, state_type, state_name FROM {'task_runs' if is_task else 'flow_runs'}"
+               f" WHERE id IN ({', '.join('?' * len(ids))})")
+        return {uuid.UUID(row[0]): (StateType(row[1]) if row[1] else None, row[2])
+                for row in conn.exec_driver_sql(sql, tuple(ids))}
     table = m.task_runs if is_task else m.flow_runs
     query = sa.select(table.c.id, table.c.state_type, table.c.state_name).where(
         table.c.id.in_(list(run_ids))).order_by(table.c.id)  # one lock order: no deadlock
@@ -58,59 +54,87 @@ def current_states(conn: Connection, run_ids: set[uuid.UUID], *,
             for row in conn.execute(query)}
 
 
-def admit(conn: Connection, events: Sequence[Event], *, strict: bool = False,
-          expect: Mapping[uuid.UUID, tuple[str, str]] | None = None) -> Admitted:
-    """The events of `events` that may be written, in order.
+class Gate:
+    """Decides, state by state, which states of one batch are written (see `sink.write_events`,
+    whose loop asks `known` first: the state type of each run as of the states so far).
 
-    `strict`: raise InvalidTransition (NotFound for a missing run) instead of leaving a state
-    out. `expect`: run id -> the (type, name) the caller saw; the run's state is written only if
-    it is still that one (so two servers acting on one run write it once).
+    A state of a run the batch did not create and has not changed yet is `hold`-en; `resolve`
+    reads the stored states of those runs in one query and hands their states back to go round
+    the loop once more, now that their runs are known. A refused state is raised (`strict`) or
+    left out and logged (`finish`). `expect`: run id -> the (type, name) its caller saw; its
+    state is written only if it is still that one (two servers acting on one run write it once).
     """
-    known: dict[uuid.UUID, Any] = {}  # run id -> its state type as of the events so far
-    asked_flows: set[uuid.UUID] = set()
-    asked_tasks: set[uuid.UUID] = set()
-    for event in events:
-        if isinstance(event, StateChanged):
-            if event.run_id not in known:
-                (asked_tasks if event.is_task else asked_flows).add(event.run_id)
-        elif isinstance(event, FlowRunCreated | TaskRunCreated):
-            known.setdefault(event.id, None)
-    stored: dict[uuid.UUID, tuple[StateType | None, str | None]] = {}
-    stored.update(current_states(conn, asked_flows, is_task=False))
-    stored.update(current_states(conn, asked_tasks, is_task=True))
-    for run_id in asked_flows | asked_tasks:
-        known[run_id] = stored[run_id][0] if run_id in stored else _UNKNOWN
-    kept: list[Event] = []
-    refused: list[tuple[StateChanged, str]] = []
-    for event in events:
-        if not isinstance(event, StateChanged):
-            kept.append(event)
-            continue
-        run_id = event.run_id
-        current = known[run_id]
-        reason = None
-        if current is _UNKNOWN:
-            reason = f"no {'task' if event.is_task else 'flow'} run has the id {run_id}"
-            if strict:
-                raise NotFound(reason)
-        elif expect is not None and run_id in expect and run_id in stored \
-                and (_value(stored[run_id][0]), stored[run_id][1]) != expect[run_id]:
-            reason = "its run moved on meanwhile"
-        elif not event.force and event.state.type not in TRANSITIONS[current]:
-            if strict:
-                check_transition(current, event.state.type)  # raises with the reason
-            reason = (f"{current.value if current else 'a new run'} -> "
-                      f"{event.state.type.value} is not allowed")
-        if reason is not None:
-            refused.append((event, reason))
-            continue
-        known[run_id] = event.state.type
-        kept.append(event)
-    for event, reason in refused:
-        if expect is None or event.run_id not in expect:
-            logger.warning("state %s of %s run %s not recorded: %s", event.state.name,
-                           "task" if event.is_task else "flow", event.run_id, reason)
-    return Admitted(kept, refused)
+
+    absent: Any = _UNKNOWN
+
+    def __init__(self, expect: Mapping[uuid.UUID, tuple[str, str]] | None = None,
+                 strict: bool = False) -> None:
+        self.expect = expect
+        self.strict = strict
+        # Keyed by the caller's key of a run (its id as the database driver takes it).
+        self.known: dict[Any, StateType | None] = {}
+        self.waiting: dict[Any, list[StateChanged]] = {}
+        self.refused: list[tuple[StateChanged, str]] = []
+        self._resolved = False
+
+    def created(self, key: Any) -> None:
+        if key not in self.waiting:
+            self.known.setdefault(key, None)
+
+    def hold(self, event: StateChanged, current: Any, key: Any) -> None:
+        """A state not decided in the loop: its run is not known yet, or the table refuses it."""
+        if current is not _UNKNOWN:
+            self._refuse(event, current)
+        elif self._resolved:
+            self._left_out(event, f"no {'task' if event.is_task else 'flow'} run has the id "
+                                  f"{event.run_id}", NotFound)
+        else:
+            self.waiting.setdefault(key, []).append(event)
+
+    def resolve(self, conn: Connection) -> list[StateChanged]:
+        """The held states, in order, once their runs' stored states are known; [] after."""
+        if self._resolved or not self.waiting:
+            self._resolved = True
+            return []
+        self._resolved = True
+        flows = {held[0].run_id for held in self.waiting.values() if not held[0].is_task}
+        tasks = {held[0].run_id for held in self.waiting.values() if held[0].is_task}
+        stored = current_states(conn, flows, is_task=False)
+        stored.update(current_states(conn, tasks, is_task=True))
+        again: list[StateChanged] = []
+        for key, held in self.waiting.items():
+            run_id = held[0].run_id
+            if run_id not in stored:
+                for event in held:
+                    self.hold(event, _UNKNOWN, key)
+                continue
+            kind, name = stored[run_id]
+            seen = self.expect.get(run_id) if self.expect is not None else None
+            if seen is not None and (_value(kind), name) != seen:
+                self.refused.extend((event, "its run moved on meanwhile") for event in held)
+                continue
+            self.known[key] = kind
+            again.extend(held)
+        return again
+
+    def finish(self) -> list[tuple[StateChanged, str]]:
+        """The states left out, with why (each also logged, but those of `expect`-ed runs)."""
+        for event, reason in self.refused:
+            if self.expect is None or event.run_id not in self.expect:
+                logger.warning("state %s of %s run %s not recorded: %s", event.state.name,
+                               "task" if event.is_task else "flow", event.run_id, reason)
+        return self.refused
+
+    def _refuse(self, event: StateChanged, current: StateType | None) -> None:
+        if self.strict:
+            check_transition(current, event.state.type)  # raises with the reason
+        self.refused.append((event, f"{current.value if current else 'a new run'} -> "
+                                    f"{event.state.type.value} is not allowed"))
+
+    def _left_out(self, event: StateChanged, reason: str, error: type[Exception]) -> None:
+        if self.strict:
+            raise error(reason)
+        self.refused.append((event, reason))
 
 
 def _value(state_type: StateType | None) -> str | None:
