@@ -166,6 +166,19 @@ class TestBackendContract:
         assert written == 2
         assert backend.read_flow_run(flow_id).state_name == "Running"
 
+    def test_odd_text_and_numbers_are_stored_repaired(self, backend: Backend) -> None:
+        flow_id = uuid.uuid4()
+        odd = "x-\udcff-\x00-y"  # a surrogateescape'd byte and a NUL
+        assert backend.send_events([
+            FlowRunCreated(flow_id, "etl", f"run {odd}", {"ratio": float("nan")}),
+            LogRecorded(flow_id, None, 20, "transom", f"printed {odd}", now_utc()),
+            StateChanged(flow_id, False, st.Completed(message=odd), 1)]) == 3
+        run = backend.read_flow_run(flow_id)
+        assert (run.name, run.state_message) == ("run x-\ufffd-\ufffd-y", "x-\ufffd-\ufffd-y")
+        assert run.parameters == {"ratio": "NaN"}
+        assert [line.message for line in backend.flow_run_logs(flow_id).items] == [
+            "printed x-\ufffd-\ufffd-y"]
+
     def test_task_run_states_and_logs(self, backend: Backend) -> None:
         flow_id, task_id = uuid.uuid4(), uuid.uuid4()
         backend.send_events([FlowRunCreated(flow_id, "etl", "r"),

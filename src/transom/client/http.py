@@ -21,6 +21,7 @@ import httpx
 from transom._version import __version__
 from transom.core.recorder import Event
 from transom.core.states import StateType
+from transom.core.storable import storable_event
 from transom.exceptions import ApiError, UserInputError, error_from_http
 from transom.schemas import (
     DeploymentCreate,
@@ -120,8 +121,11 @@ class TransomClient:
     def send_events(self, events: Sequence[Event], *, resent: bool = False) -> int:
         """POST a batch of run events; `resent` when an earlier send of some of them failed
         (the server then skips what it stored already)."""
-        body = EventBatch(events=[event_to_wire(e) for e in events],
-                          resent=resent).model_dump(mode="json")
+        try:
+            wire = [event_to_wire(e) for e in events]
+        except ValueError:  # text JSON cannot carry (a lone surrogate): repaired, as the store would
+            wire = [event_to_wire(storable_event(e)) for e in events]
+        body = EventBatch(events=wire, resent=resent).model_dump(mode="json")
         written: int = self.request("POST", "/events", json=body)["written"]
         return written
 

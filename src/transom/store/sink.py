@@ -8,6 +8,7 @@ NOTHING, so a batch that is delivered twice does not fail on runs it already cre
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
@@ -18,9 +19,12 @@ from sqlalchemy.engine import Connection
 
 from transom.core.recorder import Event, FlowRunCreated, LogRecorded, StateChanged, TaskRunCreated
 from transom.core.states import FINAL_TYPES, TRANSITIONS, StateType, now_utc
+from transom.core.storable import storable_event
 from transom.store import models as m
 from transom.store.database import Database, open_database
 from transom.store.transitions import Gate
+
+logger = logging.getLogger("transom.store")
 
 __all__ = ["StoreSink", "insert_ignore", "unwritten", "write_batch", "write_events"]
 
@@ -60,8 +64,42 @@ def write_batch(db: Database, events: Sequence[Event], *, resent: bool = False,
     """One batch of events in one transaction; `resent` skips what an earlier, unanswered send
     stored already. Returns how many events were written (refused states are left out).
 
-    Flow ids learnt in the batch join `db.flow_ids` only once it commits: a rolled-back batch
-    took its new flow rows with it, and a cached id of a missing row would fail every retry."""
+    A value the database refuses for good (lone surrogates, NUL, a name too long, NaN in JSON:
+    see `storable`) is never retried as if it were a passing failure: the batch is repaired and
+    written at once; whatever still cannot be stored is left out, one event at a time, with a
+    warning, and the rest is written."""
+    try:
+        return _write_batch(db, events, resent, driver_sql)
+    except Exception as exc:
+        if not is_refused_value(exc):
+            raise
+        first = exc
+    repaired = [storable_event(event) for event in events]
+    try:
+        written = _write_batch(db, repaired, resent, driver_sql)
+    except Exception as exc:
+        if not is_refused_value(exc):
+            raise
+    else:
+        logger.warning("values the database refused were repaired to be stored (%s)",
+                       _first_line(str(first)))
+        return written
+    written = 0
+    for event in repaired:
+        try:
+            written += _write_batch(db, [event], True, driver_sql)
+        except Exception as exc:
+            if not is_refused_value(exc):
+                raise
+            logger.warning("a %s could not be stored and was left out: %s",
+                           type(event).__name__, _first_line(str(exc)))
+    return written
+
+
+def _write_batch(db: Database, events: Sequence[Event], resent: bool,
+                 driver_sql: bool | None) -> int:
+    # Flow ids learnt in the batch join `db.flow_ids` only once it commits: a rolled-back batch
+    # took its new flow rows with it, and a cached id of a missing row would fail every retry.
     flow_ids = dict(db.flow_ids)
     try:
         with db.write() as conn:
@@ -73,6 +111,23 @@ def write_batch(db: Database, events: Sequence[Event], *, resent: bool = False,
         raise
     db.flow_ids.update(flow_ids)
     return len(events) - len(refused)
+
+
+def is_refused_value(exc: BaseException) -> bool:
+    """Whether `exc` is a database refusing a value of the batch (not the database failing)."""
+    if isinstance(exc, UnicodeError):
+        return True
+    if isinstance(exc, ValueError) and "NUL" in str(exc):  # psycopg: text cannot hold NUL
+        return True
+    cause = exc.__cause__
+    name = type(cause).__name__ if cause is not None else ""
+    # SQLAlchemy's DataError: PostgreSQL's data exceptions (class 22: a value too long, out of
+    # range, an invalid JSON token or escape); SQLite's "string or blob too big".
+    return name == "DataError" or "too big" in str(exc).lower()
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text
 
 
 def insert_ignore(conn: Connection, table: sa.Table) -> Any:
