@@ -356,13 +356,57 @@ def test_port_held_by_a_transom_server(live_server: str, tmp_path: Path) -> None
     assert answered.status == "ok" and "sqlite" in answered.finding
 
 
+def test_a_port_held_by_transom_is_not_looked_up_further() -> None:
+    # Finding a port's owner reads every process's sockets (seconds on a busy desktop): not
+    # needed when a Transom server answers there, the usual case.
+    def owner(port: int) -> PortOwner | None:
+        raise AssertionError("the owner of a port Transom answers on was looked up")
+
+    check = check_port("127.0.0.1", 4200, "linux", "bash", is_free=lambda h, p: False,
+                       owner=owner, is_transom=lambda h, p: True)
+    assert check.status == "ok" and "Transom server" in check.finding
+
+
+def _settings(tmp_path: Path, api_url: str | None, server_port: int | None = None) -> Settings:
+    """Settings whose own server port is the OS's pick (nothing listens there) unless given."""
+    return Settings.load({}, home=tmp_path, api_url=api_url,
+                         server_api_port=server_port or free_port())
+
+
 def test_api_url_that_does_not_answer(tmp_path: Path) -> None:
     port = free_port()
-    settings = Settings.load({}, home=tmp_path, api_url=f"http://127.0.0.1:{port}/api")
-    check = check_api(settings, "bash")
+    check = check_api(_settings(tmp_path, f"http://127.0.0.1:{port}/api"), "bash")
     assert check.status == "fail" and "cannot reach the Transom server" in check.finding
     assert check.fix == "transom server start"
     assert check_api(Settings.load({}, home=tmp_path), "bash").status == "ok"
+
+
+def test_a_wrong_api_url_while_a_server_answers_here(live_server: str, tmp_path: Path) -> None:
+    server_port = int(live_server.rsplit(":", 1)[1].split("/")[0])
+    wrong = f"http://127.0.0.1:{free_port()}/api"
+    check = check_api(_settings(tmp_path, wrong, server_port), "bash")
+    assert check.status == "fail", check
+    assert f"TRANSOM_API_URL {wrong} is wrong" in check.finding
+    assert f"a Transom server answers at {live_server}" in check.finding
+    assert check.fix == set_env_command("bash", "TRANSOM_API_URL", live_server)
+    assert "server start" not in repr(check)
+
+
+def test_an_api_url_without_its_api_path(live_server: str, tmp_path: Path) -> None:
+    server_port = int(live_server.rsplit(":", 1)[1].split("/")[0])
+    root = live_server.removesuffix("/api")
+    check = check_api(_settings(tmp_path, root, server_port), "bash")
+    assert check.status == "fail" and "is wrong (it is not Transom's API)" in check.finding
+    assert check.fix == set_env_command("bash", "TRANSOM_API_URL", live_server)
+    alone = check_api(_settings(tmp_path, root), "bash")  # no server on its own port
+    assert alone.status == "fail" and "not as Transom's API" in alone.finding
+    assert "ends in /api" in alone.finding and alone.fix is None
+
+
+def test_an_unreachable_remote_api_url_does_not_suggest_starting_a_server(tmp_path: Path) -> None:
+    check = check_api(_settings(tmp_path, "http://transom.invalid:4200/api"), "bash")
+    assert check.status == "fail" and "cannot reach" in check.finding
+    assert check.fix is None and "server start" not in " ".join(check.details)
 
 
 # -- firewall, PowerShell, antivirus ------------------------------------------------------------------
@@ -469,7 +513,9 @@ def windows_machine(tmp_path: Path) -> Machine:
         POLICIES: ok("MachinePolicy=Undefined\nCurrentUser=RemoteSigned\n"),
         DEFENDER: ok("rtp\tTrue\n"),
     })
-    environ = {"TRANSOM_HOME": str(tmp_path / "home"), "USERPROFILE": r"C:\Users\zoe"}
+    # The server port is the OS's pick: the check binds it, and 4200 may be busy on this machine.
+    environ = {"TRANSOM_HOME": str(tmp_path / "home"), "USERPROFILE": r"C:\Users\zoe",
+               "TRANSOM_SERVER_API_PORT": str(free_port())}
     return Machine("win32", environ, finds(pwsh=PWSH), runner, "powershell", WIN_PY,
                    exists=lambda path: False, console=legacy_report("win32"),
                    preferred_encoding="cp1252")

@@ -17,6 +17,7 @@ import pytest
 
 from tests.support.processes import gone
 from transom import flow
+from transom._runtime import build_runtime
 from transom.core.context import use_runtime
 from transom.core.recorder import ListRecorder, LogRecorded, StateChanged, TaskRunCreated
 from transom.exceptions import (
@@ -28,7 +29,6 @@ from transom.exceptions import (
 )
 from transom.platform.shells import detect_shell
 from transom.platform.wine import wine_version
-from transom.runtime import build_runtime
 from transom.shell import ShellResult, probe_shell, shell_run, shell_task
 
 WINDOWS = sys.platform == "win32"
@@ -179,16 +179,22 @@ def test_cwd_with_spaces_and_non_ascii(tmp_path: Path) -> None:
     assert os.path.samefile(result.stdout[0], workdir)
 
 
-def test_each_line_is_logged_as_it_arrives_outside_a_run(shell_log: Lines) -> None:
-    shell_run(["echo first", to_stderr("careful"), "echo last"], shell=NATIVE)
-    # In order within each stream (the two pipes are read side by side, so not across them).
-    assert [m for m in shell_log.messages if not m.startswith("[stderr]")] == ["first", "last"]
-    assert [m for m in shell_log.messages if m.startswith("[stderr]")] == ["[stderr] careful"]
+def test_outside_a_run_each_line_is_printed_to_the_console(
+        capfd: pytest.CaptureFixture[str], shell_log: Lines) -> None:
+    # No run to record the lines with: they go to stdout and stderr, as the shell prints them.
+    result = shell_run(["echo first", to_stderr("careful"), "echo last"], shell=NATIVE)
+    printed = capfd.readouterr()
+    assert printed.out.splitlines() == ["first", "last"]
+    assert printed.err.splitlines() == ["careful"]
+    assert result.stdout == ("first", "last") and shell_log.messages == []
 
 
-def test_stream_false_logs_nothing(shell_log: Lines) -> None:
+def test_stream_false_prints_and_logs_nothing(capfd: pytest.CaptureFixture[str],
+                                               shell_log: Lines) -> None:
     result = shell_run("echo quiet", shell=NATIVE, stream=False)
+    printed = capfd.readouterr()
     assert result.stdout == ("quiet",) and shell_log.messages == []
+    assert printed.out == "" and printed.err == ""
 
 
 def test_timeout_stops_the_command_and_its_grandchildren(spawner: str, temp_dir: Path) -> None:
@@ -240,9 +246,23 @@ def test_shell_task_in_a_flow_logs_its_lines_with_the_task_run(runtime: Recorded
     assert result.stdout == ("compiling", "done")
     (task_run,) = runtime.task_run_ids()
     logs = runtime.logs(task_run)
-    assert [line for line in logs if not line.startswith("[stderr]")] == ["compiling", "done"]
+    # In order, among the engine's own lines about the task run.
+    assert [line for line in logs if line in ("compiling", "done")] == ["compiling", "done"]
     assert "[stderr] a warning" in logs
     assert runtime.final_state(task_run) == "Completed"
+
+
+def test_shell_run_in_a_flow_goes_to_the_run_logs_not_raw_to_the_console(
+        runtime: Recorded, capfd: pytest.CaptureFixture[str]) -> None:
+    @flow
+    def build() -> ShellResult:
+        return shell_run("echo compiling", shell=NATIVE)
+
+    assert build().stdout == ("compiling",)
+    flow_logs = [e.message for e in runtime.recorder.events
+                 if isinstance(e, LogRecorded) and e.task_run_id is None]
+    assert "compiling" in flow_logs
+    assert "compiling" not in capfd.readouterr().out.splitlines()
 
 
 def test_failing_shell_task_fails_the_flow_with_stderr(runtime: Recorded) -> None:

@@ -23,10 +23,15 @@ REVEALED = {
     "async task call": "typing.Coroutine[Any, Any, bytes]",
     "submit": "transom.core.runners.TaskFuture[int]",
     "async submit": "transom.core.runners.TaskFuture[bytes]",
-    "map": "list[transom.core.runners.TaskFuture[int]]",
-    "flow return_state": "transom.core.states.State",
-    "async flow return_state": "typing.Coroutine[Any, Any, transom.core.states.State]",
-    "task return_state": "transom.core.states.State",
+    "map": "transom.core.runners.TaskFutureList[int]",
+    "map result": "list[int]",
+    "submit return_state": "transom.core.states.State[Any]",
+    "map return_state": "list[transom.core.states.State[Any]]",
+    "submit wait_for": "transom.core.runners.TaskFuture[int]",
+    "task wait_for": "int",
+    "flow return_state": "transom.core.states.State[Any]",
+    "async flow return_state": "typing.Coroutine[Any, Any, transom.core.states.State[Any]]",
+    "task return_state": "transom.core.states.State[Any]",
     "with_options": "transom.core.flows.Flow[[n: int, name: str =], list[str]]",
     "flow object": "transom.core.flows.Flow[[n: int, name: str =], list[str]]",
     "task object": "transom.core.tasks.Task[[x: int], int]",
@@ -40,8 +45,9 @@ ERRORS = {
     "flow unknown keyword": 'No overload variant of "__call__" of "Flow" matches argument types '
                             '"int", "str"',
     "task argument type": 'No overload variant of "__call__" of "Task" matches argument type "str"',
-    "submit argument type": 'Argument 1 to "submit" of "Task" has incompatible type "str"; '
-                            'expected "int"',
+    # (submit has overloads for return_state= and wait_for=, as __call__ has)
+    "submit argument type": 'No overload variant of "submit" of "Task" matches argument type '
+                            '"str"',
     "task return type": 'Incompatible types in assignment (expression has type "int", variable '
                         'has type "str")',
 }

@@ -41,6 +41,8 @@ LANE_PATHS: tuple[str, ...] = (
     "tests/server",               # the server started on 127.0.0.1 and queried
     "tests/client",
     "tests/services",             # one contract over every backend: embedded and through HTTP
+    "tests/compat",               # Prefect's authoring surface: hooks, names, futures, deploy API
+    "tests/test_dead_runs.py",    # a dead run's process noticed, a cancel stopping it
     "tests/worker",               # flow runs started as subprocesses, cancelled, killed
     "tests/test_deployments.py",
     "tests/test_services.py",     # Windows service definitions

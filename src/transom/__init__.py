@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib as _importlib
 import typing as _typing
 
+from transom._backends import set_backend_opener as _set_backend_opener
 from transom._version import __version__
 from transom.core.context import set_runtime_factory as _set_runtime_factory
 from transom.core.flows import Flow, flow
@@ -24,24 +25,53 @@ from transom.core.tasks import Task, task, unmapped
 from transom.exceptions import Abort, ShellError, ShellTimeout
 
 if _typing.TYPE_CHECKING:
+    from os import PathLike as _PathLike
+
+    from transom.client.orchestration import get_client
+    from transom.core.annotations import allow_failure
+    from transom.core.tags import tags
+    from transom.deployments import deploy, serve
+    from transom.services import Backend as _Backend
+    from transom.settings import Settings as _Settings
     from transom.shell import ShellResult, shell_run, shell_task
 
-# Imported on first use: the shell machinery (subprocess, ctypes, threads) is not needed to
-# define or run flows, and `import transom` stays fast.
-_LAZY = {"ShellResult": "transom.shell", "shell_run": "transom.shell", "shell_task": "transom.shell"}
+# Imported on first use, so `import transom` stays fast: the shell machinery (subprocess,
+# ctypes, threads), deployments and the client (pydantic, httpx) are not needed to define or
+# run flows.
+_LAZY = {
+    "ShellResult": "transom.shell",
+    "allow_failure": "transom.core.annotations",
+    "deploy": "transom.deployments",
+    "get_client": "transom.client.orchestration",
+    "serve": "transom.deployments",
+    "shell_run": "transom.shell",
+    "shell_task": "transom.shell",
+    "tags": "transom.core.tags",
+}
+# Modules a Prefect user reaches as attributes after `import prefect` (`prefect.runtime...`).
+_SUBMODULES = frozenset({"client", "context", "deployments", "exceptions", "flows", "futures",
+                         "logging", "runtime", "states", "task_runners", "tasks", "utilities"})
 
 
 def __getattr__(name: str) -> _typing.Any:
+    if name in _SUBMODULES:
+        return _importlib.import_module(f"transom.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'transom' has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module), name)
+    try:
+        value = getattr(_importlib.import_module(module), name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        raise AttributeError(f"transom.{name} is not available in this build ({module} is "
+                             "missing)") from None
     globals()[name] = value
     return value
 
 
 def _build_runtime():  # type: ignore[no-untyped-def]
-    from transom.runtime import build_runtime
+    from transom._runtime import build_runtime
 
     return build_runtime()
 
@@ -49,18 +79,40 @@ def _build_runtime():  # type: ignore[no-untyped-def]
 _set_runtime_factory(_build_runtime)
 
 
+def _open_backend(settings: _Settings | None) -> _Backend:
+    from transom.services import open_backend
+
+    return open_backend(settings)
+
+
+_set_backend_opener(_open_backend)
+
+
 class _Deployer:
-    """`Flow.deploy` and `Flow.serve`: core/ never imports deployments, so they come in here."""
+    """`Flow.deploy`, `.serve`, `.to_deployment` and `.from_source`: core/ never imports
+    deployments, so they come in here."""
 
     def deploy(self, flow: Flow[..., _typing.Any], name: str, **options: _typing.Any) -> _typing.Any:
-        from transom.deployments import deploy
+        from transom.deployments import deploy_flow
 
-        return deploy(flow, name, **options)
+        return deploy_flow(flow, name, **options)
 
-    def serve(self, flow: Flow[..., _typing.Any], name: str, **options: _typing.Any) -> None:
-        from transom.deployments import serve
+    def serve(self, flow: Flow[..., _typing.Any], name: str | None,
+              **options: _typing.Any) -> None:
+        from transom.deployments import serve_flow
 
-        serve(flow, name, **options)
+        serve_flow(flow, name, **options)
+
+    def to_deployment(self, flow: Flow[..., _typing.Any], name: str,
+                      **options: _typing.Any) -> _typing.Any:
+        from transom.deployments import to_deployment
+
+        return to_deployment(flow, name, **options)
+
+    def from_source(self, source: str | _PathLike[str], entrypoint: str) -> Flow[..., _typing.Any]:
+        from transom.deployments import from_source
+
+        return from_source(source, entrypoint)
 
 
 _set_deployer(_Deployer())
@@ -80,12 +132,17 @@ __all__ = [
     "TaskRunner",
     "ThreadPoolTaskRunner",
     "__version__",
+    "allow_failure",
     "as_completed",
+    "deploy",
     "exponential_backoff",
     "flow",
+    "get_client",
     "get_run_logger",
+    "serve",
     "shell_run",
     "shell_task",
+    "tags",
     "task",
     "task_input_hash",
     "unmapped",

@@ -1,45 +1,66 @@
 """Deployments from Python and the command line: check a flow and its schedules, register it,
 and `serve` it (run its scheduled runs from this process until Ctrl+C).
 
-`Flow.deploy` and `Flow.serve` are thin calls into here; the flow class holds no deploy logic.
+`Flow.deploy`, `.serve`, `.to_deployment` and `.from_source` are thin calls into here (through
+the Deployer that `import transom` registers); the flow class holds no deploy logic. As in
+Prefect, `flow.to_deployment(name, ...)` makes a `Deployment` without registering it, and the
+module-level `serve(*deployments)` and `deploy(*deployments, work_pool_name=...)` take several.
 """
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
 import os
 import re
+import shutil
+import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+import tempfile
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from transom.exceptions import ParameterError, TransomError, UserInputError
 from transom.schedules import Schedule, occurrences
-from transom.schemas import DeploymentCreate, DeploymentRead, ScheduleIn
+from transom.schemas import DeploymentCreate, DeploymentRead, ScheduleIn, ScheduleRead
 
 if TYPE_CHECKING:
     from transom.core.flows import Flow
     from transom.settings import Settings
 
 __all__ = [
+    "Deployment",
     "deploy",
+    "deploy_flow",
     "deployment_for",
     "entrypoint_of",
+    "from_source",
     "next_run_times",
     "parse_interval",
     "schedules_from",
     "serve",
+    "serve_flow",
+    "to_deployment",
 ]
+
+Interval = str | float | timedelta
+"""An interval as seconds, a `timedelta`, or text like `90`, `30s`, `5m`, `2h`, `1d`, `1w`."""
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-def parse_interval(text: str | float) -> float:
-    """Seconds from `90`, `30s`, `5m`, `2h`, `1d` or `1w`."""
+def parse_interval(text: Interval) -> float:
+    """Seconds from a `timedelta`, a number, or text: `90`, `30s`, `5m`, `2h`, `1d` or `1w`."""
+    if isinstance(text, timedelta):
+        text = text.total_seconds()
+        if text <= 0:
+            raise UserInputError("an interval must be more than zero")
     if isinstance(text, int | float):
         return float(text)
     match = _DURATION.match(text.lower())
@@ -60,7 +81,7 @@ def _anchor(value: str | datetime | None) -> datetime | None:
 
 
 def schedules_from(*, cron: str | Sequence[str] | None = None,
-                   interval: str | float | Sequence[str | float] | None = None,
+                   interval: Interval | Sequence[Interval] | None = None,
                    rrule: str | Sequence[str] | None = None, anchor_date: str | datetime | None = None,
                    timezone: str | None = None) -> list[ScheduleIn]:
     """Schedules from what a user wrote (each may be repeated); bad ones raise UserInputError
@@ -68,7 +89,7 @@ def schedules_from(*, cron: str | Sequence[str] | None = None,
     def many(value: Any) -> list[Any]:
         if value is None:
             return []
-        return [value] if isinstance(value, str | int | float) else list(value)
+        return [value] if isinstance(value, str | int | float | timedelta) else list(value)
 
     anchor = _anchor(anchor_date)
     found: list[Schedule] = []
@@ -88,7 +109,11 @@ def schedules_from(*, cron: str | Sequence[str] | None = None,
 
 
 def entrypoint_of(flow: Flow[..., Any]) -> tuple[str, str]:
-    """`file.py:name` of a flow defined in a file, and that file's folder."""
+    """`file.py:name` of a flow defined in a file, and that file's folder (for a flow of
+    `from_source`: the entrypoint as given, and the source's folder)."""
+    source = _SOURCES.get(flow)
+    if source is not None:
+        return source
     fn = flow.fn
     module = sys.modules.get(getattr(fn, "__module__", "") or "")
     file = getattr(module, "__file__", None)
@@ -187,76 +212,251 @@ def next_run_times(deployment: DeploymentRead, count: int = 3,
     return sorted(times)[:count]
 
 
-def deploy(
-    flow: Flow[..., Any], name: str, *, work_pool: str | None = None,
-    cron: str | Sequence[str] | None = None, interval: str | float | Sequence[str | float] | None = None,
+def _one_of(preferred: str, value: Any, alias: str, alias_value: Any) -> Any:
+    """Prefect's keyword (`work_pool_name=`) or ours (`work_pool=`), not both."""
+    if value is not None and alias_value is not None and value != alias_value:
+        raise UserInputError(f"{preferred}={value!r} and {alias}={alias_value!r} disagree; "
+                             f"pass only {preferred}=")
+    return value if value is not None else alias_value
+
+
+@dataclass(frozen=True, eq=False)
+class Deployment:
+    """A flow's deployment, checked but not registered yet (`Flow.to_deployment(name, ...)`).
+
+    `serve(*deployments)` runs several from one process; `deploy(*deployments)` registers them
+    for the workers of a work pool; `apply()` registers one as it is.
+    """
+
+    flow: Flow[..., Any]
+    body: DeploymentCreate
+
+    @property
+    def name(self) -> str:
+        return self.body.name
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.body.flow_name}/{self.body.name}"
+
+    def apply(self, *, settings: Settings | None = None) -> DeploymentRead:
+        """Register it (replacing a deployment of the same name) and return what was stored."""
+        from transom.services import open_backend
+
+        with open_backend(settings) as backend:
+            return backend.upsert_deployment(self.body)
+
+    def __repr__(self) -> str:
+        where = f", work pool {self.body.work_pool!r}" if self.body.work_pool else ""
+        return f"Deployment({self.full_name!r}, {_describe(self.body.schedules)}{where})"
+
+
+def to_deployment(
+    flow: Flow[..., Any], name: str, *, cron: str | Sequence[str] | None = None,
+    interval: Interval | Sequence[Interval] | None = None,
     rrule: str | Sequence[str] | None = None, anchor_date: str | datetime | None = None,
     timezone: str | None = None, parameters: Mapping[str, Any] | None = None,
-    tags: Sequence[str] = (), work_queue: str | None = None, paused: bool = False,
-    concurrency_limit: int | None = None, description: str | None = None,
-    entrypoint: str | None = None, path: str | None = None, settings: Settings | None = None,
-) -> DeploymentRead:
-    """Register `flow` as a deployment (replacing one of the same name) in the server of
-    TRANSOM_API_URL, or the embedded database; its runs go to workers of `work_pool`."""
-    from transom.services import open_backend
-
+    tags: Sequence[str] = (), paused: bool = False, concurrency_limit: int | None = None,
+    description: str | None = None, work_pool_name: str | None = None,
+    work_pool: str | None = None, work_queue_name: str | None = None,
+    work_queue: str | None = None, entrypoint: str | None = None, path: str | None = None,
+) -> Deployment:
+    """`flow` as a deployment named `name`, checked (parameters, schedules) but not registered.
+    `interval` is seconds, a `timedelta` or text like `5m`; `work_pool_name` (or `work_pool`)
+    is where `deploy` sends its runs."""
     if entrypoint is None:
         entrypoint, found_path = entrypoint_of(flow)
         path = path or found_path
     body = deployment_for(
-        flow, name=name, entrypoint=entrypoint, path=path or os.getcwd(), work_pool=work_pool,
-        work_queue=work_queue, parameters=parameters, tags=tags, paused=paused,
-        concurrency_limit=concurrency_limit, description=description,
+        flow, name=name, entrypoint=entrypoint, path=path or os.getcwd(),
+        work_pool=_one_of("work_pool_name", work_pool_name, "work_pool", work_pool),
+        work_queue=_one_of("work_queue_name", work_queue_name, "work_queue", work_queue),
+        parameters=parameters, tags=tags, paused=paused, concurrency_limit=concurrency_limit,
+        description=description,
         schedules=schedules_from(cron=cron, interval=interval, rrule=rrule,
                                  anchor_date=anchor_date, timezone=timezone))
+    return Deployment(flow, body)
+
+
+def deploy_flow(flow: Flow[..., Any], name: str, *, settings: Settings | None = None,
+                **options: Any) -> DeploymentRead:
+    """`Flow.deploy`: register `flow` as a deployment (replacing one of the same name) in the
+    server of TRANSOM_API_URL, or the embedded database; its runs go to the workers of
+    `work_pool_name`. Takes the options of `to_deployment`."""
+    return to_deployment(flow, name, **options).apply(settings=settings)
+
+
+def deploy(*deployments: Deployment, work_pool_name: str | None = None,
+           work_pool: str | None = None, settings: Settings | None = None) -> list[DeploymentRead]:
+    """Register several deployments at once; `work_pool_name` is the pool of those that name
+    none. Returns what was stored, in order."""
+    from transom.services import open_backend
+
+    pool = _one_of("work_pool_name", work_pool_name, "work_pool", work_pool)
+    bodies = [d.body if d.body.work_pool or pool is None else
+              d.body.model_copy(update={"work_pool": pool})
+              for d in _checked(deployments, "deploy")]
     with open_backend(settings) as backend:
-        return backend.upsert_deployment(body)
+        return [backend.upsert_deployment(body) for body in bodies]
 
 
-def serve(
-    flow: Flow[..., Any], name: str, *, cron: str | Sequence[str] | None = None,
-    interval: str | float | Sequence[str | float] | None = None,
-    rrule: str | Sequence[str] | None = None, anchor_date: str | datetime | None = None,
-    timezone: str | None = None, parameters: Mapping[str, Any] | None = None,
-    tags: Sequence[str] = (), paused: bool = False, concurrency_limit: int | None = None,
-    description: str | None = None, limit: int | None = None, settings: Settings | None = None,
-) -> None:
-    """Register `flow` as a deployment and run its scheduled (and requested) runs from this
-    process until Ctrl+C: each run starts as a child process, as under a worker, so it can be
-    cancelled and its crash is noticed. No work pool or worker is needed."""
+def serve_flow(flow: Flow[..., Any], name: str | None = None, *, limit: int | None = None,
+               pause_on_shutdown: bool = True, print_starting_message: bool = True,
+               settings: Settings | None = None, **options: Any) -> None:
+    """`Flow.serve`: `serve` one deployment of `flow`, named `name` (default: the flow's name).
+    Takes the options of `to_deployment` (no work pool: this process runs it)."""
+    serve(to_deployment(flow, name or flow.name, **options), limit=limit,
+          pause_on_shutdown=pause_on_shutdown, print_starting_message=print_starting_message,
+          settings=settings)
+
+
+def serve(*deployments: Deployment, limit: int | None = None, pause_on_shutdown: bool = True,
+          print_starting_message: bool = True, settings: Settings | None = None) -> None:
+    """Register `deployments` and run their scheduled (and requested) runs from this process
+    until Ctrl+C: each run starts as a child process, as under a worker, so it can be
+    cancelled and its crash is noticed. No work pool or worker is needed. On the way out their
+    schedules are paused (unless `pause_on_shutdown=False`), so no runs pile up unserved."""
     from transom.services import open_backend
     from transom.settings import Settings as _Settings
     from transom.worker import Worker
 
+    # Served runs are claimed by this process by deployment, never through a work pool.
+    bodies = [d.body.model_copy(update={"work_pool": None, "work_queue": None})
+              for d in _checked(deployments, "serve")]
     settings = settings or _Settings.load()
-    entrypoint, path = entrypoint_of(flow)
-    body = deployment_for(
-        flow, name=name, entrypoint=entrypoint, path=path, parameters=parameters, tags=tags,
-        paused=paused, concurrency_limit=concurrency_limit, description=description,
-        schedules=schedules_from(cron=cron, interval=interval, rrule=rrule,
-                                 anchor_date=anchor_date, timezone=timezone))
     with open_backend(settings) as backend:
-        deployment = backend.upsert_deployment(body)
-        worker = Worker(backend, settings, deployment_ids=[deployment.id], limit=limit,
-                        name=f"serve-{deployment.full_name}-{os.getpid()}".replace("/", "-"))
-        worker.say(f"Serving {deployment.full_name} ({_describe(deployment)}); "
-                   f"run it now with: transom deployment run {deployment.full_name}. "
-                   "Stop with Ctrl+C.")
+        served = [backend.upsert_deployment(body) for body in bodies]
+        first = served[0].full_name
+        label = first if len(served) == 1 else f"{first}-and-{len(served) - 1}-more"
+        worker = Worker(backend, settings, deployment_ids=[d.id for d in served], limit=limit,
+                        name=f"serve-{label}-{os.getpid()}".replace("/", "-"))
+        if print_starting_message:
+            listed = ", ".join(f"{d.full_name} ({_describe(d.schedules)})" for d in served)
+            which = "it" if len(served) == 1 else "one"
+            worker.say(f"Serving {listed}; run {which} now with: transom deployment run {first}. "
+                       "Stop with Ctrl+C.")
         try:
             worker.run()
         finally:
-            # Nobody runs it now: no scheduled runs should pile up until it is served again.
-            from transom.schemas import DeploymentUpdate
-
-            try:
-                backend.update_deployment(deployment.id, DeploymentUpdate(paused=True))
-                worker.say(f"Paused {deployment.full_name}: it makes no runs until it is "
-                           "served again.")
-            except TransomError as exc:
-                worker.say(f"Could not pause {deployment.full_name}: {exc}")
+            if pause_on_shutdown:
+                _pause(backend, served, worker.say)
 
 
-def _describe(deployment: DeploymentRead) -> str:
-    if not deployment.schedules:
+def _checked(deployments: Sequence[Any], verb: str) -> list[Deployment]:
+    if not deployments:
+        raise UserInputError(f"{verb}() needs at least one deployment; make them with "
+                             "flow.to_deployment(name, ...)")
+    for d in deployments:
+        if not isinstance(d, Deployment):
+            raise UserInputError(f"{verb}() takes deployments made with flow.to_deployment("
+                                 f"name, ...), not {type(d).__name__}")
+    names = [d.full_name for d in deployments]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise UserInputError(f"{verb}() got deployment {twice[0]} more than once; give each "
+                             "deployment its own name")
+    return list(deployments)
+
+
+def _pause(backend: Any, served: Sequence[DeploymentRead], say: Callable[[str], None]) -> None:
+    """Nobody runs them now: no scheduled runs should pile up until they are served again."""
+    from transom.schemas import DeploymentUpdate
+
+    for deployment in served:
+        try:
+            backend.update_deployment(deployment.id, DeploymentUpdate(paused=True))
+            say(f"Paused {deployment.full_name}: it makes no runs until it is served again.")
+        except TransomError as exc:
+            say(f"Could not pause {deployment.full_name}: {exc}")
+
+
+def _describe(schedules: Sequence[ScheduleIn | ScheduleRead]) -> str:
+    if not schedules:
         return "no schedule"
-    return "; ".join(s.describe() for s in deployment.schedules)
+    return "; ".join(Schedule(s.cron, s.interval, s.anchor_date, s.rrule, s.timezone).describe()
+                     for s in schedules)
+
+
+# -- flows from a folder or a git repository (`Flow.from_source`) ------------------------------
+# Where each flow loaded from a source came from: its deployments name the source's folder, and
+# the entrypoint as written relative to it (not the file's own folder).
+_SOURCES: weakref.WeakKeyDictionary[Any, tuple[str, str]] = weakref.WeakKeyDictionary()
+
+
+def from_source(source: str | os.PathLike[str], entrypoint: str, *,
+                settings: Settings | None = None) -> Flow[..., Any]:
+    """The flow `entrypoint` (`path/file.py:fn`, relative to the source) names in `source`: a
+    folder, or a repository `git clone` can read (a URL, `user@host:repo.git`, a bare
+    repository's folder), cloned into TRANSOM_HOME/sources and updated on each call."""
+    from transom.entrypoints import load_flow
+
+    root = _source_folder(os.fspath(source), settings)
+    flow = load_flow(entrypoint, cwd=root)
+    _SOURCES[flow] = (entrypoint.strip(), str(root))
+    return flow
+
+
+_SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
+
+
+def _source_folder(source: str, settings: Settings | None) -> Path:
+    local = Path(source).expanduser()
+    if local.is_dir() and not _is_bare_repository(local):
+        return local.resolve()
+    if local.is_dir() or "://" in source or _SCP_LIKE.match(source) or source.endswith(".git"):
+        return _clone(source, settings)
+    raise UserInputError(f"source {source!r} is neither a folder nor a git repository; pass a "
+                         "folder, or a URL git can clone (https://..., git@host:repo.git)")
+
+
+def _is_bare_repository(folder: Path) -> bool:
+    return (folder / "HEAD").is_file() and (folder / "objects").is_dir() \
+        and not (folder / ".git").exists()
+
+
+def _clone(url: str, settings: Settings | None) -> Path:
+    """A shallow clone of `url` in the sources cache: made once, brought up to date after."""
+    from transom.settings import Settings as _Settings
+
+    home = (settings or _Settings.load()).home
+    stem = url.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+    stem = re.sub(r"[^\w.-]", "-", stem.removesuffix(".git")) or "repository"
+    digest = hashlib.sha1(url.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    cache = home / "sources"
+    target = cache / f"{stem}-{digest}"
+    if (target / ".git").is_dir():
+        _git(["fetch", "--quiet", "--depth", "1", "origin", "HEAD"], target, url)
+        _git(["reset", "--quiet", "--hard", "FETCH_HEAD"], target, url)
+        return target
+    cache.mkdir(parents=True, exist_ok=True)
+    # Cloned beside the target and moved in whole: another process cloning the same repository
+    # at the same time finds either nothing or a complete clone.
+    scratch = Path(tempfile.mkdtemp(prefix=f".{stem}-", dir=cache))
+    try:
+        _git(["clone", "--quiet", "--depth", "1", url, str(scratch / "clone")], cache, url)
+        try:
+            os.replace(scratch / "clone", target)
+        except OSError:
+            if not (target / ".git").is_dir():
+                raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return target
+
+
+def _git(args: list[str], cwd: Path, url: str) -> None:
+    git = shutil.which("git")
+    if git is None:
+        raise UserInputError(f"git is needed to load flows from {url}, and it is not installed "
+                             "(or not on PATH); install git, or pass a folder")
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}  # fail, never wait for a password
+    try:
+        done = subprocess.run([git, *args], cwd=cwd, env=env, capture_output=True, text=True,
+                              encoding="utf-8", errors="replace", timeout=600)
+    except subprocess.TimeoutExpired:
+        raise UserInputError(f"git {args[0]} of {url} took more than 10 minutes; check the "
+                             "URL and the network") from None
+    if done.returncode != 0:
+        lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
+        reason = lines[-1] if lines else f"exit code {done.returncode}"
+        raise UserInputError(f"git {args[0]} of {url} failed: {reason}")

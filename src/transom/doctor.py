@@ -19,9 +19,10 @@ import sysconfig
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
-from transom.exceptions import ConfigError, DatabaseError, ShellNotFound, StorageError
+from transom.exceptions import ConfigError, DatabaseError, ShellNotFound, TransomError
 from transom.platform.console import ConsoleReport
 from transom.platform.firewall import firewall_plan, inspect_firewall, rule_name
 from transom.platform.network import PortOwner, find_free_port, port_is_free, port_owner
@@ -477,10 +478,13 @@ def check_port(host: str, port: int, platform: str, shell: str, *,
     title = "Server port"
     if free_here(host, port):
         return Check("port", title, "ok", f"{host}:{port} is free for `transom server start`")
+    # Whether Transom answers first: finding the port's owner can take seconds (psutil reads
+    # every process's sockets), and a Transom server there is what a user usually has.
+    if (is_transom or _answers_as_transom)(host, port):
+        return Check("port", title, "ok", f"{host}:{port} is in use by a Transom server, which "
+                     "answers there")
     holder = owner(port)
     held = f"{holder.name} (pid {holder.pid})" if holder else "another program"
-    if (is_transom or _answers_as_transom)(host, port):
-        return Check("port", title, "ok", f"{host}:{port} is in use by a Transom server, {held}")
     free = find_free_port(host, port + 1, platform)
     details = []
     if holder:
@@ -496,10 +500,9 @@ def _answers_as_transom(host: str, port: int) -> bool:
     from transom.client import TransomClient
     from transom.client.http import ApiError
 
-    target = "127.0.0.1" if host in ("0.0.0.0", "") else "::1" if host == "::" else host
-    shown = f"[{target}]" if ":" in target else target
     try:
-        with TransomClient(f"http://{shown}:{port}/api", retries=0, timeout=1.0) as client:
+        with TransomClient(f"http://{_client_host(host)}:{port}/api", retries=0,
+                           timeout=1.0) as client:
             answer = client.request("GET", "/version")
     except ApiError as exc:
         return exc.status in (401, 403)  # a protected Transom server refuses us: still Transom
@@ -509,20 +512,59 @@ def _answers_as_transom(host: str, port: int) -> bool:
 
 
 def check_api(settings: Settings, shell: str, *,
-              probe: Callable[[Settings], Mapping[str, str]] | None = None) -> Check:
-    """The configured TRANSOM_API_URL answers (and accepts our credentials)."""
+              probe: Callable[[Settings], Mapping[str, str]] | None = None,
+              is_transom: Callable[[str, int], bool] | None = None) -> Check:
+    """The configured TRANSOM_API_URL answers (and accepts our credentials). When it does not,
+    say whether a Transom server answers on this machine's server port instead."""
+    from transom.platform.network import is_loopback
+
     title = "API URL"
-    if not settings.api_url:
+    url = settings.api_url
+    if not url:
         return Check("api", title, "ok",
                      "TRANSOM_API_URL is not set: runs are recorded in the local database")
     try:
         answer = (probe or _health)(settings)
-    except StorageError as exc:
-        fix = "transom server start" if "cannot reach" in str(exc) else None
-        return Check("api", title, "fail", str(exc), fix,
-                     (f"or point TRANSOM_API_URL at the right server ({settings.api_url} now)",))
+    except TransomError as exc:
+        unreachable = "cannot reach" in str(exc)
+        status = getattr(exc, "status", None)
+        if status in (401, 403):
+            return Check("api", title, "fail", str(exc),
+                         set_env_command(shell, "TRANSOM_API_KEY", "THE-SERVER-KEY"),
+                         ("the server's key is its TRANSOM_SERVER_API_KEY",))
+        finding = str(exc) if unreachable else (
+            f"{url} answers, but not as Transom's API ({exc}); the API's URL ends in /api")
+        host, port = settings.server_api_host, settings.server_api_port
+        local = f"http://{_client_host(host)}:{port}/api"
+        if local.rstrip("/") != url.rstrip("/") and (is_transom or _answers_as_transom)(host, port):
+            why = "nothing answers there" if unreachable else "it is not Transom's API"
+            return Check("api", title, "fail",
+                         f"TRANSOM_API_URL {url} is wrong ({why}); a Transom server answers at "
+                         f"{local}", set_env_command(shell, "TRANSOM_API_URL", local),
+                         ("or unset TRANSOM_API_URL to record runs in the local database",))
+        target = _url_host(url)
+        if unreachable and (target is None or is_loopback(target)):
+            return Check("api", title, "fail", finding, "transom server start",
+                         (f"or point TRANSOM_API_URL at the right server ({url} now)",))
+        return Check("api", title, "fail", finding, None,
+                     (f"check TRANSOM_API_URL ({url} now) and that its server runs",))
     database = answer.get("database", "?")
-    return Check("api", title, "ok", f"{settings.api_url} answers (server database: {database})")
+    return Check("api", title, "ok", f"{url} answers (server database: {database})")
+
+
+def _url_host(url: str) -> str | None:
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(url).hostname
+    except ValueError:
+        return None
+
+
+def _client_host(host: str) -> str:
+    """Where a client on this machine reaches a server listening on `host`."""
+    target = "127.0.0.1" if host in ("0.0.0.0", "") else "::1" if host == "::" else host
+    return f"[{target}]" if ":" in target else target
 
 
 def _health(settings: Settings) -> Mapping[str, str]:
@@ -665,33 +707,39 @@ def _excluded(folder: str, exclusions: Sequence[str]) -> bool:
 
 # -- all of them ------------------------------------------------------------------------------
 def run_checks(machine: Machine) -> list[Check]:
-    """Every check, in the order a user fixes things: install, encoding, storage, network."""
-    checks = [
-        check_transom_command(machine.platform, machine.environ, machine.which, machine.python,
-                              machine.shell, exists=machine.exists),
-        check_python(machine.python, machine.platform, machine.shell),
-        check_encoding(machine.platform, machine.environ, machine.shell, console=machine.console,
-                       preferred_encoding=machine.preferred_encoding, utf8_mode=machine.utf8_mode),
-    ]
+    """Every check, in the order a user fixes things: install, encoding, storage, network.
+
+    Once the settings are read, the checks run side by side: most of the time goes in waiting
+    (a PowerShell starting, a socket, the database), and no check needs another's answer.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     settings_check, settings = check_settings(machine.environ)
     home = str(settings.home)
-    checks += [
-        settings_check,
-        check_home(home, machine.platform, machine.shell, machine.environ),
-        check_storage_location(settings, machine.platform, machine.shell),
-        check_database(settings.database_url_resolved, busy_timeout=settings.sqlite_busy_timeout),
-        check_port(settings.server_api_host, settings.server_api_port, machine.platform,
-                   machine.shell),
-        check_api(settings, machine.shell),
-        check_firewall(machine.platform, settings.server_api_host, settings.server_api_port,
-                       machine.shell, which=machine.which, run=machine.run,
-                       python=machine.python.executable),
-        check_powershell(machine.platform, machine.environ, machine.which, machine.run),
-        check_antivirus(machine.platform, machine.shell,
-                        [home, machine.python.base_prefix, machine.python.prefix,
-                         machine.temp_dir], which=machine.which, run=machine.run),
+    platform, shell, python = machine.platform, machine.shell, machine.python
+    jobs: list[Callable[[], Check]] = [
+        partial(check_transom_command, platform, machine.environ, machine.which, python, shell,
+                exists=machine.exists),
+        partial(check_python, python, platform, shell),
+        partial(check_encoding, platform, machine.environ, shell, console=machine.console,
+                preferred_encoding=machine.preferred_encoding, utf8_mode=machine.utf8_mode),
+        lambda: settings_check,
+        partial(check_home, home, platform, shell, machine.environ),
+        partial(check_storage_location, settings, platform, shell),
+        partial(check_database, settings.database_url_resolved,
+                busy_timeout=settings.sqlite_busy_timeout),
+        partial(check_port, settings.server_api_host, settings.server_api_port, platform, shell),
+        partial(check_api, settings, shell),
+        partial(check_firewall, platform, settings.server_api_host, settings.server_api_port,
+                shell, which=machine.which, run=machine.run, python=python.executable),
+        partial(check_powershell, platform, machine.environ, machine.which, machine.run),
+        partial(check_antivirus, platform, shell,
+                [home, python.base_prefix, python.prefix, machine.temp_dir],
+                which=machine.which, run=machine.run),
     ]
-    return checks
+    with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="doctor") as pool:
+        futures = [pool.submit(job) for job in jobs]
+        return [future.result() for future in futures]
 
 
 def summary(checks: Sequence[Check]) -> dict[str, int]:

@@ -27,7 +27,8 @@ from transom.platform.system import current_platform
 if TYPE_CHECKING:
     from transom.core.flows import Flow
 
-__all__ = ["load_entrypoint", "load_flow", "load_module_from_path", "module_name_for"]
+__all__ = ["find_flow", "load_entrypoint", "load_flow", "load_module_from_path",
+           "module_name_for"]
 
 
 def load_entrypoint(entrypoint: str, *, cwd: str | Path | None = None,
@@ -59,6 +60,43 @@ def load_flow(entrypoint: str, *, cwd: str | Path | None = None,
     else:
         hint = "point the entrypoint at an @flow function"
     raise EntrypointError(f"{entrypoint.strip()} is {kind}, not a flow; {hint}")
+
+
+def find_flow(entrypoint: str, *, cwd: str | Path | None = None,
+              platform: str | None = None) -> tuple[Flow[..., Any], str]:
+    """The Flow of `entrypoint` and the entrypoint in full. A file given without `:flow_fn`
+    (`etl.py`) is taken when it defines exactly one flow (`etl.py:etl` is returned); with none
+    or several, the EntrypointError says which there are."""
+    text = entrypoint.strip()
+    if not text.lower().endswith(".py"):
+        return load_flow(entrypoint, cwd=cwd, platform=platform), text
+    path = resolve_entrypoint_path(text, platform or current_platform(),
+                                   None if cwd is None else str(cwd))
+    module = load_module_from_path(path, entrypoint=text)
+    flows = _flows_of(module)
+    if len(flows) == 1:
+        name, flow = flows[0]
+        return flow, f"{text}:{name}"
+    if not flows:
+        raise EntrypointError(f"{text} defines no flows; decorate a function with @flow, or "
+                              "name one as path/to/file.py:flow_fn")
+    names = ", ".join(name for name, _ in flows)
+    raise EntrypointError(f"{text} defines {len(flows)} flows ({names}); name the one to run, "
+                          f"as in {text}:{flows[0][0]}")
+
+
+def _flows_of(module: ModuleType) -> list[tuple[str, Flow[..., Any]]]:
+    """The module's flows by name, each once; those defined in it when it imports others too."""
+    from transom.core.flows import Flow
+
+    found: dict[int, tuple[str, Flow[..., Any]]] = {}
+    for name in _flow_names(module):
+        flow = getattr(module, name)
+        if isinstance(flow, Flow):
+            found.setdefault(id(flow), (name, flow))
+    flows = list(found.values())
+    own = [(n, f) for n, f in flows if getattr(f.fn, "__module__", None) == module.__name__]
+    return own or flows
 
 
 def module_name_for(path: str | Path) -> str:

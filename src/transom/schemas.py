@@ -16,7 +16,15 @@ from pydantic import (
     model_validator,
 )
 
-from transom.core.recorder import Event, FlowRunCreated, LogRecorded, StateChanged, TaskRunCreated
+from transom.core.recorder import (
+    Event,
+    FlowRunCreated,
+    LogRecorded,
+    ProcessHeartbeat,
+    ProcessInfo,
+    StateChanged,
+    TaskRunCreated,
+)
 from transom.core.states import ErrorInfo, State, StateType, now_utc
 
 T = TypeVar("T")
@@ -189,6 +197,20 @@ class LogIn(BaseModel):
     timestamp: datetime | None = None
 
 
+class ProcessIn(BaseModel):
+    """The process that runs a flow run (it heart-beats while it lives)."""
+
+    instance: uuid.UUID
+    pid: int = Field(..., ge=0, le=2**31 - 1)
+    hostname: str = Field(..., max_length=255)
+
+
+class HeartbeatEvent(BaseModel):
+    kind: Literal["heartbeat"] = "heartbeat"
+    process: ProcessIn
+    timestamp: datetime
+
+
 class FlowRunEvent(BaseModel):
     kind: Literal["flow_run"] = "flow_run"
     id: uuid.UUID
@@ -200,6 +222,7 @@ class FlowRunEvent(BaseModel):
     tags: list[str] = []
     deployment_id: uuid.UUID | None = None
     created: datetime
+    process: ProcessIn | None = None
 
 
 class TaskRunEvent(BaseModel):
@@ -229,7 +252,7 @@ class LogEvent(LogIn):
     timestamp: datetime
 
 
-WireEvent = Annotated[FlowRunEvent | TaskRunEvent | StateEvent | LogEvent,
+WireEvent = Annotated[FlowRunEvent | TaskRunEvent | StateEvent | LogEvent | HeartbeatEvent,
                       Field(discriminator="kind")]
 
 
@@ -243,7 +266,8 @@ class EventBatch(BaseModel):
         "and log lines it has, so a resend never records one twice."))
 
 
-def event_to_wire(event: Event) -> FlowRunEvent | TaskRunEvent | StateEvent | LogEvent:
+def event_to_wire(event: Event) -> FlowRunEvent | TaskRunEvent | StateEvent | LogEvent | \
+        HeartbeatEvent:
     if isinstance(event, StateChanged):
         return StateEvent(run_id=event.run_id, is_task=event.is_task,
                           state=StateIn.from_state(event.state), run_count=event.run_count,
@@ -257,13 +281,25 @@ def event_to_wire(event: Event) -> FlowRunEvent | TaskRunEvent | StateEvent | Lo
                             name=event.name, dynamic_key=event.dynamic_key,
                             cache_key=event.cache_key, upstream=event.upstream, tags=event.tags,
                             created=event.created)
+    if isinstance(event, ProcessHeartbeat):
+        return HeartbeatEvent(process=_process_in(event.process), timestamp=event.timestamp)
     return FlowRunEvent(id=event.id, flow_name=event.flow_name, name=event.name,
                         parameters=event.parameters, parent_flow_run_id=event.parent_flow_run_id,
                         parent_task_run_id=event.parent_task_run_id, tags=event.tags,
-                        deployment_id=event.deployment_id, created=event.created)
+                        deployment_id=event.deployment_id, created=event.created,
+                        process=_process_in(event.process) if event.process else None)
 
 
-def wire_to_event(wire: FlowRunEvent | TaskRunEvent | StateEvent | LogEvent) -> Event:
+def _process_in(process: ProcessInfo) -> ProcessIn:
+    return ProcessIn(instance=process.instance, pid=process.pid, hostname=process.hostname)
+
+
+def _process(wire: ProcessIn) -> ProcessInfo:
+    return ProcessInfo(wire.instance, wire.pid, wire.hostname)
+
+
+def wire_to_event(wire: FlowRunEvent | TaskRunEvent | StateEvent | LogEvent |
+                  HeartbeatEvent) -> Event:
     if isinstance(wire, StateEvent):
         return StateChanged(wire.run_id, wire.is_task, wire.state.to_state(), wire.run_count,
                             wire.result_ref)
@@ -274,9 +310,12 @@ def wire_to_event(wire: FlowRunEvent | TaskRunEvent | StateEvent | LogEvent) -> 
         return TaskRunCreated(wire.id, wire.flow_run_id, wire.task_key, wire.name,
                               wire.dynamic_key, wire.cache_key, list(wire.upstream),
                               list(wire.tags), wire.created)
+    if isinstance(wire, HeartbeatEvent):
+        return ProcessHeartbeat(_process(wire.process), wire.timestamp)
     return FlowRunCreated(wire.id, wire.flow_name, wire.name, dict(wire.parameters),
                           wire.parent_flow_run_id, wire.parent_task_run_id, list(wire.tags),
-                          wire.deployment_id, wire.created)
+                          wire.deployment_id, wire.created,
+                          _process(wire.process) if wire.process else None)
 
 
 class Page(BaseModel, Generic[T]):

@@ -100,6 +100,8 @@ class Settings(BaseSettings):
     server_services_interval: float = Field(5.0, gt=0, description="Seconds between passes of the late and crashed run detection.")
     server_late_after: float = Field(15.0, ge=0, description="A Scheduled run not started this many seconds after its time is marked Late.")
     server_worker_timeout: float = Field(30.0, gt=0, description="A worker silent this many seconds is lost: its runs end Crashed.")
+    run_heartbeat_interval: float = Field(10.0, gt=0, description="Seconds between the heartbeats of a process that runs flows (with no worker).")
+    run_heartbeat_timeout: float = Field(60.0, gt=0, description="A flow run whose process has not heart-beaten for this many seconds ends Crashed (at once if its process is gone from this machine).")
 
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
     _warnings: tuple[str, ...] = PrivateAttr(default=())

@@ -3,14 +3,14 @@
 The command (a script, or a list of commands) runs in the detected shell (PowerShell 7, Windows
 PowerShell or cmd.exe on Windows; bash or sh elsewhere) or the one passed as `shell=`, from a temp
 script file in that shell's own format (see `transom.platform.shells`). Each output line goes to
-the run's logs as it arrives; the child and everything it starts are stopped together on a
+the run's logs as it arrives (outside a flow, to this process's stdout or stderr); the child and everything it starts are stopped together on a
 timeout, a cancel or Ctrl+C (see `transom.platform.processes`).
 """
 
 from __future__ import annotations
 
-import logging
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -72,7 +72,8 @@ def shell_run(
     `command` is a script (one string, may span lines) or a list of commands run in order.
     `shell` forces a shell by name (`"pwsh"`, `"powershell"`, `"cmd"`, `"bash"`, `"sh"`) or path.
     `env` adds to (None removes from) this process's environment. With `stream`, each line is
-    logged as it arrives (to the run's logs inside a flow or task). After `timeout` seconds the
+    logged as it arrives (to the run's logs inside a flow or task; printed to
+    stdout/stderr outside one). After `timeout` seconds the
     command and all it started get `grace` seconds to stop, then are killed. With `check`, a
     non-zero exit or a timeout raises ShellError / ShellTimeout with the last lines of stderr.
     `fail_fast` stops at the first failing command (`set -e`; see `prepare_script`).
@@ -138,18 +139,15 @@ def _working_directory(cwd: str | os.PathLike[str] | None) -> str | None:
     return path
 
 
-def _run_logger() -> Any:
-    """The current run's logger (lines are recorded with the run), else `transom.shell`."""
+def _line_logger() -> Any:
+    """Inside a flow or task: each line goes to the run's logs. Outside one there is no run to
+    record it with, so it goes to this process's stdout or stderr, as the shell would print it."""
     from transom.core.logs import get_run_logger
 
     try:
-        return get_run_logger()
+        logger = get_run_logger()
     except TransomError:
-        return logging.getLogger("transom.shell")
-
-
-def _line_logger() -> Any:
-    logger = _run_logger()
+        return _echo_line
 
     def log_line(line: OutputLine) -> None:
         if line.stream == "stderr":
@@ -158,6 +156,22 @@ def _line_logger() -> Any:
             logger.info("%s", line.text)
 
     return log_line
+
+
+def _echo_line(line: OutputLine) -> None:
+    stream = sys.stderr if line.stream == "stderr" else sys.stdout
+    if stream is None:  # pythonw.exe, a service: no console to print to
+        return
+    text = line.text + "\n"
+    try:
+        try:
+            stream.write(text)
+        except UnicodeEncodeError:  # a legacy code page: '?' for what it cannot show
+            encoding = getattr(stream, "encoding", None) or "utf-8"
+            stream.write(text.encode(encoding, "replace").decode(encoding))
+        stream.flush()
+    except (OSError, ValueError):  # a closed pipe or stream: the output is still in the result
+        pass
 
 
 def _tail(result: ShellResult) -> str:

@@ -55,6 +55,16 @@ def test_doctor_fails_on_a_busy_port_and_names_the_fix(transom: Transom) -> None
     assert report["ok"] is False
 
 
+def test_the_summary_counts_in_good_english(transom: Transom) -> None:
+    port = free_port()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))
+        sock.listen()
+        done = transom("doctor", env={"TRANSOM_SERVER_API_PORT": str(port)})
+    assert done.code == 1
+    assert done.stdout.splitlines()[-1].endswith(" 0 warnings, 1 failure"), done.stdout
+
+
 def test_doctor_goes_on_when_settings_are_broken(transom: Transom) -> None:
     done = transom("doctor", env={"TRANSOM_SERVER_API_PORT": "abc"})
     assert done.code == 1

@@ -14,6 +14,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from tests.support.network import free_port
+
 Transom = Any  # the `transom` fixture of tests/cli/conftest.py
 
 NAME = "Отчёт-数据-ελληνικά ✓"
@@ -55,8 +57,10 @@ def test_service_log_is_utf8_under_a_legacy_encoding(transom: Transom, tmp_path:
     folder.mkdir()
     (folder / "transom.db").write_bytes(b"not a database" * 100)
     log = tmp_path / "журнал" / "server.log"
+    # A port of the OS's choosing: with the default (4200) the test would fail, on a busy-port
+    # message, whenever anything listens there, such as the README's own server.
     done = transom("service", "run", "server", "--log-file", str(log),
-                   env={"PYTHONIOENCODING": "cp1252",
+                   env={"PYTHONIOENCODING": "cp1252", "TRANSOM_SERVER_API_PORT": str(free_port()),
                         "TRANSOM_DATABASE_URL": f"sqlite:///{folder / 'transom.db'}"})
     assert done.code == 1, done.stderr  # the server refuses the corrupt database and exits
     text = log.read_text(encoding="utf-8")

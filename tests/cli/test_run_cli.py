@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+import signal
+import subprocess
+import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.cli.conftest import clean_environ
 
 Transom = Callable[..., Any]  # the `transom` fixture of conftest.py
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -149,3 +153,73 @@ def test_a_corrupt_database_stops_the_run_before_it_starts(transom: Any, home: P
     result = transom("run", f"{script}:hello")
     result.assert_user_error("is not a SQLite database")
     assert "ran" not in result.stdout
+
+
+# -- a file with one flow, and a run stopped from outside ----------------------------------------
+ONE_FLOW = '''
+from transom import flow, task
+
+@task
+def double(x: int) -> int:
+    return 2 * x
+
+@flow
+def only(x: int = 2) -> int:
+    return double(x)
+'''
+
+
+def test_a_file_with_one_flow_needs_no_flow_name(transom: Transom, tmp_path: Path) -> None:
+    (tmp_path / "etl.py").write_text(ONE_FLOW, encoding="utf-8")
+    result = transom("run", "etl.py", "-p", "x=21")
+    assert result.code == 0, result.stderr
+    assert "Result: 42" in result.stdout
+    assert "Running etl.py:only, the one flow in etl.py." in result.messages  # on stderr
+
+
+def test_a_file_with_several_flows_lists_them(transom: Transom, flows: Path) -> None:
+    transom("run", str(flows)).assert_user_error(
+        "defines 3 flows (broken, greet, later); name the one to run", f"{flows}:broken")
+
+
+def test_a_file_with_no_flow(transom: Transom, tmp_path: Path) -> None:
+    (tmp_path / "empty.py").write_text("x = 1\n", encoding="utf-8")
+    transom("run", "empty.py").assert_user_error("empty.py defines no flows")
+
+
+SLOW = '''
+import sys, time
+from transom import flow, task
+
+@task
+def nap() -> None:
+    print("napping", file=sys.stderr, flush=True)
+    time.sleep(60)
+
+@flow
+def slow() -> None:
+    nap()
+'''
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM; Windows stops a run with CTRL_BREAK")
+def test_sigterm_ends_the_run_with_one_line_and_no_traceback(home: Path, tmp_path: Path) -> None:
+    (tmp_path / "slow.py").write_text(SLOW, encoding="utf-8")
+    child = subprocess.Popen([sys.executable, "-m", "transom", "run", "slow.py"], cwd=tmp_path,
+                             env=clean_environ(home), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    assert child.stderr is not None
+    seen = []
+    for line in iter(child.stderr.readline, b""):  # wait until the task runs
+        seen.append(line.decode("utf-8"))
+        if "napping" in seen[-1]:
+            break
+    child.send_signal(signal.SIGTERM)
+    out, err = child.communicate(timeout=60)
+    stdout, stderr = out.decode("utf-8"), "".join(seen) + err.decode("utf-8")
+    assert child.returncode == 1, stdout + stderr
+    assert "Traceback" not in stderr and "RunInterrupted" not in stdout + stderr
+    lines = stdout.splitlines()
+    assert len(lines) == 1, stdout
+    assert re.fullmatch(rf"Flow run {UUID} ended Crashed after \d+\.\d\ds: stopped by signal "
+                        "SIGTERM\\.", lines[0]), lines[0]

@@ -171,8 +171,8 @@ def test_ls_in_process(home: Path, seeded: dict[str, FlowRunCreated]) -> None:
     assert result.exit_code == 0, result.output
     out = result.output
     assert "Flow runs (2 of 2)" in out
-    etl_row = next(line for line in out.splitlines() if seeded["etl"].id.hex[:8] in line)
-    assert seeded["etl"].id.hex[:9] not in etl_row  # the short id: 8 characters
+    # Not a terminal: the whole id (a terminal gets its first 8 characters, a unique prefix).
+    etl_row = next(line for line in out.splitlines() if str(seeded["etl"].id) in line)
     for cell in ("etl", "brave-otter", "Completed", "2.50s", " 2"):
         assert cell in etl_row
     assert out.index("brave-otter") < out.index("calm-heron")  # newest first
@@ -204,6 +204,29 @@ def test_show_in_process(home: Path, seeded: dict[str, FlowRunCreated]) -> None:
     assert "KeyError: 'col'" in failed and "Error traceback:" in failed
 
 
+INTERRUPTED = ErrorInfo("transom.exceptions.RunInterrupted", "cancelled by ada",
+                        "Traceback (most recent call last):\n" + "  internal frame\n" * 24
+                        + "transom.exceptions.RunInterrupted: cancelled by ada")
+
+
+@pytest.mark.parametrize(("kind", "name", "message", "line"), [
+    (StateType.CANCELLED, "Cancelled", "cancelled by ada", "State:      Cancelled  cancelled by ada"),
+    # a stop whose state says nothing: the one line is the error's message
+    (StateType.CRASHED, "Crashed", None, "Stopped: cancelled by ada"),
+])
+def test_show_a_stopped_run_in_one_line(home: Path, kind: StateType, name: str,
+                                        message: str | None, line: str) -> None:
+    run = FlowRunCreated(uuid.uuid4(), "etl", "calm-heron", created=NOW)
+    sink = StoreSink(f"sqlite:///{home / 'transom.db'}")
+    sink.write([run, StateChanged(run.id, False, _state(StateType.RUNNING, "Running", NOW), 1),
+                StateChanged(run.id, False, State(kind, name, NOW + timedelta(seconds=1), message,
+                                                  error=INTERRUPTED), 1)])
+    sink.close()
+    out = _invoke(home, "show", run.id.hex).output
+    assert "Traceback" not in out and "internal frame" not in out and "Error traceback" not in out
+    assert line in out.splitlines(), out
+
+
 def test_logs_in_process(home: Path, seeded: dict[str, FlowRunCreated]) -> None:
     lines = _invoke(home, "logs", seeded["etl"].id.hex).output.splitlines()
     assert len(lines) == 2
@@ -222,7 +245,7 @@ def test_unknown_ids_and_an_empty_database_in_process(home: Path) -> None:
 def test_ls_as_a_real_command(transom: Transom, home: Path, seeded: dict[str, FlowRunCreated]) -> None:
     result = transom("runs", "ls", "--flow", "report")
     assert result.code == 0, result.stderr
-    assert seeded["report"].id.hex[:8] in result.stdout and "Failed" in result.stdout
+    assert str(seeded["report"].id) in result.stdout and "Failed" in result.stdout
 
 
 @pytest.mark.parametrize(("text", "ago"), [

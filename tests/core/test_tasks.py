@@ -185,7 +185,8 @@ def test_run_logger_and_print_capture_are_recorded(runtime: Any) -> None:
 
     main()
     (run,) = runtime.task_runs("chatty")
-    assert runtime.logs(run.id) == ["from the logger", "from print 42"]
+    assert runtime.logs(run.id) == ["from the logger", "from print 42",
+                                    "finished in state Completed"]
 
 
 def test_print_is_not_captured_without_log_prints(runtime: Any, capsys: Any) -> None:

@@ -125,14 +125,21 @@ class TestBackendContract:
     def test_cancel(self, backend: Backend) -> None:
         waiting = backend.create_flow_run(FlowRunCreate(flow_name="etl"))
         assert backend.cancel_flow_run(waiting.id.hex[:12], "not today").name == "Cancelled"
+        # A running run no worker holds ends at once (its process, if on this machine, is
+        # stopped); one a worker holds is Cancelling until its worker has stopped it.
         running = backend.create_flow_run(FlowRunCreate(flow_name="etl",
                                                         state=_state(StateType.RUNNING)))
         record = backend.cancel_flow_run(running.id, "stop")
-        assert (record.name, record.message) == ("Cancelling", "stop")
+        assert (record.name, record.message) == ("Cancelled", "stop")
         _raises(InvalidTransition, backend.cancel_flow_run, running.id)
         _raises(InvalidTransition, backend.cancel_flow_run, waiting.id)
         _raises(InvalidTransition, backend.set_flow_run_state, running.id,
                 _state(StateType.RUNNING))
+        _deploy(backend)
+        held = backend.create_deployment_run("etl/nightly", DeploymentRunCreate())
+        _poll(backend, "w1")
+        assert backend.cancel_flow_run(held.id).name == "Cancelling"
+        _raises(InvalidTransition, backend.cancel_flow_run, held.id)
 
     def test_a_batch_of_events_keeps_what_the_table_allows(self, backend: Backend) -> None:
         flow_id, task_id = uuid.uuid4(), uuid.uuid4()

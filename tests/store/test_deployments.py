@@ -22,6 +22,7 @@ from transom.schemas import (
     WorkPoolCreate,
     WorkPoolUpdate,
 )
+from transom.settings import Settings
 from transom.store import Database, open_database, queries, runs, workers
 from transom.store import deployments as deps
 from transom.store.database import HEAD_REVISION
@@ -328,8 +329,8 @@ class TestLostAndLateRuns:
     def test_cancelling_a_claimed_run_asks_its_worker(self, db: Database) -> None:
         claimed, _ = self._claimed(db)
         with db.write() as conn:
-            state = runs.cancel_flow_run(conn, claimed)
-        assert state.name == "Cancelling"
+            state, process = runs.cancel_flow_run(conn, claimed)
+        assert state.name == "Cancelling" and process is None  # its worker stops it
         result = _poll(db, limit=0, running=[claimed])
         assert result.cancel == [claimed]
         with db.write() as conn, pytest.raises(InvalidTransition, match="already being cancelled"):
@@ -341,33 +342,42 @@ def _states_messages(db: Database, run_id: uuid.UUID) -> list[str]:
         return [s.message or "" for s in queries.list_states(conn, flow_run_id=run_id)]
 
 
-def test_a_database_of_revision_0001_is_upgraded_with_its_runs(database_url: str) -> None:
+@pytest.mark.parametrize("revision", ["0001", "0002"])
+def test_an_older_database_is_upgraded_with_its_runs(database_url: str, revision: str) -> None:
     from alembic import command
     from alembic.config import Config
 
-    from transom.core import states as st
-    from transom.core.recorder import FlowRunCreated, StateChanged
     from transom.store.database import _MIGRATIONS, normalise_url
-    from transom.store.sink import write_events
 
     if database_url.startswith("sqlite:///"):
         Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(normalise_url(database_url))
+    run_id, flow_id = uuid.uuid4(), uuid.uuid4()
     with engine.begin() as conn:
         config = Config()
         config.set_main_option("script_location", str(_MIGRATIONS))
         config.attributes["connection"] = conn
-        command.upgrade(config, "0001")
-        run_id = uuid.uuid4()
-        write_events(conn, [FlowRunCreated(run_id, "old", "old-run"),
-                            StateChanged(run_id, False, st.Completed(), 1)], driver_sql=False)
+        command.upgrade(config, revision)
+        # The rows as that revision's Transom wrote them (its columns only).
+        from transom.store import models
+
+        now = datetime(2026, 11, 1, tzinfo=timezone.utc)
+        conn.execute(models.flows.insert().values(id=flow_id, name="old", created=now))
+        conn.execute(models.flow_runs.insert().values(
+            id=run_id, flow_id=flow_id, name="old-run", parameters={}, tags=[],
+            state_type="RUNNING", state_name="Running", run_count=1, created=now, updated=now))
     engine.dispose()
     db = open_database(database_url)
     try:
-        assert db.revision() == HEAD_REVISION == "0002"
+        assert db.revision() == HEAD_REVISION == "0003"
         with db.read() as conn:
             run = queries.read_flow_run(conn, run_id)
-        assert run.state_name == "Completed" and run.worker_id is None
+        assert run.state_name == "Running" and run.worker_id is None
+        # A run from before heartbeats has no process to watch: it is not taken for dead.
+        from transom.services import Context, EmbeddedBackend
+
+        backend = EmbeddedBackend(Context(db, Settings.load({})), owns_database=False)
+        assert backend.crash_runs_without_heartbeat() == 0
         _pool(db)
         assert _deploy(db, every=60) is not None
     finally:

@@ -55,6 +55,11 @@ reveal_type(fetch("u"))  # reveal: async task call
 reveal_type(double.submit(2))  # reveal: submit
 reveal_type(fetch.submit("u"))  # reveal: async submit
 reveal_type(double.map([1, 2]))  # reveal: map
+reveal_type(double.map([1, 2]).result())  # reveal: map result
+reveal_type(double.submit(2, return_state=True))  # reveal: submit return_state
+reveal_type(double.map([1, 2], return_state=True))  # reveal: map return_state
+reveal_type(double.submit(2, wait_for=[double.submit(1)]))  # reveal: submit wait_for
+reveal_type(double(2, wait_for=[double.submit(1)]))  # reveal: task wait_for
 reveal_type(pipeline(3, return_state=True))  # reveal: flow return_state
 reveal_type(nightly(2, return_state=True))  # reveal: async flow return_state
 reveal_type(double(2, return_state=True))  # reveal: task return_state

@@ -30,6 +30,30 @@ def test_a_run_starts_is_recorded_and_its_output_streams(harness: Harness) -> No
     assert any(line.endswith("printed grace") for line in harness.lines)
 
 
+def test_a_ten_megabyte_parameter_reaches_its_run(harness: Harness) -> None:
+    # Far past what an environment variable may hold (~128 kB on Linux, 32 kB on Windows):
+    # the run is handed to its process in a file, removed when the run ends.
+    blob = "abc" + "x" * (10 * 1024 * 1024) + "xyz"
+    out = harness.project / "measured"
+    harness.deploy("flows.py:measure")
+    run_id = harness.run("measure", blob=blob, out=str(out))
+    worker = harness.start_worker()
+    run = harness.final(run_id, timeout=60)
+    assert run.state_name == "Completed", harness.lines
+    assert out.read_text() == f"{len(blob)} abcxyz"
+    deadline = time.monotonic() + 10
+    while worker.children or worker.finishing:  # the worker settles the ended run
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    handed = [line for line in harness.lines if "transom-run-" in line]
+    assert not handed  # the file's name is never in what the worker says
+    import tempfile
+
+    left = [p for p in Path(tempfile.gettempdir()).glob("transom-run-*.json")
+            if p.stat().st_size > 10 * 1024 * 1024]
+    assert not left, "the hand-over file was left behind"
+
+
 def test_whole_flow_retries_work_under_a_worker(harness: Harness) -> None:
     marker = harness.project / "marker"
     harness.deploy("flows.py:flaky")

@@ -20,15 +20,15 @@ from transom.cli import server as server_cli
 from transom.cli import service as service_cli
 from transom.cli import work_pool as work_pool_cli
 from transom.cli import worker as worker_cli
+from transom.cli.help import Typer
 from transom.cli.output import error_console
+from transom.cli.version import print_version, version
 from transom.exceptions import TransomError, UserInputError
 
-app = typer.Typer(
+app = Typer(
     name="transom",
     help="Transom: run, record and observe Python workflows.",
     no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
 )
 app.add_typer(config_cli.app, name="config", help="View and change settings.")
 app.add_typer(config_cli.profile_app, name="profile", help="Manage settings profiles.")
@@ -46,11 +46,21 @@ app.add_typer(deployment_cli.app, name="deployment",
               help="List, inspect, run, pause, resume and delete deployments.")
 app.add_typer(work_pool_cli.app, name="work-pool", help="Manage work pools.")
 app.add_typer(worker_cli.app, name="worker", help="Start and list workers.")
+app.command("version", help="Show the version of Transom, Python, the platform and the database.")(
+    version)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        print_version()
+        raise typer.Exit(0)
 
 
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+    _version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True,
+                                  expose_value=False, help="Show the version and exit."),
 ) -> None:
     if debug:
         os.environ["TRANSOM_DEBUG"] = "1"

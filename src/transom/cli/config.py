@@ -16,7 +16,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from transom.cli.output import console, error_console
+from transom.cli.help import Typer
+from transom.cli.output import console, error_console, print_table
 from transom.exceptions import ConfigError
 from transom.settings import (
     DEFAULT_PROFILE,
@@ -32,8 +33,8 @@ from transom.settings import (
 
 __all__ = ["app", "profile_app"]
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-profile_app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app = Typer(no_args_is_help=True)
+profile_app = Typer(no_args_is_help=True)
 
 
 def _environ() -> Mapping[str, str]:
@@ -75,7 +76,7 @@ def view(
         shown_source = env_var(name) if source == "env" else source
         table.add_row(name, _show(name, getattr(settings, name), show_secrets),
                       Text(shown_source, style="dim" if source == "default" else ""))
-    console().print(table)  # load warnings (unknown TRANSOM_* variables) were logged to stderr
+    print_table(table)  # load warnings (unknown TRANSOM_* variables) were logged to stderr
 
 
 @app.command("set")
@@ -242,4 +243,4 @@ def inspect_profile(
     table.add_column("value", overflow="fold")
     for key, value in sorted(values.items()):
         table.add_row(key, _show(key, value, show_secrets))
-    console().print(table)
+    print_table(table)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import typer
 
+from transom.cli.help import Typer
 from transom.cli.output import console
 from transom.exceptions import UserInputError
 
-app = typer.Typer(no_args_is_help=True)
+app = Typer(no_args_is_help=True)
 
 
 @app.command("upgrade")
@@ -25,19 +26,26 @@ def upgrade() -> None:
         db.close()
 
 
+WHAT_RESET_DELETES = ("every flow run and task run with their states and logs, every flow, "
+                      "deployment and schedule, every work pool and worker")
+
+
 @app.command("reset")
-def reset(yes: bool = typer.Option(False, "--yes", help="Really delete every recorded run.")) -> None:
-    """Delete every recorded run: drop all tables and create them again."""
+def reset(yes: bool = typer.Option(False, "--yes", help="Really delete it all (see above).")) -> None:
+    """Empty the database: delete every flow run and task run with their states and logs, every
+    flow, deployment and schedule, every work pool and worker (result files stay)."""
     from transom.settings import Settings
     from transom.store import open_database
     from transom.store import reset as reset_database
 
     if not yes:
-        raise UserInputError("this deletes every recorded run; run `transom db reset --yes` to do it")
+        raise UserInputError(f"this deletes {WHAT_RESET_DELETES}; run `transom db reset --yes` "
+                             "to do it")
     settings = Settings.load()
     db = open_database(settings.database_url_resolved, busy_timeout=settings.sqlite_busy_timeout)
     try:
         reset_database(db)
-        console().print(f"Database {db.url} is empty and at the newest schema.")
+        console().print(f"Deleted {WHAT_RESET_DELETES}: database {db.url} is empty and at the "
+                        "newest schema.")
     finally:
         db.close()

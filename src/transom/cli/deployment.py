@@ -3,17 +3,33 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from transom.cli.output import console
-from transom.schemas import DeploymentRead
+from transom.cli.help import Typer
+from transom.cli.output import (
+    ListFormat,
+    ShowFormat,
+    console,
+    format_time,
+    list_format_option,
+    print_csv,
+    print_json,
+    print_table,
+    show_format_option,
+)
+from transom.schemas import DeploymentRead, FlowRunRead
 
-app = typer.Typer(no_args_is_help=True)
+if TYPE_CHECKING:
+    from transom.services import Backend
+
+app = Typer(no_args_is_help=True)
 
 NAME_HELP = "FLOW/NAME, or NAME when only one flow has a deployment of that name, or its id."
 
@@ -22,21 +38,64 @@ def _schedules(deployment: DeploymentRead) -> str:
     return "; ".join(s.describe() for s in deployment.schedules) or "-"
 
 
-def _when(times: Sequence[datetime]) -> str:
-    return ", ".join(t.astimezone().strftime("%Y-%m-%d %H:%M:%S") for t in times) or "-"
+def _zone(deployment: DeploymentRead) -> str | None:
+    """The zone its times are shown in: its schedules' when they agree, else the local one."""
+    zones = {s.timezone or "UTC" for s in deployment.schedules if s.active}
+    return zones.pop() if len(zones) == 1 else None
+
+
+def _when(times: Sequence[datetime], zone: str | None = None) -> str:
+    return ", ".join(format_time(t, zone) for t in times) or "-"
+
+
+def scheduled_runs(backend: Backend) -> dict[uuid.UUID, list[FlowRunRead]]:
+    """The runs that wait in Scheduled, soonest first, by deployment."""
+    from transom.core.states import StateType
+
+    found: dict[uuid.UUID, list[FlowRunRead]] = {}
+    offset = 0
+    while True:
+        page = backend.list_flow_runs(state=StateType.SCHEDULED, limit=1000, offset=offset)
+        for run in page.items:
+            if run.deployment_id is not None:
+                found.setdefault(run.deployment_id, []).append(run)
+        offset += len(page.items)
+        if not page.items or offset >= page.total:
+            break
+    far = datetime.max.replace(tzinfo=timezone.utc)
+    for runs in found.values():
+        runs.sort(key=lambda r: r.expected_start_time or far)
+    return found
+
+
+def next_runs(deployment: DeploymentRead, scheduled: Sequence[FlowRunRead],
+              count: int) -> list[datetime]:
+    """The next times it runs: the Scheduled runs that exist, then what its schedules add."""
+    from transom.deployments import next_run_times
+
+    times = {r.expected_start_time for r in scheduled if r.expected_start_time is not None}
+    times.update(next_run_times(deployment, count))
+    return sorted(times)[:count]
 
 
 @app.command("ls")
 def ls(
     flow: str | None = typer.Option(None, "--flow", "-f", help="Only deployments of this flow."),
     pool: str | None = typer.Option(None, "--pool", "-p", help="Only deployments of this pool."),
+    output: ListFormat = list_format_option(),
 ) -> None:
     """List deployments and when they run next."""
-    from transom.deployments import next_run_times
     from transom.services import open_backend
 
     with open_backend() as backend:
         deployments = backend.list_deployments(flow_name=flow, work_pool=pool)
+        scheduled = scheduled_runs(backend) if output is ListFormat.table and deployments else {}
+    if output is ListFormat.json:
+        print_json(deployments)
+        return
+    if output is ListFormat.csv:
+        print_csv(deployments, DeploymentRead)
+        return
     out = console()
     if not deployments:
         out.print("No deployments yet; create one with `transom deploy path/file.py:flow_fn "
@@ -48,41 +107,54 @@ def ls(
         table.add_column(column, overflow="fold")
     for deployment in deployments:
         status = Text("paused", "yellow") if deployment.paused else Text("active", "green")
+        upcoming = next_runs(deployment, scheduled.get(deployment.id, []), 1)
         table.add_row(deployment.full_name, deployment.work_pool_name or "(served)",
-                      _schedules(deployment), status, _when(next_run_times(deployment, 1)))
-    out.print(table)
+                      _schedules(deployment), status, _when(upcoming, _zone(deployment)))
+    print_table(table)
 
 
 @app.command("inspect")
-def inspect(name: str = typer.Argument(..., help=NAME_HELP)) -> None:
+def inspect(
+    name: str = typer.Argument(..., help=NAME_HELP),
+    output: ShowFormat = show_format_option(),
+) -> None:
     """A deployment: entrypoint, pool, parameters, schedules and next runs."""
-    from transom.deployments import next_run_times
     from transom.services import open_backend
 
     with open_backend() as backend:
         deployment = backend.read_deployment(name)
+        scheduled = scheduled_runs(backend).get(deployment.id, [])
+    if output is ShowFormat.json:
+        print_json({"deployment": deployment, "scheduled_runs": scheduled})
+        return
     out = console()
     out.print(Text.assemble(("Deployment ", "bold"), (deployment.full_name, "bold cyan"),
                             f"  {deployment.id}"))
     if deployment.description:
-        out.print(f"Description: {deployment.description}")
-    out.print(f"Entrypoint:  {deployment.entrypoint}   (in {deployment.path or '-'})")
-    out.print(f"Work pool:   {deployment.work_pool_name or '(served by its own process)'}"
-              f"   queue: {deployment.work_queue_name or 'default'}")
+        out.print(Text(f"Description: {deployment.description}"))
+    out.print(Text(f"Entrypoint:  {deployment.entrypoint}   (in {deployment.path or '-'})"))
+    out.print(Text(f"Work pool:   {deployment.work_pool_name or '(served by its own process)'}"
+                   f"   queue: {deployment.work_queue_name or 'default'}"))
     out.print(Text.assemble("Status:      ", Text("paused", "yellow") if deployment.paused
                             else Text("active", "green"),
                             f"   concurrency limit: {deployment.concurrency_limit}"
                             if deployment.concurrency_limit is not None else ""))
-    out.print(f"Parameters:  {json.dumps(deployment.parameters, ensure_ascii=False)}")
+    out.print(Text(f"Parameters:  {json.dumps(deployment.parameters, ensure_ascii=False)}"))
     if deployment.tags:
-        out.print(f"Tags:        {', '.join(deployment.tags)}")
+        out.print(Text(f"Tags:        {', '.join(deployment.tags)}"))
     if deployment.schedules:
         for schedule in deployment.schedules:
             active = "" if schedule.active else " (inactive)"
-            out.print(f"Schedule:    {schedule.describe()}{active}")
+            out.print(Text(f"Schedule:    {schedule.describe()}{active}"))
     else:
         out.print("Schedule:    none (runs only when asked: transom deployment run)")
-    out.print(f"Next runs:   {_when(next_run_times(deployment, 5))}")
+    zone = _zone(deployment)
+    out.print(Text(f"Next runs:   {_when(next_runs(deployment, scheduled, 5), zone)}"))
+    if scheduled:
+        shown = ", ".join(f"{r.name} ({r.id.hex[:8]}) at {format_time(r.expected_start_time, zone)}"
+                          for r in scheduled[:5])
+        more = f" and {len(scheduled) - 5} more" if len(scheduled) > 5 else ""
+        out.print(Text(f"Scheduled:   {len(scheduled)} run(s) waiting: {shown}{more}"))
 
 
 @app.command("run")
@@ -110,7 +182,7 @@ def run(
         idle = deployment.work_pool_name is not None and \
             backend.read_work_pool(deployment.work_pool_name).workers_online == 0
     out = console()
-    at = "now" if when is None else when.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    at = "now" if when is None else format_time(when, _zone(deployment))
     out.print(Text.assemble("Flow run ", (flow_run.name, "bold"), f" {flow_run.id} of ",
                             (deployment.full_name, "bold cyan"), f" is scheduled for {at}."))
     if idle:

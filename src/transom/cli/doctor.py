@@ -11,9 +11,14 @@ from rich.text import Text
 
 from transom.cli.output import console
 
-__all__ = ["doctor"]
+__all__ = ["doctor", "plural"]
 
 _STYLE = {"ok": "green", "warn": "yellow", "fail": "red"}
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 failure`, `2 failures`, `0 failures`."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def doctor(
@@ -56,6 +61,7 @@ def doctor(
         if check.details and (verbose or check.status != "ok"):
             for detail in check.details:
                 out.print(Text(f"{indent}- {detail}", style="dim"))
-    out.print(Text(f"{len(checks)} checks: {counts['ok']} ok, {counts['warn']} warnings, "
-                   f"{counts['fail']} failures", style="bold"))
+    out.print(Text(f"{len(checks)} checks: {counts['ok']} ok, "
+                   f"{plural(counts['warn'], 'warning')}, {plural(counts['fail'], 'failure')}",
+                   style="bold"))
     raise typer.Exit(code)

@@ -12,7 +12,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 import typer
 from rich.text import Text
@@ -28,7 +28,8 @@ _MAX_RESULT_CHARS = 200
 
 
 def run(
-    entrypoint: str = typer.Argument(..., help="path/to/file.py:flow_fn or package.module:flow_fn"),
+    entrypoint: str = typer.Argument(..., help="path/to/file.py:flow_fn or package.module:flow_fn; "
+                                     "path/to/file.py alone when the file has one flow"),
     param: list[str] = typer.Option(
         [], "--param", "-p", metavar="NAME=VALUE",
         help="A flow parameter; VALUE is read as JSON when it parses (3, true, [1,2]), else as text. Repeatable."),
@@ -37,20 +38,28 @@ def run(
     debug: bool = typer.Option(False, "--debug", help="Show the traceback of a failed run."),
 ) -> None:
     """Run a flow once and report how it ended; exit code 0 only if it Completed."""
-    from transom.entrypoints import load_flow
+    from transom.entrypoints import find_flow
+    from transom.exceptions import RunInterrupted
 
     parameters = parse_parameters(param, params_json)
     settings = Settings.load(os.environ)
     check_home_writable(settings)
     check_database(settings)
-    flow = load_flow(entrypoint)
+    flow, full = find_flow(entrypoint)
+    if full != entrypoint.strip():
+        error_console().print(Text(f"Running {full}, the one flow in {entrypoint.strip()}.",
+                                   style="dim"))
     validated = flow.validate_parameters(parameters)
 
     started = datetime.now(timezone.utc)
-    if flow.is_async:
-        state = asyncio.run(flow(**validated, return_state=True))
-    else:  # a loaded flow is Flow[..., Any], so only is_async says which overload ran
-        state = cast(State, flow(**validated, return_state=True))
+    try:
+        if flow.is_async:
+            state = asyncio.run(flow(**validated, return_state=True))
+        else:  # a loaded flow is Flow[..., Any], so only is_async says which overload ran
+            state = cast(State, flow(**validated, return_state=True))
+    except (RunInterrupted, KeyboardInterrupt) as exc:
+        # The engine recorded the run's final state before letting the stop through.
+        _report_interrupted(settings, flow.name, started, exc)
     # The final state's timestamp, not "now": the engine may still be flushing records after it.
     duration = max((state.timestamp - started).total_seconds(), 0.0)
 
@@ -75,6 +84,29 @@ def run(
             ("Error: ", "red"), f"the run was not fully recorded: {unrecorded}"))
     if not state.is_completed() or unrecorded is not None:
         raise SystemExit(1)
+
+
+def _report_interrupted(settings: Settings, flow_name: str, started: datetime,
+                        exc: BaseException) -> NoReturn:
+    """One line for a run stopped by Ctrl+C, SIGTERM or CTRL_BREAK: how it was recorded."""
+    from transom.services import open_backend
+
+    reason = "interrupted (Ctrl+C)" if isinstance(exc, KeyboardInterrupt) else str(exc)
+    try:
+        with open_backend(settings, retries=0) as backend:
+            runs = backend.list_flow_runs(flow_name=flow_name, since=started, limit=1).items
+    except Exception:  # without the record, the line says what it knows
+        runs = []
+    ended = runs[0].end_time if runs else None
+    if runs and ended is not None:
+        run = runs[0]
+        took = max((ended - started).total_seconds(), 0.0)
+        line = Text.assemble("Flow run ", (str(run.id), "bold"), " ended ",
+                             (run.state_name or "?", "red"), f" after {_seconds(took)}: {reason}.")
+    else:
+        line = Text.assemble(f"Flow run of {flow_name!r} stopped: {reason}.")
+    console().print(line)
+    raise SystemExit(130 if isinstance(exc, KeyboardInterrupt) else 1)
 
 
 def parse_parameters(params: Sequence[str], params_json: str | None = None) -> dict[str, Any]:

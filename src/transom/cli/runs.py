@@ -13,14 +13,25 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from transom.cli.output import console
+from transom.cli.help import Typer
+from transom.cli.output import (
+    ListFormat,
+    ShowFormat,
+    console,
+    format_time,
+    list_format_option,
+    print_csv,
+    print_json,
+    print_table,
+    show_format_option,
+)
 from transom.exceptions import UserInputError
 from transom.schemas import FlowRunRead, LogLine
 
 if TYPE_CHECKING:  # the database and HTTP stacks load only when a command uses them
     from transom.services import Backend
 
-app = typer.Typer(no_args_is_help=True)
+app = Typer(no_args_is_help=True)
 
 STATE_STYLES = {
     "COMPLETED": "green", "FAILED": "red", "CRASHED": "bold red", "CANCELLED": "yellow",
@@ -61,7 +72,20 @@ def _state(run: FlowRunRead | object) -> Text:
 
 
 def _when(value: datetime | None) -> str:
-    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+    return format_time(value)
+
+
+def _start(run: FlowRunRead) -> str:
+    """When it started; for a run that has not, when it is expected to."""
+    if run.start_time is not None or run.expected_start_time is None:
+        return _when(run.start_time)
+    return f"{_when(run.expected_start_time)} (expected)"
+
+
+def _short_id(value: uuid.UUID) -> str:
+    """The id as a table shows it: 8 characters in a terminal (a unique prefix does for every
+    command), whole in a pipe or a file, where a script may need it."""
+    return value.hex[:8] if console().is_terminal else str(value)
 
 
 def _duration(seconds: float | None) -> str:
@@ -74,12 +98,19 @@ def _duration(seconds: float | None) -> str:
     return str(timedelta(seconds=round(seconds)))
 
 
+def _is_interrupt(error: dict[str, str] | None) -> bool:
+    """A stop from outside (a cancel, Ctrl+C, SIGTERM): its traceback is ours, not the user's."""
+    kind = (error or {}).get("type", "")
+    return kind.rsplit(".", 1)[-1] in ("RunInterrupted", "KeyboardInterrupt", "CancelledError")
+
+
 @app.command("ls")
 def ls(
     flow: str | None = typer.Option(None, "--flow", "-f", help="Only runs of this flow."),
     state: str | None = typer.Option(None, "--state", "-s", help="Only runs in this state type (completed, failed, ...)."),
     since: str | None = typer.Option(None, "--since", help="Only runs created since: 30m, 2h, 1d, or an ISO date."),
     limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many runs to show."),
+    output: ListFormat = list_format_option(),
 ) -> None:
     """List flow runs, newest first."""
     from transom.core.states import state_type
@@ -89,7 +120,16 @@ def ls(
     kind = state_type(state) if state else None
     with open_backend() as backend:
         page = backend.list_flow_runs(flow_name=flow, state=kind, since=after, limit=limit)
-    runs, total = page.items, page.total
+        runs, total = page.items, page.total
+        deployments = ({d.id: d.full_name for d in backend.list_deployments()}
+                       if output is ListFormat.table and any(r.deployment_id for r in runs)
+                       else {})
+    if output is ListFormat.json:
+        print_json(runs)
+        return
+    if output is ListFormat.csv:
+        print_csv(runs, FlowRunRead)
+        return
     out = console()
     if not runs:
         out.print("No runs recorded yet." if not (flow or state or since)
@@ -97,20 +137,25 @@ def ls(
         return
     table = Table(title=f"Flow runs ({len(runs)} of {total})", title_justify="left")
     table.add_column("ID", no_wrap=True)
-    table.add_column("Flow", overflow="fold")
-    table.add_column("Name", overflow="fold")
+    table.add_column("Flow", overflow="fold", min_width=6)
+    table.add_column("Name", overflow="fold", min_width=8)
+    table.add_column("Deployment", overflow="fold", min_width=6)
     table.add_column("State", min_width=9)
-    table.add_column("Started", no_wrap=True)
+    table.add_column("Start", min_width=10)  # in a narrow terminal, the date over the time
     table.add_column("Duration", min_width=8, no_wrap=True)
     table.add_column("Tasks", justify="right")
     for run in runs:
-        table.add_row(run.id.hex[:8], run.flow_name, run.name, _state(run),
-                      _when(run.start_time), _duration(run.duration), str(run.task_run_count))
-    out.print(table)
+        deployment = deployments.get(run.deployment_id, "?") if run.deployment_id else "-"
+        table.add_row(_short_id(run.id), run.flow_name, run.name, deployment, _state(run),
+                      _start(run), _duration(run.duration), str(run.task_run_count))
+    print_table(table)
 
 
 @app.command("show")
-def show(run_id: str = typer.Argument(..., help="A flow run id or a unique prefix of one.")) -> None:
+def show(
+    run_id: str = typer.Argument(..., help="A flow run id or a unique prefix of one."),
+    output: ShowFormat = show_format_option(),
+) -> None:
     """A flow run: its task runs, its state history and its logs."""
     from transom.services import open_backend
 
@@ -119,15 +164,22 @@ def show(run_id: str = typer.Argument(..., help="A flow run id or a unique prefi
         task_runs = backend.flow_run_task_runs(run.id)
         history = backend.flow_run_states(run.id)
         logs = _all_logs(backend, run.id)
+        deployment = backend.read_deployment(run.deployment_id).full_name \
+            if run.deployment_id and output is ShowFormat.table else None
+    if output is ShowFormat.json:
+        print_json({"flow_run": run, "task_runs": task_runs, "states": history, "logs": logs})
+        return
     out = console()
     out.print(Text.assemble(("Flow run ", "bold"), (run.name, "bold cyan"), f"  {run.id}"))
     out.print(Text.assemble("Flow:       ", run.flow_name))
+    if deployment:
+        out.print(Text.assemble("Deployment: ", deployment))
     out.print(Text.assemble("State:      ", _state(run),
                             f"  {run.state_message}" if run.state_message else ""))
-    out.print(f"Started:    {_when(run.start_time)}   Duration: {_duration(run.duration)}"
+    out.print(f"Started:    {_start(run)}   Duration: {_duration(run.duration)}"
               f"   Attempts: {run.run_count}")
     if run.parameters:
-        out.print(f"Parameters: {run.parameters}")
+        out.print(Text(f"Parameters: {run.parameters}"))
     if run.parent_flow_run_id:
         out.print(f"Parent run: {run.parent_flow_run_id}")
     if task_runs:
@@ -137,18 +189,22 @@ def show(run_id: str = typer.Argument(..., help="A flow run id or a unique prefi
         for task_run in task_runs:
             table.add_row(task_run.name, _state(task_run), _when(task_run.start_time),
                           _duration(task_run.duration), str(task_run.run_count))
-        out.print(table)
+        print_table(table)
     states = Table(title="State history", title_justify="left")
     for column in ("Time", "State", "Message"):
         states.add_column(column)
     for record in history:
-        states.add_row(record.timestamp.astimezone().strftime("%H:%M:%S.%f")[:-3],
+        states.add_row(format_time(record.timestamp, milliseconds=True),
                        Text(record.name, style=STATE_STYLES.get(record.type.value, "")),
                        record.message or "")
-    out.print(states)
-    if history and history[-1].error:
+    print_table(states)
+    error = history[-1].error if history else None
+    if error and _is_interrupt(error):
+        if not run.state_message:  # the state line says why; say it here when it does not
+            out.print(Text(f"Stopped: {error.get('message') or 'interrupted'}"))
+    elif error:
         out.print(Text("Error traceback:", style="bold red"))
-        out.print(history[-1].error.get("traceback", ""), markup=False, highlight=False)
+        out.print(error.get("traceback", ""), markup=False, highlight=False)
     _print_logs(logs, names={t.id: t.name for t in task_runs})
 
 
@@ -157,20 +213,29 @@ def cancel(
     run_id: str = typer.Argument(..., help="A flow run id or a unique prefix of one."),
     message: str | None = typer.Option(None, "--message", "-m", help="Why (kept with the state)."),
 ) -> None:
-    """Cancel a flow run: a running one is stopped by its worker, a waiting one never starts."""
+    """Cancel a flow run: one a worker runs is stopped by its worker; any other ends now (its
+    process is stopped if it runs on this machine); a waiting one never starts."""
     from transom.services import open_backend
 
     with open_backend() as backend:
+        started = backend.read_flow_run(run_id).start_time is not None
         state = backend.cancel_flow_run(run_id, message)
-    what = ("its worker stops it now" if state.type.value == "CANCELLING"
-            else "it will not run")
+    if state.type.value == "CANCELLING":
+        what = "its worker stops it now"
+    elif started:
+        what = "it has ended, and its process was stopped if it runs on this machine"
+    else:
+        what = "it will not run"
     console().print(Text.assemble("Flow run ", (str(state.flow_run_id), "bold"), " is ",
                                   (state.name, STATE_STYLES.get(state.type.value, "")),
                                   f": {what}."))
 
 
 @app.command("logs")
-def logs(run_id: str = typer.Argument(..., help="A flow run id or a unique prefix of one.")) -> None:
+def logs(
+    run_id: str = typer.Argument(..., help="A flow run id or a unique prefix of one."),
+    output: ListFormat = list_format_option(),
+) -> None:
     """The log lines of a flow run and its task runs."""
     from transom.services import open_backend
 
@@ -178,14 +243,21 @@ def logs(run_id: str = typer.Argument(..., help="A flow run id or a unique prefi
         run = backend.read_flow_run(run_id)
         lines = _all_logs(backend, run.id)
         names = {t.id: t.name for t in backend.flow_run_task_runs(run.id)}
-    _print_logs(lines, title=False, names=names)
+    if output is ListFormat.json:
+        print_json(lines)
+    elif output is ListFormat.csv:
+        print_csv(lines, LogLine)
+    else:
+        _print_logs(lines, title=False, names=names)
 
 
 def _print_logs(lines: list[LogLine], *, title: bool = True,
                 names: dict[uuid.UUID, str] | None = None) -> None:
     out = console()
     if title:
-        out.print(Text(f"Logs ({len(lines)})", style="bold"))
+        zone = format_time(lines[0].timestamp).rsplit(" ", 1)[-1] if lines else ""
+        out.print(Text(f"Logs ({len(lines)}" + (f", times in {zone})" if zone else ")"),
+                       style="bold"))
     if not lines:
         out.print("No log lines.")
         return

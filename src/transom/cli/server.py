@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import typer
 
+from transom.cli.help import Typer
 from transom.cli.output import error_console
 
-app = typer.Typer(no_args_is_help=True)
+app = Typer(no_args_is_help=True)
 
 
 @app.command("start")

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.text import Text
 
+from transom.cli.help import Typer
 from transom.cli.output import console, error_console
 from transom.exceptions import ServiceError, UserInputError
 
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["app"]
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app = Typer(no_args_is_help=True)
 
 _ROLE = typer.Argument(..., help="server, or worker (with --pool).", show_default=False)
 _POOL = typer.Option(None, "--pool", help="The work pool a worker serves.")

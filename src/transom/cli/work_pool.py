@@ -6,9 +6,20 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from transom.cli.output import console
+from transom.cli.help import Typer
+from transom.cli.output import (
+    ListFormat,
+    ShowFormat,
+    console,
+    list_format_option,
+    print_csv,
+    print_json,
+    print_table,
+    show_format_option,
+)
+from transom.schemas import WorkPoolRead
 
-app = typer.Typer(no_args_is_help=True)
+app = Typer(no_args_is_help=True)
 
 
 def _limit(value: int | None) -> str:
@@ -37,12 +48,18 @@ def create(
 
 
 @app.command("ls")
-def ls() -> None:
+def ls(output: ListFormat = list_format_option()) -> None:
     """List work pools with their runs and workers."""
     from transom.services import open_backend
 
     with open_backend() as backend:
         pools = backend.list_work_pools()
+    if output is ListFormat.json:
+        print_json(pools)
+        return
+    if output is ListFormat.csv:
+        print_csv(pools, WorkPoolRead)
+        return
     out = console()
     if not pools:
         out.print("No work pools yet; create one with `transom work-pool create NAME`.")
@@ -54,11 +71,14 @@ def ls() -> None:
         table.add_row(pool.name, Text("paused", "yellow") if pool.paused else Text("ready", "green"),
                       _limit(pool.concurrency_limit), str(pool.scheduled_runs),
                       str(pool.active_runs), str(pool.workers_online))
-    out.print(table)
+    print_table(table)
 
 
 @app.command("inspect")
-def inspect(name: str = typer.Argument(..., help="The pool's name.")) -> None:
+def inspect(
+    name: str = typer.Argument(..., help="The pool's name."),
+    output: ShowFormat = show_format_option(),
+) -> None:
     """A work pool: its settings, runs, workers and deployments."""
     from transom.services import open_backend
 
@@ -66,10 +86,13 @@ def inspect(name: str = typer.Argument(..., help="The pool's name.")) -> None:
         pool = backend.read_work_pool(name)
         workers = backend.list_workers(work_pool=name)
         deployments = backend.list_deployments(work_pool=name)
+    if output is ShowFormat.json:
+        print_json({"work_pool": pool, "workers": workers, "deployments": deployments})
+        return
     out = console()
     out.print(Text.assemble(("Work pool ", "bold"), (pool.name, "bold cyan"), f"  {pool.id}"))
     if pool.description:
-        out.print(f"Description:      {pool.description}")
+        out.print(Text(f"Description:      {pool.description}"))
     out.print(Text.assemble("Status:           ", Text("paused", "yellow") if pool.paused
                             else Text("ready", "green")))
     out.print(f"Concurrency limit: {_limit(pool.concurrency_limit)}")
@@ -80,7 +103,7 @@ def inspect(name: str = typer.Argument(..., help="The pool's name.")) -> None:
         return
     from transom.cli.worker import workers_table
 
-    out.print(workers_table(workers, title=f"Workers ({len(workers)})"))
+    print_table(workers_table(workers, title=f"Workers ({len(workers)})"))
 
 
 @app.command("pause")

@@ -8,10 +8,19 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from transom.cli.output import console
+from transom.cli.help import Typer
+from transom.cli.output import (
+    ListFormat,
+    console,
+    format_time,
+    list_format_option,
+    print_csv,
+    print_json,
+    print_table,
+)
 from transom.schemas import WorkerRead
 
-app = typer.Typer(no_args_is_help=True)
+app = Typer(no_args_is_help=True)
 
 
 def workers_table(workers: Sequence[WorkerRead], *, title: str) -> Table:
@@ -25,7 +34,7 @@ def workers_table(workers: Sequence[WorkerRead], *, title: str) -> Table:
         ago = max((now - worker.last_heartbeat).total_seconds(), 0.0)
         status = Text("online", "green") if worker.online else Text("offline", "dim")
         table.add_row(worker.name, worker.work_pool_name or "(serve)", status,
-                      f"{worker.last_heartbeat.astimezone():%Y-%m-%d %H:%M:%S} ({_ago(ago)})",
+                      f"{format_time(worker.last_heartbeat)} ({_ago(ago)})",
                       str(worker.active_runs), str(worker.run_limit or "-"),
                       f"{worker.hostname or '-'} pid {worker.pid or '-'}")
     return table
@@ -73,14 +82,23 @@ def start(
 
 
 @app.command("ls")
-def ls(pool: str | None = typer.Option(None, "--pool", "-p", help="Only workers of this pool.")) -> None:
+def ls(
+    pool: str | None = typer.Option(None, "--pool", "-p", help="Only workers of this pool."),
+    output: ListFormat = list_format_option(),
+) -> None:
     """List workers and their last heartbeat."""
     from transom.services import open_backend
 
     with open_backend() as backend:
         workers = backend.list_workers(work_pool=pool)
-    out = console()
-    if not workers:
-        out.print("No workers have polled yet; start one with `transom worker start --pool POOL`.")
+    if output is ListFormat.json:
+        print_json(workers)
         return
-    out.print(workers_table(workers, title=f"Workers ({len(workers)})"))
+    if output is ListFormat.csv:
+        print_csv(workers, WorkerRead)
+        return
+    if not workers:
+        console().print("No workers have polled yet; start one with "
+                        "`transom worker start --pool POOL`.")
+        return
+    print_table(workers_table(workers, title=f"Workers ({len(workers)})"))

@@ -142,6 +142,7 @@ class FlowRunContext:
     log_prints: bool = False
     run_count: int = 1
     parent_task_run_id: uuid.UUID | None = None
+    tags: list[str] = field(default_factory=list)  # the run's: the flow's and those in effect
     # Task runs of this flow run that have not reached a final state (for an interrupt to end).
     active_tasks: set[Any] = field(default_factory=set)
     _dynamic_keys: dict[str, int] = field(default_factory=dict)
@@ -163,6 +164,7 @@ class TaskRunContext:
     parameters: dict[str, Any]
     run_count: int = 1
     log_prints: bool = False
+    tags: list[str] = field(default_factory=list)  # the run's: the task's and those in effect
 
 
 flow_run_var: ContextVar[FlowRunContext | None] = ContextVar("transom_flow_run", default=None)

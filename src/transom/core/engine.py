@@ -1,13 +1,14 @@
-"""The run loop, written once: propose states, call, retry, time out, cache, persist.
+"""The run loop, written once: propose states, call, retry, time out, cache, persist, call hooks.
 
-`_Run` holds the rules every run follows (states, retries, results); `_TaskRun` and `_FlowRun` add
-what is particular to each. What a run does from start to end is written once, without I/O, as a
-generator of steps (`_task_steps`, `_flow_steps`, both over `_attempts`): it yields CALL (call the
-function), a `_Sleep` (a retry delay) or a `_Wait` (blocking work: upstream futures, submitted
-task runs, the final flush) and is sent back the outcome. Two small drivers carry the steps out,
-`_drive` in the calling thread and `_drive_async` under asyncio (the pattern of httpx's
-`Auth.auth_flow`): they are the only code that calls user functions, sleeps or blocks, and they
-decide nothing, so sync and async runs cannot drift apart.
+`_Run` holds the rules every run follows (states, retries, results, names, hooks); `_TaskRun` and
+`_FlowRun` add what is particular to each. What a run does from start to end is written once,
+without I/O, as a generator of steps (`_task_steps`, `_flow_steps`, both over `_attempts`): it
+yields CALL (call the function), HOOKS (call the state change hooks now due), a `_Sleep` (a retry
+delay) or a `_Wait` (blocking work: upstream futures, submitted task runs, the final flush) and
+is sent back the outcome. Two small drivers carry the steps out, `_drive` in the calling thread
+and `_drive_async` under asyncio (the pattern of httpx's `Auth.auth_flow`): they are the only code
+that calls user functions, sleeps or blocks, and they decide nothing, so sync and async runs
+cannot drift apart.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ import enum
 import logging
 import time
 import uuid
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from contextlib import AbstractContextManager
 from contextvars import ContextVar, Token
 from datetime import datetime
 from typing import Any, ClassVar, Final, NamedTuple
 
 from transom.core import states as st
+from transom.core.annotations import BaseAnnotation
 from transom.core.context import (
     FlowRunContext,
     Runtime,
@@ -34,12 +36,23 @@ from transom.core.context import (
     task_run_var,
 )
 from transom.core.flows import Flow
+from transom.core.hooks import Calls, Due, FlowRun, HookTable, TaskRun, fire, fire_async, hook_calls
 from transom.core.logs import configure_logging, enable_print_capture
-from transom.core.naming import generate_run_name
+from transom.core.naming import RunNameSpec, generate_run_name, render_run_name
 from transom.core.policies import retry_delay_for
 from transom.core.recorder import FlowRunCreated, StateChanged, TaskRunCreated
-from transom.core.runners import TaskFuture, TaskRunner, ThreadPoolTaskRunner
+from transom.core.runners import (
+    TaskFuture,
+    TaskRunner,
+    ThreadPoolTaskRunner,
+    UpstreamNotCompleted,
+    check_upstream,
+    resolve_inputs,
+    state_of_return,
+    upstream_ids,
+)
 from transom.core.states import State
+from transom.core.tags import merge_tags
 from transom.core.tasks import Task
 from transom.core.timeouts import call_async_with_timeout, call_with_timeout
 from transom.exceptions import (
@@ -63,10 +76,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger("transom.engine")
-
-
-class _UpstreamFailed(Exception):
-    pass
+_flow_logger = logging.getLogger("transom.flow_runs")
+_task_logger = logging.getLogger("transom.task_runs")
 
 
 class _Run:
@@ -78,6 +89,12 @@ class _Run:
     retry_delay: Any = None
     jitter: float | None = None
     timeout: float | None = None
+    hooks: HookTable | None = None  # the flow's or task's hooks by state type; None: there are none
+    wait_for: list[Any] | None = None  # futures or states to wait for before the run starts
+    due: Due | None = None  # hooks to call at the next HOOKS step
+    tags: list[str]
+    created: datetime | None = None  # when it was created (Pending), and first Running
+    started: datetime | None = None
 
     def __init__(self, runtime: Runtime, run_id: uuid.UUID, name: str) -> None:
         self.runtime = runtime
@@ -93,11 +110,51 @@ class _Run:
         self.state = state
         self.recorder.record(StateChanged(self.run_id, self.is_task, state, self.run_count,
                                           result_ref))
+        if self.hooks is not None:
+            fns = self.hooks.get(state.type)
+            if fns:
+                if self.due is None:
+                    self.due = []
+                self.due.append((state, fns))
         return state
 
     def begin_attempt(self) -> None:
         self.run_count += 1
-        self.set_state(st.Running() if self.run_count == 1 else st.Running(name="Retrying"))
+        if self.run_count == 1:
+            self.started = self.set_state(st.Running()).timestamp
+        else:
+            self.set_state(st.Retrying())
+
+    def on_success(self, value: Any) -> State:
+        """Record a call that returned `value`: Completed with it, or the final state it asks for
+        (a State the function made, or the outcome of futures or states of other runs)."""
+        final = None if isinstance(value, _PLAIN) else state_of_return(value)
+        if final is not None and not final.is_completed():
+            return self.end_in(final)
+        data = value if final is None else final.data
+        try:
+            ref = self.persist(data)
+        except SerializationError as exc:
+            self.on_failure(exc)
+            return self.state  # type: ignore[return-value]
+        state = self.set_state(st.Completed(value) if final is None else final, result_ref=ref)
+        self.log(logging.INFO, "finished in state %s", state.name)
+        return state
+
+    def end_in(self, state: State) -> State:
+        """End in a state the function returned that is not Completed (no retries, as Prefect)."""
+        if not state.is_final():
+            state = st.Failed(message=(
+                f"the function returned a {state.name} state; a run ends in a final state "
+                "(Completed, Failed, Crashed or Cancelled)"))
+        self.set_state(state)
+        level = logging.WARNING if state.is_cancelled() else logging.ERROR
+        self.log(level, "finished in state %s: %s", state.name, state.message)
+        return state
+
+    def persist(self, value: Any) -> str | None:
+        """Store the result if the run keeps it; where it went (SerializationError if it cannot)."""
+        raise NotImplementedError
 
     def on_failure(self, exc: BaseException) -> float | None:
         """Record a failed attempt; returns the delay before the next one, or None if final."""
@@ -130,9 +187,52 @@ class _Run:
             state = st.Crashed(exc, message=f"the run's process is stopping: {exc!r}")
         return self.set_state(state)
 
+    def not_ready(self, reason: UpstreamNotCompleted) -> State:
+        """An upstream run did not complete: this run will not start (NotReady, as Prefect)."""
+        self.log(logging.WARNING, "will not start: %s", reason)
+        return self.set_state(st.NotReady(message=str(reason)))
+
     def should_retry(self, failed: State) -> bool:
         return True
 
+    # -- names ---------------------------------------------------------------------------------
+    def rename(self, spec: RunNameSpec, parameters: Mapping[str, Any],
+               ctx_var: ContextVar[Any], ctx: Any) -> str | None:
+        """Take the name `spec` gives, a function called inside `ctx` (the run's context); if it
+        cannot give one, keep the generated name and say why (logged once the run exists)."""
+        token = ctx_var.set(ctx) if not isinstance(spec, str) else None
+        try:
+            self.name = render_run_name(spec, parameters)
+        except ValueError as exc:
+            return str(exc)
+        finally:
+            if token is not None:
+                ctx_var.reset(token)
+        return None
+
+    def name_problem(self, option: str, problem: str) -> None:
+        self.log(logging.WARNING, "could not name the run from %s (%s); it is named %r instead",
+                 option, problem, self.name)
+
+    # -- hooks ---------------------------------------------------------------------------------
+    def hook_steps(self) -> Calls:
+        """The calls of the hooks due now (taken off the list)."""
+        due, self.due = self.due or [], None
+        return hook_calls(self.hook_owner(), self.describe, due, self.log)
+
+    def fire_hooks(self) -> None:
+        """Call the hooks due now, here (for code outside the steps, such as a runner's)."""
+        if self.due:
+            fire(self.hook_steps())
+
+    def hook_owner(self) -> object:
+        raise NotImplementedError
+
+    def describe(self, state: State) -> object:
+        """The run as a hook is given it (FlowRun, TaskRun)."""
+        raise NotImplementedError
+
+    # -- the attempt -------------------------------------------------------------------------
     def call(self) -> Any:
         """Call the function once with the run's arguments (a coroutine, for an async one)."""
         raise NotImplementedError
@@ -154,10 +254,7 @@ class _Run:
     def timeout_error(self) -> BaseException:
         raise NotImplementedError
 
-    def on_success(self, value: Any) -> State:
-        raise NotImplementedError
-
-    def log(self, level: int, msg: str, *args: Any) -> None:
+    def log(self, level: int, msg: str, *args: Any, exc_info: BaseException | None = None) -> None:
         raise NotImplementedError
 
 
@@ -169,17 +266,21 @@ class _TaskRun(_Run):
     def __init__(self, task: Task[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
                  flow_ctx: FlowRunContext | None, runtime: Runtime,
                  *, run_id: uuid.UUID | None = None,
-                 dynamic_key: int | None = None) -> None:
+                 dynamic_key: int | None = None, wait_for: list[Any] | None = None) -> None:
         self.task = task
         self.flow_ctx = flow_ctx
         self.flow_run_id = flow_ctx.flow_run_id if flow_ctx is not None else None
         key = dynamic_key if dynamic_key is not None else (
             flow_ctx.next_dynamic_key(task.task_key) if flow_ctx is not None else 0)
-        super().__init__(runtime, run_id or uuid.uuid4(), task.task_run_name or f"{task.name}-{key}")
+        # A custom name (task_run_name) is given in create(), which runs once, in this process.
+        super().__init__(runtime, run_id or uuid.uuid4(), f"{task.name}-{key}")
         self.dynamic_key = key
         self.args = args
         self.kwargs = kwargs
+        self.wait_for = wait_for
         self.waits_for_upstream = False  # some arguments are futures of other task runs
+        self.hooks = task.state_hooks
+        self.tags = task.tags
         self.retries = task.retries
         self.retry_delay = task.retry_delay_seconds
         self.jitter = task.retry_jitter_factor
@@ -202,23 +303,41 @@ class _TaskRun(_Run):
     def create(self) -> None:
         if self.flow_ctx is not None:
             self.flow_ctx.active_tasks.add(self)
-        upstream = _upstream_ids(self.args, self.kwargs)
+        upstream = upstream_ids(self.args, self.kwargs, self.wait_for)
         self.waits_for_upstream = bool(upstream)
+        self.tags = merge_tags(self.task.tags)
+        problem = self._rename() if self.task.task_run_name is not None else None
         self.recorder.record(TaskRunCreated(
             self.run_id, self.flow_run_id, self.task.task_key, self.name, self.dynamic_key,
-            upstream=upstream, tags=self.task.tags,
+            upstream=upstream, tags=self.tags,
         ))
-        self.set_state(st.Pending())
+        self.created = self.set_state(st.Pending()).timestamp
+        if problem is not None:
+            self.name_problem("task_run_name", problem)
+
+    def _rename(self) -> str | None:
+        try:
+            parameters = self.task.bind(self.args, self.kwargs)
+        except TypeError as exc:
+            return f"the call's arguments do not fit the function: {exc}"
+        ctx = TaskRunContext(self.task, self.run_id, self.flow_run_id, self.name, parameters,
+                             0, self.log_prints, self.tags)
+        return self.rename(self.task.task_run_name, parameters,  # type: ignore[arg-type]
+                           task_run_var, ctx)
 
     def prepare(self) -> State | None:
         """Wait for upstream futures, then look in the cache; a final State if there is no need
-        to call the function."""
+        to call the function (NotReady if an upstream run did not complete)."""
         try:
-            self.args, self.kwargs = _resolve_inputs(self.args, self.kwargs)
-        except _UpstreamFailed as exc:
-            return self.set_state(st.Failed(name="NotReady", message=str(exc)))
+            if self.wait_for:
+                check_upstream(self.wait_for)
+            self.args, self.kwargs = resolve_inputs(self.args, self.kwargs)
+        except UpstreamNotCompleted as exc:
+            if self.flow_ctx is not None:
+                self.flow_ctx.active_tasks.discard(self)  # it is over, though not final
+            return self.not_ready(exc)
         self.ctx = TaskRunContext(self.task, self.run_id, self.flow_run_id, self.name, {},
-                                  0, self.log_prints)
+                                  0, self.log_prints, self.tags)
         task = self.task
         if task.cache_key_fn is not None:
             self.ctx.parameters = self.parameters = task.bind(self.args, self.kwargs)
@@ -228,9 +347,10 @@ class _TaskRun(_Run):
                 hit = store.read(self.cache_key)
                 if hit is not None:
                     self.log(logging.INFO, "cache hit (key %s)", self.cache_key[:12])
-                    return self.set_state(st.Completed(hit.value, name="Cached",
-                                                       message=f"cached {hit.created:%Y-%m-%d %H:%M:%S}"),
-                                          result_ref=self.cache_key)
+                    state = self.set_state(st.Completed(hit.value, name="Cached", message=(
+                        f"cached {hit.created:%Y-%m-%d %H:%M:%S}")), result_ref=self.cache_key)
+                    self.log(logging.INFO, "finished in state %s", state.name)
+                    return state
         return None
 
     def begin_attempt(self) -> None:
@@ -244,27 +364,19 @@ class _TaskRun(_Run):
     def enter(self) -> list[tuple[ContextVar[Any], Token[Any]]]:
         return [(task_run_var, task_run_var.set(self.ctx))]
 
-    def on_success(self, value: Any) -> State:
+    def persist(self, value: Any) -> str | None:
         task = self.task
         persist = task.persist_result
         if persist is None:
             persist = self.cache_key is not None or self.runtime.persist_results
-        ref = None
-        if persist:
-            key = self.cache_key or f"task-run-{self.run_id}"
-            expiration = (st.now_utc() + task.cache_expiration
-                          if self.cache_key and task.cache_expiration is not None else None)
-            try:
-                ref = self.runtime.result_store(task.result_storage).write(
-                    key, value, serializer=task.result_serializer or self.runtime.default_serializer,
-                    expiration=expiration)
-            except SerializationError as exc:
-                self.on_failure(exc)
-                return self.state  # type: ignore[return-value]
-        state = self.set_state(st.Completed(value), result_ref=ref)
-        if logger.isEnabledFor(logging.DEBUG):
-            self.log(logging.DEBUG, "finished in state Completed")
-        return state
+        if not persist:
+            return None
+        key = self.cache_key or f"task-run-{self.run_id}"
+        expiration = (st.now_utc() + task.cache_expiration
+                      if self.cache_key and task.cache_expiration is not None else None)
+        return self.runtime.result_store(task.result_storage).write(
+            key, value, serializer=task.result_serializer or self.runtime.default_serializer,
+            expiration=expiration)
 
     def should_retry(self, failed: State) -> bool:
         condition = self.task.retry_condition_fn
@@ -279,11 +391,21 @@ class _TaskRun(_Run):
     def timeout_error(self) -> BaseException:
         return TaskRunTimeout(f"task run {self.name!r} exceeded its timeout of {self.timeout:g}s")
 
-    def log(self, level: int, msg: str, *args: Any) -> None:
-        logging.getLogger("transom.task_runs").log(
-            level, msg, *args,
-            extra={"flow_run_id": self.flow_run_id, "task_run_id": self.run_id,
-                   "run_label": f"Task run {self.name!r}"})
+    def log(self, level: int, msg: str, *args: Any, exc_info: BaseException | None = None) -> None:
+        if _task_logger.isEnabledFor(level):
+            _task_logger.log(level, msg, *args, exc_info=exc_info, extra={
+                "flow_run_id": self.flow_run_id, "task_run_id": self.run_id,
+                "run_label": f"Task run {self.name!r}"})
+
+    def hook_owner(self) -> object:
+        return self.task
+
+    def describe(self, state: State) -> TaskRun:
+        return TaskRun(self.run_id, self.name, self.task.task_key, self.dynamic_key,
+                       self.flow_run_id, list(self.tags), self.run_count, state,
+                       cache_key=self.cache_key, expected_start_time=self.created,
+                       start_time=self.started,
+                       end_time=state.timestamp if state.is_final() else None)
 
     # -- SubmittedRun: how runners execute it -----------------------------------------------
     def run_local(self) -> State:
@@ -295,9 +417,10 @@ class _TaskRun(_Run):
         from transom.core import remote
 
         final = self.prepare()
-        if final is not None:
-            return final
-        return remote.run_task_in(executor, self)
+        if final is None:
+            final = remote.run_task_in(executor, self)  # the attempts' hooks ran over there
+        self.fire_hooks()
+        return final
 
     def cancelled(self) -> State:
         return self.set_state(st.Cancelled(message="the flow run ended before this task started"))
@@ -310,8 +433,10 @@ class _FlowRun(_Run):
 
     def __init__(self, flow: Flow[..., Any], parameters: dict[str, Any], runtime: Runtime,
                  parent: FlowRunContext | None, parent_task: TaskRunContext | None, *,
-                 adopt: tuple[uuid.UUID, str] | None = None) -> None:
-        run_id, name = adopt or (uuid.uuid4(), flow.flow_run_name or generate_run_name())
+                 adopt: tuple[uuid.UUID, str] | None = None,
+                 wait_for: list[Any] | None = None) -> None:
+        # A custom name (flow_run_name) is given in create(); an adopted run has its name.
+        run_id, name = adopt or (uuid.uuid4(), generate_run_name())
         super().__init__(runtime, run_id, name)
         # An adopted run exists already (a worker claimed it): it is not created again.
         self.adopted = adopt is not None
@@ -319,6 +444,9 @@ class _FlowRun(_Run):
         self.parameters = parameters
         self.parent = parent
         self.parent_task = parent_task
+        self.wait_for = wait_for
+        self.hooks = flow.state_hooks
+        self.tags = flow.tags
         self.retries = flow.retries
         self.retry_delay = flow.retry_delay_seconds
         self.timeout = flow.timeout_seconds
@@ -333,20 +461,41 @@ class _FlowRun(_Run):
     def create(self) -> None:
         if self.adopted:
             return
+        self.tags = merge_tags(self.flow.tags)
+        problem = self._rename() if self.flow.flow_run_name is not None else None
         self.recorder.record(FlowRunCreated(
             self.run_id, self.flow.name, self.name, _jsonable(self.parameters),
             parent_flow_run_id=self.parent.flow_run_id if self.parent else None,
             parent_task_run_id=self.parent_task.task_run_id if self.parent_task else None,
-            tags=self.flow.tags,
+            tags=self.tags,
         ))
-        self.set_state(st.Pending())
+        self.created = self.set_state(st.Pending()).timestamp
+        if problem is not None:
+            self.name_problem("flow_run_name", problem)
+
+    def _rename(self) -> str | None:
+        ctx = self._context(run_count=0)
+        return self.rename(self.flow.flow_run_name, self.parameters,  # type: ignore[arg-type]
+                           flow_run_var, ctx)
+
+    def _context(self, run_count: int) -> FlowRunContext:
+        return FlowRunContext(self.flow, self.run_id, self.name, self.parameters,
+                              self.runner_template.duplicate(), self.runtime,
+                              self.log_prints, run_count,
+                              self.parent_task.task_run_id if self.parent_task else None,
+                              self.tags)
+
+    def wait_for_upstream(self) -> State | None:
+        """Wait for the futures of `wait_for`; NotReady if one did not complete."""
+        try:
+            check_upstream(self.wait_for or ())
+        except UpstreamNotCompleted as exc:
+            return self.not_ready(exc)
+        return None
 
     def begin_attempt(self) -> None:
         super().begin_attempt()
-        self.ctx = FlowRunContext(self.flow, self.run_id, self.name, self.parameters,
-                                  self.runner_template.duplicate(), self.runtime,
-                                  self.log_prints, self.run_count,
-                                  self.parent_task.task_run_id if self.parent_task else None)
+        self.ctx = self._context(self.run_count)
         if self.run_count == 1:
             self.log(logging.INFO, "started (flow %r)", self.flow.name)
 
@@ -362,22 +511,15 @@ class _FlowRun(_Run):
         if self.ctx is not None:
             self.ctx.task_runner.shutdown(wait=wait)
 
-    def on_success(self, value: Any) -> State:
-        ref = None
+    def persist(self, value: Any) -> str | None:
         persist = self.flow.persist_result
         if persist is None:
             persist = self.runtime.persist_results
-        if persist:
-            try:
-                ref = self.runtime.result_store(self.flow.result_storage).write(
-                    f"flow-run-{self.run_id}", value,
-                    serializer=self.flow.result_serializer or self.runtime.default_serializer)
-            except SerializationError as exc:
-                self.on_failure(exc)
-                return self.state  # type: ignore[return-value]
-        state = self.set_state(st.Completed(value), result_ref=ref)
-        self.log(logging.INFO, "finished in state Completed")
-        return state
+        if not persist:
+            return None
+        return self.runtime.result_store(self.flow.result_storage).write(
+            f"flow-run-{self.run_id}", value,
+            serializer=self.flow.result_serializer or self.runtime.default_serializer)
 
     def on_interrupt(self, exc: BaseException) -> State:
         # Task runs still going in other threads or processes end with the flow run, so none
@@ -391,11 +533,21 @@ class _FlowRun(_Run):
     def timeout_error(self) -> BaseException:
         return FlowRunTimeout(f"flow run {self.name!r} exceeded its timeout of {self.timeout:g}s")
 
-    def log(self, level: int, msg: str, *args: Any) -> None:
-        logging.getLogger("transom.flow_runs").log(
-            level, msg, *args,
-            extra={"flow_run_id": self.run_id, "task_run_id": None,
-                   "run_label": f"Flow run {self.name!r}"})
+    def log(self, level: int, msg: str, *args: Any, exc_info: BaseException | None = None) -> None:
+        if _flow_logger.isEnabledFor(level):
+            _flow_logger.log(level, msg, *args, exc_info=exc_info, extra={
+                "flow_run_id": self.run_id, "task_run_id": None,
+                "run_label": f"Flow run {self.name!r}"})
+
+    def hook_owner(self) -> object:
+        return self.flow
+
+    def describe(self, state: State) -> FlowRun:
+        return FlowRun(self.run_id, self.name, self.flow.name, dict(self.parameters),
+                       list(self.tags), self.run_count, state,
+                       parent_task_run_id=self.parent_task.task_run_id if self.parent_task else None,
+                       expected_start_time=self.created, start_time=self.started,
+                       end_time=state.timestamp if state.is_final() else None)
 
     def finish(self) -> None:
         """Wait until the recorder has written everything so far."""
@@ -403,23 +555,39 @@ class _FlowRun(_Run):
 
 
 # -- entry points called by Task and Flow -------------------------------------------------------
-def _start_task(task: Task[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> _TaskRun:
+_PLAIN = (int, float, str, bool, bytes, type(None))  # return values that cannot be states
+
+
+def _wait_list(wait_for: Any) -> list[Any] | None:
+    """`wait_for` as a list: one future, state or annotation, or any iterable of them."""
+    if wait_for is None:
+        return None
+    if isinstance(wait_for, TaskFuture | State | BaseAnnotation):
+        return [wait_for]
+    if not isinstance(wait_for, Iterable) or isinstance(wait_for, str | bytes):
+        raise TypeError(f"wait_for takes a list of futures or states, got {type(wait_for).__name__}")
+    return list(wait_for) or None
+
+
+def _start_task(task: Task[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any],
+                wait_for: Any = None) -> _TaskRun:
     runtime = get_runtime()
     configure_logging(runtime.log_level)
-    run = _TaskRun(task, args, dict(kwargs), flow_run_var.get(), runtime)
+    run = _TaskRun(task, args, dict(kwargs), flow_run_var.get(), runtime,
+                   wait_for=None if wait_for is None else _wait_list(wait_for))
     run.create()
     return run
 
 
 def run_task(task: Task[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any],
-             *, return_state: bool = False) -> Any:
-    run = _start_task(task, args, kwargs)
+             *, return_state: bool = False, wait_for: Any = None) -> Any:
+    run = _start_task(task, args, kwargs, wait_for)
     return _outcome(_drive(run, _task_steps(run)), return_state)
 
 
 async def run_task_async(task: Task[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any],
-                         *, return_state: bool = False) -> Any:
-    run = _start_task(task, args, kwargs)
+                         *, return_state: bool = False, wait_for: Any = None) -> Any:
+    run = _start_task(task, args, kwargs, wait_for)
     return _outcome(await _drive_async(run, _task_steps(run)), return_state)
 
 
@@ -433,39 +601,40 @@ async def attempt_task_async(run: _TaskRun) -> State:
     return await _drive_async(run, _attempts(run))
 
 
-def submit_task(task: Task[..., Any], args: tuple[Any, ...],
-                kwargs: Mapping[str, Any]) -> TaskFuture[Any]:
+def submit_task(task: Task[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any],
+                *, wait_for: Any = None) -> TaskFuture[Any]:
     flow_ctx = flow_run_var.get()
     if flow_ctx is None:
         raise RuntimeError(f"{task.name}.submit() must be called inside a flow run")
-    run = _start_task(task, args, kwargs)
+    run = _start_task(task, args, kwargs, wait_for)
     return TaskFuture(flow_ctx.task_runner.submit(run), run.run_id, run.name)
 
 
 def _start_flow(flow: Flow[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any],
-                adopt: tuple[uuid.UUID, str] | None = None) -> _FlowRun:
+                adopt: tuple[uuid.UUID, str] | None = None, wait_for: Any = None) -> _FlowRun:
     parameters = flow.validate_parameters(flow.bind(args, kwargs))  # fails before the run exists
     runtime = get_runtime()
     configure_logging(runtime.log_level)
     parent = None if adopt is not None else flow_run_var.get()
     run = _FlowRun(flow, parameters, runtime, parent, None if adopt else task_run_var.get(),
-                   adopt=adopt)
+                   adopt=adopt, wait_for=_wait_list(wait_for))
     run.create()
     return run
 
 
 def run_flow(flow: Flow[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any],
-             *, return_state: bool = False, adopt: tuple[uuid.UUID, str] | None = None) -> Any:
+             *, return_state: bool = False, adopt: tuple[uuid.UUID, str] | None = None,
+             wait_for: Any = None) -> Any:
     """Run `flow` as a new flow run, or as the existing run `adopt` = (id, name) names (one a
     worker claimed: it is Pending and moves on to Running from there)."""
-    run = _start_flow(flow, args, kwargs, adopt)
+    run = _start_flow(flow, args, kwargs, adopt, wait_for)
     return _outcome(_drive(run, _flow_steps(run, TerminationGuard)), return_state)
 
 
 async def run_flow_async(flow: Flow[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any],
                          *, return_state: bool = False,
-                         adopt: tuple[uuid.UUID, str] | None = None) -> Any:
-    run = _start_flow(flow, args, kwargs, adopt)
+                         adopt: tuple[uuid.UUID, str] | None = None, wait_for: Any = None) -> Any:
+    run = _start_flow(flow, args, kwargs, adopt, wait_for)
     return _outcome(await _drive_async(run, _flow_steps(run, _AsyncGuard)), return_state)
 
 
@@ -474,14 +643,16 @@ def _outcome(state: State, return_state: bool) -> Any:
 
 
 # -- the steps of a run: every decision, no I/O -------------------------------------------------
-class _Call(enum.Enum):
-    """Call the run's function within its timeout; the driver sends back the value, or throws in
-    the exception (an interrupt too)."""
+class _Step(enum.Enum):
+    """CALL: call the run's function within its timeout; the driver sends back the value, or
+    throws in the exception (an interrupt too). HOOKS: call the hooks now due (`run.due`)."""
 
     CALL = "call"
+    HOOKS = "hooks"
 
 
-CALL: Final = _Call.CALL
+CALL: Final = _Step.CALL
+HOOKS: Final = _Step.HOOKS
 
 
 class _Sleep(NamedTuple):
@@ -497,7 +668,7 @@ class _Wait(NamedTuple):
     fn: Callable[[], Any]
 
 
-_Steps = Generator[_Call | _Sleep | _Wait, Any, State]
+_Steps = Generator[_Step | _Sleep | _Wait, Any, State]
 _GuardFactory = Callable[[bool], AbstractContextManager[object]]
 
 
@@ -505,18 +676,23 @@ def _task_steps(run: _TaskRun) -> _Steps:
     """A task call: its upstream futures, then the cache, then its attempts."""
     final = (yield _Wait(run.prepare)) if run.waits_for_upstream else run.prepare()
     if final is not None:
+        if run.due:
+            yield HOOKS
         return final
     return (yield from _attempts(run))
 
 
 def _flow_steps(run: _FlowRun, guard: _GuardFactory) -> _Steps:
-    """A flow call: its attempts, then, for a top-level run, a wait until it is recorded (the
-    run is durable when the call returns). `guard(top_level)` turns a stop request (a signal,
-    `interrupt_flow_run`) into an interrupt of the run; which one depends on the driver."""
+    """A flow call: what it waits for, its attempts, then, for a top-level run, a wait until it
+    is recorded (the run is durable when the call returns). `guard(top_level)` turns a stop
+    request (a signal, `interrupt_flow_run`) into an interrupt of the run; which one depends on
+    the driver."""
     top_level = run.parent is None
     with guard(top_level):
         try:
-            state = yield from _attempts(run)
+            state = (yield from _upstream(run)) if run.wait_for else None
+            if state is None:
+                state = yield from _attempts(run)
         except GeneratorExit:
             raise
         except BaseException:
@@ -528,6 +704,20 @@ def _flow_steps(run: _FlowRun, guard: _GuardFactory) -> _Steps:
     return state
 
 
+def _upstream(run: _FlowRun) -> Generator[_Step | _Sleep | _Wait, Any, State | None]:
+    """A subflow's `wait_for`: NotReady if an upstream did not complete; an interrupt while it
+    waits ends the run (it is not left Pending)."""
+    try:
+        return (yield _Wait(run.wait_for_upstream))  # type: ignore[no-any-return]
+    except GeneratorExit:
+        raise
+    except BaseException as exc:
+        run.on_interrupt(exc)
+        if run.due:
+            yield HOOKS
+        raise
+
+
 def _attempts(run: _Run) -> _Steps:
     """Call until the run completes, fails for good, or runs out of retries.
 
@@ -535,11 +725,17 @@ def _attempts(run: _Run) -> _Steps:
     a cancel, a termination signal, SystemExit), during the call, a wait or a retry delay, ends
     the run Cancelled or Crashed and goes on up. Work an attempt submitted is waited for, whether
     it succeeded or failed, unless it timed out (the abandoned call may still be submitting).
+    Hooks are called after each state that has some: Running before the call, the final state
+    (an interrupt's too) after it.
     """
     while True:
         run.begin_attempt()
-        tokens = run.enter()
+        tokens: list[tuple[ContextVar[Any], Token[Any]]] = []
+        interrupt: BaseException | None = None
         try:
+            if run.due:
+                yield HOOKS  # on_running: outside the run's context, before the call
+            tokens = run.enter()
             error: Exception | None = None
             try:
                 value = yield CALL
@@ -555,22 +751,29 @@ def _attempts(run: _Run) -> _Steps:
         except BaseException as exc:
             run.settle(wait=False)
             run.on_interrupt(exc)
-            raise
+            interrupt = exc
         finally:
             run.leave(tokens)
-        if error is None:
-            return run.on_success(value)
-        delay = run.on_failure(error)
+        delay = None
+        if interrupt is None:
+            if error is None:
+                run.on_success(value)
+            else:
+                delay = run.on_failure(error)
+            if delay:
+                try:
+                    yield _Sleep(delay)
+                except GeneratorExit:
+                    raise
+                except BaseException as exc:
+                    run.on_interrupt(exc)
+                    interrupt = exc
+        if run.due:
+            yield HOOKS
+        if interrupt is not None:
+            raise interrupt
         if delay is None:
             return run.state  # type: ignore[return-value]
-        if delay:
-            try:
-                yield _Sleep(delay)
-            except GeneratorExit:
-                raise
-            except BaseException as exc:
-                run.on_interrupt(exc)
-                raise
 
 
 # -- drivers: the only code that calls user functions, sleeps and waits ------------------------
@@ -587,6 +790,8 @@ def _drive(run: _Run, steps: _Steps) -> State:
         try:
             if step is CALL:
                 result = call_with_timeout(run.call, run.timeout, run.timeout_error)
+            elif step is HOOKS:
+                fire(run.hook_steps())
             elif isinstance(step, _Sleep):
                 time.sleep(step.seconds)
             else:
@@ -608,6 +813,8 @@ async def _drive_async(run: _Run, steps: _Steps) -> State:
         try:
             if step is CALL:
                 result = await call_async_with_timeout(run.call, run.timeout, run.timeout_error)
+            elif step is HOOKS:
+                await fire_async(run.hook_steps())
             elif isinstance(step, _Sleep):
                 await asyncio.sleep(step.seconds)
             else:
@@ -616,57 +823,7 @@ async def _drive_async(run: _Run, steps: _Steps) -> State:
             error = exc
 
 
-# -- inputs -------------------------------------------------------------------------------------
-_PLAIN = (int, float, str, bool, bytes, type(None))
-
-
-def _walk_futures(value: Any, found: list[TaskFuture[Any]], depth: int = 0) -> None:
-    if isinstance(value, _PLAIN) or depth > 3:
-        return
-    if isinstance(value, TaskFuture):
-        found.append(value)
-    elif isinstance(value, list | tuple | set | frozenset):
-        for item in value:
-            _walk_futures(item, found, depth + 1)
-    elif isinstance(value, dict):
-        for item in value.values():
-            _walk_futures(item, found, depth + 1)
-
-
-def _upstream_ids(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> list[uuid.UUID]:
-    found: list[TaskFuture[Any]] = []
-    for value in args:
-        _walk_futures(value, found)
-    for value in kwargs.values():
-        _walk_futures(value, found)
-    return [f.task_run_id for f in found]
-
-
-def _resolve(value: Any, depth: int = 0) -> Any:
-    if isinstance(value, _PLAIN) or depth > 3:
-        return value
-    if isinstance(value, TaskFuture):
-        state = value.state
-        if not state.is_completed():
-            raise _UpstreamFailed(f"upstream task run {value.task_name!r} ended {state.name}"
-                                  + (f": {state.message}" if state.message else ""))
-        return state.data
-    if isinstance(value, list | tuple | set | frozenset):
-        items = [_resolve(v, depth + 1) for v in value]
-        return items if type(value) is list else type(value)(items)
-    if isinstance(value, dict) and type(value) is dict:
-        return {k: _resolve(v, depth + 1) for k, v in value.items()}
-    return value
-
-
-def _resolve_inputs(args: tuple[Any, ...], kwargs: dict[str, Any]
-                    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    if not any(not isinstance(a, _PLAIN) for a in args) and not any(
-            not isinstance(v, _PLAIN) for v in kwargs.values()):
-        return args, kwargs
-    return (tuple(_resolve(a) for a in args), {k: _resolve(v) for k, v in kwargs.items()})
-
-
+# -- parameters as recorded ---------------------------------------------------------------
 def _jsonable(value: Any, depth: int = 0) -> Any:
     """A JSON-safe picture of parameters for the record (repr for anything exotic)."""
     if isinstance(value, str | int | float | bool | type(None)):

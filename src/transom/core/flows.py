@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, Protocol, TypeVar, overload
 
+from transom.core.hooks import FLOW_HOOKS, Hook, HookTable, hook_list, hook_table
+from transom.core.naming import RunNameSpec, check_run_name_spec
 from transom.core.policies import RetryDelay
 from transom.core.runners import TaskRunner
+from transom.core.tags import check_tags
 from transom.exceptions import ParameterError
 
 if TYPE_CHECKING:
+    from os import PathLike
+
     from transom.core.states import State
 
 __all__ = ["Deployer", "Flow", "flow", "set_deployer"]
@@ -21,12 +26,17 @@ T = TypeVar("T")
 
 
 class Deployer(Protocol):
-    """What `Flow.deploy` and `Flow.serve` hand over to: deployments live outside core/, which
-    never imports them; `import transom` registers the real one with `set_deployer`."""
+    """What `Flow.deploy`, `.serve`, `.to_deployment` and `.from_source` hand over to:
+    deployments live outside core/, which never imports them; `import transom` registers the
+    real one with `set_deployer`."""
 
     def deploy(self, flow: Flow[..., Any], name: str, **options: Any) -> Any: ...
 
-    def serve(self, flow: Flow[..., Any], name: str, **options: Any) -> None: ...
+    def serve(self, flow: Flow[..., Any], name: str | None, **options: Any) -> None: ...
+
+    def to_deployment(self, flow: Flow[..., Any], name: str, **options: Any) -> Any: ...
+
+    def from_source(self, source: str | PathLike[str], entrypoint: str) -> Flow[..., Any]: ...
 
 
 _deployer: Deployer | None = None
@@ -62,8 +72,13 @@ class Flow(Generic[P, R]):
         result_storage: str | None = None,
         result_serializer: str | None = None,
         validate_parameters: bool = True,
-        flow_run_name: str | None = None,
-        tags: list[str] | None = None,
+        flow_run_name: RunNameSpec | None = None,
+        tags: Iterable[str] | None = None,
+        on_completion: Iterable[Hook] | None = None,
+        on_failure: Iterable[Hook] | None = None,
+        on_crashed: Iterable[Hook] | None = None,
+        on_cancellation: Iterable[Hook] | None = None,
+        on_running: Iterable[Hook] | None = None,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"@flow needs a function, got {type(fn).__name__}")
@@ -75,8 +90,10 @@ class Flow(Generic[P, R]):
             raise TypeError("task_runner must be a TaskRunner such as ThreadPoolTaskRunner()")
         if result_serializer not in (None, "pickle", "json"):
             raise ValueError("result_serializer must be 'pickle' or 'json'")
+        check_run_name_spec(flow_run_name, "flow_run_name")
         self.fn = fn
-        self.name: str = name or str(getattr(fn, "__name__", type(fn).__name__)).replace("_", "-")
+        default = str(getattr(fn, "__name__", type(fn).__name__)).replace("_", "-")
+        self.name: str = str(name or default)
         self.description = description or inspect.getdoc(fn)
         self.version = version
         self.retries = retries
@@ -89,7 +106,14 @@ class Flow(Generic[P, R]):
         self.result_serializer = result_serializer
         self.should_validate_parameters = validate_parameters
         self.flow_run_name = flow_run_name
-        self.tags = list(tags or ())
+        self.tags = check_tags(tags or (), f"flow {self.name!r}: tags")
+        self.on_completion_hooks = hook_list("on_completion", on_completion)
+        self.on_failure_hooks = hook_list("on_failure", on_failure)
+        self.on_crashed_hooks = hook_list("on_crashed", on_crashed)
+        self.on_cancellation_hooks = hook_list("on_cancellation", on_cancellation)
+        self.on_running_hooks = hook_list("on_running", on_running)
+        self.state_hooks: HookTable | None = None
+        self._refresh_hooks()
         self.is_async = inspect.iscoroutinefunction(fn)
         self.signature = inspect.signature(fn)
         self._model: Any = None
@@ -178,12 +202,48 @@ class Flow(Generic[P, R]):
             "result_storage": self.result_storage, "result_serializer": self.result_serializer,
             "validate_parameters": self.should_validate_parameters,
             "flow_run_name": self.flow_run_name, "tags": self.tags,
+            "on_completion": list(self.on_completion_hooks),
+            "on_failure": list(self.on_failure_hooks), "on_crashed": list(self.on_crashed_hooks),
+            "on_cancellation": list(self.on_cancellation_hooks),
+            "on_running": list(self.on_running_hooks),
         }
         unknown = set(changes) - set(options)
         if unknown:
             raise TypeError(f"unknown flow option(s): {', '.join(sorted(unknown))}")
         options.update(changes)
         return Flow(self.fn, **options)
+
+    # -- state change hooks: `@my_flow.on_failure` over `def hook(flow, flow_run, state)` -------
+    def on_completion(self, fn: Hook) -> Hook:
+        """Add a hook called when a run of this flow completes."""
+        return self._add_hook("on_completion", self.on_completion_hooks, fn)
+
+    def on_failure(self, fn: Hook) -> Hook:
+        """Add a hook called when a run of this flow fails for good (after its retries)."""
+        return self._add_hook("on_failure", self.on_failure_hooks, fn)
+
+    def on_crashed(self, fn: Hook) -> Hook:
+        """Add a hook called when a run of this flow crashes (its process is stopping)."""
+        return self._add_hook("on_crashed", self.on_crashed_hooks, fn)
+
+    def on_cancellation(self, fn: Hook) -> Hook:
+        """Add a hook called when a run of this flow is cancelled."""
+        return self._add_hook("on_cancellation", self.on_cancellation_hooks, fn)
+
+    def on_running(self, fn: Hook) -> Hook:
+        """Add a hook called when a run of this flow starts an attempt, before the function."""
+        return self._add_hook("on_running", self.on_running_hooks, fn)
+
+    def _add_hook(self, option: str, hooks: list[Hook], fn: Hook) -> Hook:
+        hooks.extend(hook_list(option, [fn]))
+        self._refresh_hooks()
+        return fn
+
+    def _refresh_hooks(self) -> None:
+        self.state_hooks = hook_table({
+            "on_completion": self.on_completion_hooks, "on_failure": self.on_failure_hooks,
+            "on_crashed": self.on_crashed_hooks, "on_cancellation": self.on_cancellation_hooks,
+            "on_running": self.on_running_hooks}, FLOW_HOOKS)
 
     # -- running: all of it is in the engine ---------------------------------------------------
     # A call takes the function's own parameters (checked by a type checker through P) and
@@ -207,26 +267,45 @@ class Flow(Generic[P, R]):
     def __call__(self, *args: Any, return_state: bool, **kwargs: Any) -> R | State: ...
 
     @overload
+    def __call__(self, *args: Any, wait_for: Iterable[Any] | None,
+                 return_state: Literal[False] = False, **kwargs: Any) -> R: ...
+
+    @overload
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R: ...
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the flow and return its result (`return_state=True`: its final State). A subflow
+        takes `wait_for=[...]`: futures or states to wait for first, which must have completed."""
         from transom.core import engine
 
         return_state = bool(kwargs.pop("return_state", False))
+        wait_for = kwargs.pop("wait_for", None)
         if self.is_async:
-            return engine.run_flow_async(self, args, kwargs, return_state=return_state)
-        return engine.run_flow(self, args, kwargs, return_state=return_state)
+            return engine.run_flow_async(self, args, kwargs, return_state=return_state,
+                                         wait_for=wait_for)
+        return engine.run_flow(self, args, kwargs, return_state=return_state, wait_for=wait_for)
 
     # -- deployments: all of it is outside core/, behind the registered Deployer ----------------
     def deploy(self, name: str, **options: Any) -> Any:
-        """Register this flow as a deployment whose runs workers start (`work_pool=...`, `cron=`,
-        `interval=`, `rrule=`, `timezone=`, `parameters=`, ...); see `transom.deployments.deploy`."""
+        """Register this flow as a deployment whose runs workers of `work_pool_name=` start
+        (`cron=`, `interval=`, `parameters=`, ...); see `transom.deployments.deploy_flow`."""
         return _get_deployer().deploy(self, name, **options)
 
-    def serve(self, name: str, **options: Any) -> None:
-        """Register this flow as a deployment and run its scheduled runs from this process until
-        Ctrl+C; see `transom.deployments.serve`."""
+    def serve(self, name: str | None = None, **options: Any) -> None:
+        """Register this flow as a deployment (named after the flow by default) and run its
+        scheduled runs from this process until Ctrl+C; see `transom.deployments.serve_flow`."""
         _get_deployer().serve(self, name, **options)
+
+    def to_deployment(self, name: str, **options: Any) -> Any:
+        """This flow as a checked deployment, not registered yet, for `transom.serve(...)` or
+        `transom.deploy(...)`; takes the options of `deploy`."""
+        return _get_deployer().to_deployment(self, name, **options)
+
+    @classmethod
+    def from_source(cls, source: str | PathLike[str], entrypoint: str) -> Flow[..., Any]:
+        """The flow `entrypoint` (`path/file.py:fn`) names in `source`: a folder, or a git
+        repository (cloned under TRANSOM_HOME); its deployments run it from there."""
+        return _get_deployer().from_source(source, entrypoint)
 
     def __repr__(self) -> str:
         return f"Flow({self.name!r})"

@@ -21,6 +21,7 @@ from transom.core.context import (
     current_task_run,
     get_runtime,
 )
+from transom.core.hooks import FlowRun, TaskRun
 from transom.core.recorder import LogRecorded
 
 __all__ = [
@@ -46,17 +47,22 @@ class RunLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
         return msg, kwargs
 
 
-def flow_run_logger(ctx: FlowRunContext) -> RunLogger:
+def flow_run_logger(run: FlowRunContext | FlowRun, flow: object = None) -> RunLogger:
+    """The logger of a flow run: its context, or the `flow_run` a hook is given (a hook runs
+    outside the run's context, where get_run_logger() has no run to log to)."""
+    run_id = run.flow_run_id if isinstance(run, FlowRunContext) else run.id
     return RunLogger(logging.getLogger(FLOW_LOGGER), {
-        "flow_run_id": ctx.flow_run_id, "task_run_id": None,
-        "run_label": f"Flow run {ctx.name!r}",
+        "flow_run_id": run_id, "task_run_id": None, "run_label": f"Flow run {run.name!r}",
     })
 
 
-def task_run_logger(ctx: TaskRunContext) -> RunLogger:
+def task_run_logger(run: TaskRunContext | TaskRun, task: object = None,
+                    flow_run: object = None, flow: object = None) -> RunLogger:
+    """The logger of a task run: its context, or the `task_run` a hook is given."""
+    run_id = run.task_run_id if isinstance(run, TaskRunContext) else run.id
     return RunLogger(logging.getLogger(TASK_LOGGER), {
-        "flow_run_id": ctx.flow_run_id, "task_run_id": ctx.task_run_id,
-        "run_label": f"Task run {ctx.name!r}",
+        "flow_run_id": run.flow_run_id, "task_run_id": run_id,
+        "run_label": f"Task run {run.name!r}",
     })
 
 

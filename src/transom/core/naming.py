@@ -1,10 +1,20 @@
-"""Readable generated run names, like `brave-otter`."""
+"""Run names: generated ones (like `brave-otter`) and those a flow or task asks for.
+
+A flow's `flow_run_name` (a task's `task_run_name`) is either a `str.format` template over the
+call's parameters (`"train on {dataset.name}"`, `"{config[mode]}"`) or a function called with no
+arguments. `render_run_name` says in one sentence (ValueError) why a name cannot be made, so the
+engine can name the run anyway and warn; a run is never lost over its name.
+"""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Mapping
+from typing import Any
 
-__all__ = ["generate_run_name"]
+__all__ = ["RunNameSpec", "check_run_name_spec", "generate_run_name", "render_run_name"]
+
+RunNameSpec = str | Callable[[], str]
 
 _ADJECTIVES = (
     "amber", "ancient", "bold", "brave", "bright", "calm", "clever", "cosmic", "crimson", "daring",
@@ -26,3 +36,28 @@ _NOUNS = (
 def generate_run_name(rng: random.Random | None = None) -> str:
     r = rng or random
     return f"{r.choice(_ADJECTIVES)}-{r.choice(_NOUNS)}"
+
+
+def check_run_name_spec(spec: object, option: str) -> None:
+    """Refuse, when the flow or task is defined, a run name that is neither template nor function."""
+    if spec is not None and not isinstance(spec, str) and not callable(spec):
+        raise TypeError(f"{option} must be a string template or a function returning a string, "
+                        f"got {type(spec).__name__}")
+
+
+def render_run_name(spec: RunNameSpec, parameters: Mapping[str, Any]) -> str:
+    """The name `spec` gives a run with these parameters; ValueError says why there is none."""
+    try:
+        name = spec.format(**parameters) if isinstance(spec, str) else spec()
+    except Exception as exc:
+        what = f"the template {spec!r}" if isinstance(spec, str) else _describe(spec)
+        raise ValueError(f"{what} raised {type(exc).__name__}: {exc}") from exc
+    if not isinstance(name, str):
+        raise ValueError(f"{_describe(spec)} returned {type(name).__name__}, not a string")
+    if not name.strip():
+        raise ValueError("the name it gave is empty")
+    return name
+
+
+def _describe(spec: object) -> str:
+    return f"the function {getattr(spec, '__qualname__', None) or repr(spec)}"

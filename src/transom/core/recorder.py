@@ -30,10 +30,37 @@ __all__ = [
     "ListRecorder",
     "LogRecorded",
     "NullRecorder",
+    "ProcessHeartbeat",
+    "ProcessInfo",
     "Recorder",
     "StateChanged",
     "TaskRunCreated",
+    "current_process",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessInfo:
+    """The process that runs a flow: `instance` is unique to it (pids are reused); the pid and
+    host say where it is, so a dead one is noticed at once on its own machine."""
+
+    instance: uuid.UUID
+    pid: int
+    hostname: str
+
+
+_process: ProcessInfo | None = None
+
+
+def current_process() -> ProcessInfo:
+    """This process (a new one after a fork)."""
+    global _process
+    info = _process
+    if info is None or info.pid != _getpid():
+        import socket
+
+        info = _process = ProcessInfo(uuid.uuid4(), _getpid(), socket.gethostname())
+    return info
 
 
 @dataclass(slots=True)
@@ -47,6 +74,9 @@ class FlowRunCreated:
     tags: list[str] = field(default_factory=list)
     deployment_id: uuid.UUID | None = None
     created: datetime = field(default_factory=now_utc)
+    # The process that runs it (it heart-beats while it lives); None for a run made elsewhere
+    # (through the API, a deployment's scheduled run), whose process is a worker's to watch.
+    process: ProcessInfo | None = field(default_factory=current_process)
 
 
 @dataclass(slots=True)
@@ -82,7 +112,15 @@ class LogRecorded:
     timestamp: datetime = field(default_factory=now_utc)
 
 
-Event = FlowRunCreated | TaskRunCreated | StateChanged | LogRecorded
+@dataclass(slots=True)
+class ProcessHeartbeat:
+    """The process is alive: its flow runs that have not ended are not dead."""
+
+    process: ProcessInfo
+    timestamp: datetime = field(default_factory=now_utc)
+
+
+Event = FlowRunCreated | TaskRunCreated | StateChanged | LogRecorded | ProcessHeartbeat
 
 
 class Recorder(Protocol):
@@ -140,6 +178,8 @@ class BatchingRecorder:
     `sink_factory` is called on the background thread, so a slow import or a database
     connection does not delay the first run. A failing sink is retried with backoff; while it
     fails, at most `max_buffer` events are kept (oldest log lines dropped first, never states).
+    Every `heartbeat` seconds, once it has written anything, it also writes a ProcessHeartbeat:
+    the flow runs of a process that stops beating are found dead (and end Crashed).
     An error whose `permanent` attribute is true (a corrupt or unwritable database) is reported
     once and stops recording: retrying cannot help, and exit must not wait for it.
     """
@@ -153,6 +193,7 @@ class BatchingRecorder:
         max_buffer: int = 200_000,
         on_error: Callable[..., None] | None = None,
         close_timeout: float = 30.0,
+        heartbeat: float | None = None,
     ) -> None:
         self._sink_factory = sink_factory
         self._sink: EventSink | None = None
@@ -161,6 +202,8 @@ class BatchingRecorder:
         self._max_buffer = max_buffer
         self._on_error = on_error or _print_error
         self._close_timeout = close_timeout
+        self._heartbeat = heartbeat
+        self._next_beat = 0.0
         self._queue: deque[Event] = deque()
         self._cond = threading.Condition()
         self._taken = 0  # events taken off the queue (written, in flight, or dropped)
@@ -245,12 +288,13 @@ class BatchingRecorder:
                 self._taken += len(batch)
                 if not self._queue:
                     self._flush_requested = False
-            if not batch:
+            beat = self._beat()
+            if not batch and beat is None:
                 continue
             try:
                 if self._sink is None:
                     self._sink = self._sink_factory()
-                self._sink.write(batch)
+                self._sink.write(batch if beat is None else [*batch, beat])
             except Exception as exc:
                 self.last_error = exc
                 if getattr(exc, "permanent", False):
@@ -272,6 +316,16 @@ class BatchingRecorder:
             with self._cond:
                 self._written += len(batch)
                 self._cond.notify_all()
+
+    def _beat(self) -> ProcessHeartbeat | None:
+        # A heartbeat rides with the next batch (or goes alone); it is not counted as recorded.
+        if self._heartbeat is None or self._written == 0:
+            return None
+        now = time.monotonic()
+        if now < self._next_beat:
+            return None
+        self._next_beat = now + self._heartbeat
+        return ProcessHeartbeat(current_process())
 
     def _give_up(self, exc: BaseException, in_flight: int) -> None:
         """Stop recording for good: count what is queued as done so no flush waits for it."""

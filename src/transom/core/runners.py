@@ -1,4 +1,5 @@
-"""Task runners (threads by default, processes on request) and the futures they hand back."""
+"""Task runners (threads by default, processes on request), the futures they hand back, and how
+futures and states in a run's inputs and return value are resolved."""
 
 from __future__ import annotations
 
@@ -10,18 +11,29 @@ import queue
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Generic, NamedTuple, Protocol, TypeVar
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar, cast
 
+from transom.core import states as st
+from transom.core.annotations import allow_failure, quote
 from transom.core.states import State
 
 __all__ = [
     "DoneAndNotDone",
+    "DoneAndNotDoneFutures",
+    "PrefectFuture",
+    "PrefectFutureList",
     "ProcessPoolTaskRunner",
     "SubmittedRun",
     "TaskFuture",
+    "TaskFutureList",
     "TaskRunner",
     "ThreadPoolTaskRunner",
+    "UpstreamNotCompleted",
     "as_completed",
+    "check_upstream",
+    "resolve_inputs",
+    "state_of_return",
+    "upstream_ids",
     "wait",
 ]
 
@@ -50,9 +62,10 @@ class TaskFuture(Generic[R]):
         return self._future.result()
 
     def result(self, timeout: float | None = None, raise_on_failure: bool = True) -> R:
+        """The run's value (waits for it); raises its exception if it did not complete, or,
+        with `raise_on_failure=False`, returns it."""
         state = self._future.result(timeout=timeout)
-        value: R = state.result(raise_on_failure=raise_on_failure)
-        return value
+        return cast(R, state.result(raise_on_failure=raise_on_failure))
 
     def add_done_callback(self, fn: Callable[[TaskFuture[R]], None]) -> None:
         self._future.add_done_callback(lambda _f: fn(self))
@@ -62,9 +75,32 @@ class TaskFuture(Generic[R]):
         return f"TaskFuture({self.task_name}, {status})"
 
 
+class TaskFutureList(list[TaskFuture[R]]):
+    """What `Task.map` returns: a list of futures (index it, iterate it) that can also be waited
+    on and read as one."""
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait until every run has finished, or `timeout` seconds have passed."""
+        wait(self, timeout=timeout)
+
+    def result(self, timeout: float | None = None, raise_on_failure: bool = True) -> list[R]:
+        """The value of every run, in order; TimeoutError if they did not all finish in time."""
+        _, not_done = wait(self, timeout=timeout)
+        if not_done:
+            raise TimeoutError(f"{len(not_done)} of {len(self)} task runs had not finished "
+                               f"after {timeout:g}s")
+        return [future.result(raise_on_failure=raise_on_failure) for future in self]
+
+
 class DoneAndNotDone(NamedTuple):
     done: set[TaskFuture[Any]]
     not_done: set[TaskFuture[Any]]
+
+
+# Prefect's names for the same things, so annotations in a renamed flow file hold.
+PrefectFuture = TaskFuture
+PrefectFutureList = TaskFutureList
+DoneAndNotDoneFutures = DoneAndNotDone
 
 
 def wait(futures: Iterable[TaskFuture[Any]], timeout: float | None = None) -> DoneAndNotDone:
@@ -254,3 +290,135 @@ def _guard(future: cf.Future[State], run: SubmittedRun) -> cf.Future[State]:
 
     future.add_done_callback(relay)
     return outer
+
+
+# -- futures and states in a run's inputs and return value ---------------------------------------
+class UpstreamNotCompleted(Exception):
+    """An upstream run that a run waits for did not complete: the run will not start."""
+
+
+_PLAIN = (int, float, str, bool, bytes, type(None))
+_DEPTH = 3  # how deep collections are searched for futures and states
+_COLLECTIONS = (list, tuple, set, frozenset)
+
+
+def _walk(value: Any, found: list[uuid.UUID], depth: int = 0) -> None:
+    if isinstance(value, _PLAIN) or depth > _DEPTH or isinstance(value, quote):
+        return
+    if isinstance(value, TaskFuture):
+        found.append(value.task_run_id)
+    elif isinstance(value, allow_failure):
+        _walk(value.value, found, depth)
+    elif isinstance(value, _COLLECTIONS):
+        for item in value:
+            _walk(item, found, depth + 1)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _walk(item, found, depth + 1)
+
+
+def upstream_ids(args: tuple[Any, ...], kwargs: dict[str, Any],
+                 wait_for: Iterable[Any] | None = None) -> list[uuid.UUID]:
+    """The task runs whose futures are in the arguments (or in `wait_for`), in order."""
+    found: list[uuid.UUID] = []
+    for value in args:
+        _walk(value, found)
+    for value in kwargs.values():
+        _walk(value, found)
+    if wait_for:
+        for value in wait_for:
+            _walk(value, found)
+    return found
+
+
+def _final(value: TaskFuture[Any] | State[Any]) -> tuple[State[Any], str]:
+    if isinstance(value, TaskFuture):
+        return value.state, f"upstream task run {value.task_name!r}"
+    return value, "an upstream state"
+
+
+def _settled(value: TaskFuture[Any] | State[Any], allowed: bool) -> State[Any]:
+    """The final state of an upstream, if the run may go on with it (UpstreamNotCompleted if not:
+    it did not complete, and it did not fail where `allow_failure` lets a failure through)."""
+    state, who = _final(value)
+    if state.is_completed() or (allowed and state.is_failed()):
+        return state
+    detail = f": {state.message}" if state.message else ""
+    raise UpstreamNotCompleted(f"{who} ended {state.name}{detail}")
+
+
+def _resolve(value: Any, depth: int = 0, allowed: bool = False) -> Any:
+    if isinstance(value, _PLAIN) or depth > _DEPTH:
+        return value
+    if isinstance(value, TaskFuture | State):
+        return _settled(value, allowed).result(raise_on_failure=False)
+    if isinstance(value, quote):
+        return value.value
+    if isinstance(value, allow_failure):
+        return _resolve(value.value, depth, allowed=True)
+    if isinstance(value, _COLLECTIONS):
+        items = [_resolve(v, depth + 1, allowed) for v in value]
+        return items if type(value) is list else type(value)(items)
+    if type(value) is dict:
+        return {k: _resolve(v, depth + 1, allowed) for k, v in value.items()}
+    return value
+
+
+def resolve_inputs(args: tuple[Any, ...], kwargs: dict[str, Any]
+                   ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The arguments with each future or state replaced by its value (waiting for it) and each
+    annotation taken off; UpstreamNotCompleted if one did not complete."""
+    if all(isinstance(a, _PLAIN) for a in args) and all(
+            isinstance(v, _PLAIN) for v in kwargs.values()):
+        return args, kwargs
+    return tuple(_resolve(a) for a in args), {k: _resolve(v) for k, v in kwargs.items()}
+
+
+def check_upstream(wait_for: Iterable[Any]) -> None:
+    """Wait for every future in `wait_for`; UpstreamNotCompleted if one (or a state given there)
+    did not complete (failed is fine for one wrapped in `allow_failure`)."""
+    for item in wait_for:
+        allowed = isinstance(item, allow_failure)
+        inner = item.value if allowed else item
+        for value in inner if isinstance(inner, _COLLECTIONS) else (inner,):
+            if isinstance(value, TaskFuture | State):
+                _settled(value, allowed)
+
+
+def state_of_return(value: Any) -> State[Any] | None:
+    """The final state a run's return value asks for, or None for a plain value.
+
+    A State made by the function (it belongs to no run yet) is the run's final state as it is.
+    Futures or states of other runs (one, or a list, tuple or set of them) decide it by their
+    outcomes: Completed with their values if all completed, else Failed, saying how many did not;
+    its result() raises the first failure's exception.
+    """
+    if isinstance(value, _PLAIN):
+        return None
+    if isinstance(value, State):
+        if value.run_id is None:
+            return value.copy(timestamp=st.now_utc())
+        return _aggregate([value], lambda values: values[0])
+    if isinstance(value, TaskFuture):
+        return _aggregate([value.state], lambda values: values[0])
+    if (isinstance(value, _COLLECTIONS) and value
+            and all(isinstance(v, State | TaskFuture) for v in value)):
+        states = [v.state if isinstance(v, TaskFuture) else v for v in value]
+        shape: Callable[[list[Any]], Any] = tuple if isinstance(value, tuple) else list
+        return _aggregate(states, shape)
+    return None
+
+
+def _aggregate(states: list[State[Any]], shape: Callable[[list[Any]], Any]) -> State[Any]:
+    total = len(states)
+    unfinished = [s for s in states if not s.is_completed()]
+    if not unfinished:
+        return st.Completed(shape([s.data for s in states]), message="All states completed.")
+    failed = [s for s in unfinished if s.is_failed() or s.is_crashed()]
+    first = failed[0] if failed else unfinished[0]
+    parts = [f"{len(failed)}/{total} states failed"] if failed else []
+    if len(unfinished) > len(failed):
+        parts.append(f"{len(unfinished) - len(failed)}/{total} did not complete")
+    message = "; ".join(parts) + (f" (first: {first.message})" if first.message else "")
+    return State(st.StateType.FAILED, "Failed", message=message, error=first.error,
+                 exception=first.exception)

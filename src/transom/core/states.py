@@ -1,13 +1,18 @@
-"""Run states and the one transition table shared by the engine, the store and the server."""
+"""Run states and the one transition table shared by the engine, the store and the server.
+
+The state types are the store's; every named state (Prefect's names: Late, AwaitingRetry,
+Retrying, NotReady, Cached, Paused, Suspended, ...) is one of them under another name, so a
+state the database does not know is never written.
+"""
 
 from __future__ import annotations
 
 import traceback
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, Literal, overload
 
 from transom.exceptions import InvalidTransition, RunFailed, UserInputError
 
@@ -21,15 +26,29 @@ __all__ = [
     "Crashed",
     "ErrorInfo",
     "Failed",
+    "Late",
+    "NotReady",
+    "Paused",
     "Pending",
+    "Retrying",
     "Running",
     "Scheduled",
     "State",
     "StateType",
+    "Suspended",
     "check_transition",
     "now_utc",
     "state_type",
 ]
+
+if TYPE_CHECKING:  # a bare `State` means State[Any] (PEP 696), as it did before State was generic
+    from typing_extensions import TypeVar
+
+    R = TypeVar("R", default=Any)
+else:
+    from typing import TypeVar
+
+    R = TypeVar("R")
 
 
 def now_utc() -> datetime:
@@ -66,8 +85,9 @@ def state_type(state: StateType | str) -> StateType:
 FINAL_TYPES: frozenset[StateType] = frozenset({S.COMPLETED, S.FAILED, S.CRASHED, S.CANCELLED})
 
 # Which state types may follow which. `None` is a run that has no state yet. Named variants share
-# their type's rules: AwaitingRetry and Late are SCHEDULED, Retrying is RUNNING, Cached is
-# COMPLETED, TimedOut is FAILED. A final state may only be followed by SCHEDULED (a manual rerun).
+# their type's rules: AwaitingRetry, Late, Paused and Suspended are SCHEDULED, NotReady is
+# PENDING, Retrying is RUNNING, Cached is COMPLETED, TimedOut is FAILED.
+# A final state may only be followed by SCHEDULED (a manual rerun).
 TRANSITIONS: dict[StateType | None, frozenset[StateType]] = {
     None: frozenset(StateType),
     S.SCHEDULED: frozenset({S.SCHEDULED, S.PENDING, S.RUNNING, S.CANCELLING, S.CANCELLED,
@@ -113,9 +133,15 @@ class ErrorInfo:
         return {"type": self.type, "message": self.message, "traceback": self.traceback}
 
 
+PAUSED_NAMES: frozenset[str] = frozenset({"Paused", "Suspended"})
+
+
 @dataclass(frozen=True, slots=True)
-class State:
-    """An immutable state of a flow or task run. A final state carries the result or the error."""
+class State(Generic[R]):
+    """An immutable state of a flow or task run. A final state carries the result or the error.
+
+    `State[int]` in an annotation says what `result()` gives back.
+    """
 
     type: StateType
     name: str
@@ -142,6 +168,9 @@ class State:
     def is_cancelled(self) -> bool:
         return self.type is StateType.CANCELLED
 
+    def is_cancelling(self) -> bool:
+        return self.type is StateType.CANCELLING
+
     def is_running(self) -> bool:
         return self.type is StateType.RUNNING
 
@@ -151,21 +180,37 @@ class State:
     def is_pending(self) -> bool:
         return self.type is StateType.PENDING
 
+    def is_paused(self) -> bool:
+        # No PAUSED type in the store: Paused and Suspended are named SCHEDULED states.
+        return self.type is StateType.SCHEDULED and self.name in PAUSED_NAMES
+
     @property
     def cached(self) -> bool:
         return self.name == "Cached"
 
-    def result(self, raise_on_failure: bool = True) -> Any:
-        """The run's return value; raises its exception if it did not complete."""
-        if self.type is StateType.COMPLETED:
-            return self.data
-        if not raise_on_failure:
-            return self.exception
-        if self.exception is not None:
-            raise self.exception
-        raise RunFailed(self.message or f"run ended {self.name}", state=self)
+    @overload
+    def result(self, raise_on_failure: Literal[True] = True) -> R: ...
 
-    def copy(self, **changes: Any) -> State:
+    @overload
+    def result(self, raise_on_failure: bool = True) -> R | BaseException: ...
+
+    def result(self, raise_on_failure: bool = True) -> R | BaseException:
+        """The run's return value. A run that did not complete raises its exception, or, with
+        `raise_on_failure=False`, returns it. A run that has not ended has no result: it raises
+        RunFailed either way."""
+        if self.type is StateType.COMPLETED:
+            value: R = self.data
+            return value
+        if self.type not in FINAL_TYPES:
+            detail = f": {self.message}" if self.message else ""
+            raise RunFailed(f"the run is {self.name}, not finished, so it has no result{detail}",
+                            state=self)
+        error = self.exception or RunFailed(self.message or f"run ended {self.name}", state=self)
+        if raise_on_failure:
+            raise error
+        return error
+
+    def copy(self, **changes: Any) -> State[R]:
         return replace(self, **changes)
 
     def __repr__(self) -> str:
@@ -173,48 +218,93 @@ class State:
         return f"State({self.name}{extra})"
 
 
+# -- constructors, one per named state (the names Prefect gives them) ---------------------------
 def Scheduled(*, scheduled_time: datetime | None = None, name: str = "Scheduled",
-              message: str | None = None) -> State:
-    return State(StateType.SCHEDULED, name, message=message,
+              message: str | None = None, data: Any = None) -> State[Any]:
+    return State(StateType.SCHEDULED, name, message=message, data=data,
                  scheduled_time=scheduled_time or now_utc())
 
 
-def Pending(name: str = "Pending") -> State:
-    return State(StateType.PENDING, name)
+def Late(*, scheduled_time: datetime | None = None, name: str = "Late",
+         message: str | None = None, data: Any = None) -> State[Any]:
+    return Scheduled(scheduled_time=scheduled_time, name=name, message=message, data=data)
 
 
-def Running(name: str = "Running") -> State:
-    return State(StateType.RUNNING, name)
+def AwaitingRetry(*, scheduled_time: datetime | None = None, name: str = "AwaitingRetry",
+                  message: str | None = None, data: Any = None) -> State[Any]:
+    return Scheduled(scheduled_time=scheduled_time, name=name, message=message, data=data)
 
 
-def Completed(data: Any = None, *, name: str = "Completed", message: str | None = None) -> State:
+def Paused(*, timeout_seconds: float | None = None, pause_expiration_time: datetime | None = None,
+           pause_key: str | None = None, name: str = "Paused", message: str | None = None,
+           data: Any = None) -> State[Any]:
+    """A paused run: a SCHEDULED-type state named Paused (the store has no PAUSED type), due
+    again when the pause expires. `pause_key` is accepted for Prefect's signature and unused."""
+    if timeout_seconds is not None and pause_expiration_time is not None:
+        raise ValueError("give timeout_seconds or pause_expiration_time, not both")
+    if timeout_seconds is not None:
+        pause_expiration_time = now_utc() + timedelta(seconds=timeout_seconds)
+    return Scheduled(scheduled_time=pause_expiration_time, name=name, message=message, data=data)
+
+
+def Suspended(*, timeout_seconds: float | None = None,
+              pause_expiration_time: datetime | None = None, pause_key: str | None = None,
+              name: str = "Suspended", message: str | None = None, data: Any = None) -> State[Any]:
+    """A run paused with its process stopped: Paused, under the name Suspended."""
+    return Paused(timeout_seconds=timeout_seconds, pause_expiration_time=pause_expiration_time,
+                  pause_key=pause_key, name=name, message=message, data=data)
+
+
+def Pending(name: str = "Pending", *, message: str | None = None, data: Any = None) -> State[Any]:
+    if message is None and data is None:  # every run passes here: the cheaper call
+        return State(StateType.PENDING, name)
+    return State(StateType.PENDING, name, message=message, data=data)
+
+
+def NotReady(*, name: str = "NotReady", message: str | None = None) -> State[Any]:
+    """A run that will not start: an upstream run it waits for did not complete."""
+    return Pending(name, message=message)
+
+
+def Running(name: str = "Running", *, message: str | None = None, data: Any = None) -> State[Any]:
+    if message is None and data is None:  # every run passes here: the cheaper call
+        return State(StateType.RUNNING, name)
+    return State(StateType.RUNNING, name, message=message, data=data)
+
+
+def Retrying(*, name: str = "Retrying", message: str | None = None) -> State[Any]:
+    return Running(name, message=message)
+
+
+def Completed(data: Any = None, *, name: str = "Completed",
+              message: str | None = None) -> State[Any]:
     return State(StateType.COMPLETED, name, data=data, message=message)
 
 
 def _from_exception(kind: StateType, name: str, exc: BaseException | None,
-                    message: str | None) -> State:
+                    message: str | None, data: Any) -> State[Any]:
+    if exc is None and isinstance(data, BaseException):  # Prefect's Failed(data=exc)
+        exc, data = data, None
     info = ErrorInfo.from_exception(exc) if exc is not None else None
     if message is None and exc is not None:
         message = f"{type(exc).__name__}: {exc}"
-    return State(kind, name, message=message, error=info, exception=exc)
+    return State(kind, name, message=message, data=data, error=info, exception=exc)
 
 
 def Failed(exc: BaseException | None = None, *, name: str = "Failed",
-           message: str | None = None) -> State:
-    return _from_exception(StateType.FAILED, name, exc, message)
+           message: str | None = None, data: Any = None) -> State[Any]:
+    return _from_exception(StateType.FAILED, name, exc, message, data)
 
 
-def Crashed(exc: BaseException | None = None, *, message: str | None = None) -> State:
-    return _from_exception(StateType.CRASHED, "Crashed", exc, message)
+def Crashed(exc: BaseException | None = None, *, name: str = "Crashed",
+            message: str | None = None, data: Any = None) -> State[Any]:
+    return _from_exception(StateType.CRASHED, name, exc, message, data)
 
 
-def Cancelled(exc: BaseException | None = None, *, message: str | None = None) -> State:
-    return _from_exception(StateType.CANCELLED, "Cancelled", exc, message)
+def Cancelled(exc: BaseException | None = None, *, name: str = "Cancelled",
+              message: str | None = None, data: Any = None) -> State[Any]:
+    return _from_exception(StateType.CANCELLED, name, exc, message, data)
 
 
-def Cancelling(message: str | None = None) -> State:
-    return State(StateType.CANCELLING, "Cancelling", message=message)
-
-
-def AwaitingRetry(*, scheduled_time: datetime, message: str | None = None) -> State:
-    return Scheduled(scheduled_time=scheduled_time, name="AwaitingRetry", message=message)
+def Cancelling(message: str | None = None, *, name: str = "Cancelling") -> State[Any]:
+    return State(StateType.CANCELLING, name, message=message)

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Coroutine, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, overload
 
+from transom.core.annotations import BaseAnnotation, allow_failure, quote, unmapped
+from transom.core.hooks import TASK_HOOKS, Hook, HookTable, hook_list, hook_table
+from transom.core.naming import RunNameSpec, check_run_name_spec
 from transom.core.policies import RetryDelay, source_hash
+from transom.core.tags import check_tags
 
 if TYPE_CHECKING:
     from transom.core.context import TaskRunContext
-    from transom.core.runners import TaskFuture
+    from transom.core.runners import TaskFuture, TaskFutureList
     from transom.core.states import State
 
-__all__ = ["Task", "task", "unmapped"]
+__all__ = ["Task", "task", "unmapped"]  # unmapped lives in core/annotations.py; kept here too
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -23,13 +26,6 @@ T = TypeVar("T")
 
 CacheKeyFn = Callable[["TaskRunContext", dict[str, Any]], "str | None"]
 RetryConditionFn = Callable[["Task[..., Any]", "TaskRunContext", "State"], bool]
-
-
-@dataclass(frozen=True, slots=True)
-class unmapped:
-    """Wrap an argument of `Task.map` to pass it whole to every call instead of mapping over it."""
-
-    value: Any
 
 
 class Task(Generic[P, R]):
@@ -54,7 +50,10 @@ class Task(Generic[P, R]):
         result_storage: str | None = None,
         result_serializer: str | None = None,
         log_prints: bool | None = None,
-        task_run_name: str | None = None,
+        task_run_name: RunNameSpec | None = None,
+        on_completion: Iterable[Hook] | None = None,
+        on_failure: Iterable[Hook] | None = None,
+        on_running: Iterable[Hook] | None = None,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"@task needs a function, got {type(fn).__name__}")
@@ -66,10 +65,11 @@ class Task(Generic[P, R]):
             raise ValueError("retry_jitter_factor must be zero or more")
         if result_serializer not in (None, "pickle", "json"):
             raise ValueError("result_serializer must be 'pickle' or 'json'")
+        check_run_name_spec(task_run_name, "task_run_name")
         self.fn = fn
-        self.name: str = name or str(getattr(fn, "__name__", type(fn).__name__))
+        self.name: str = str(name or getattr(fn, "__name__", type(fn).__name__))
         self.description = description or inspect.getdoc(fn)
-        self.tags = list(tags or ())
+        self.tags = check_tags(tags or (), f"task {self.name!r}: tags")
         self.retries = retries
         self.retry_delay_seconds = retry_delay_seconds
         self.retry_jitter_factor = retry_jitter_factor
@@ -83,6 +83,11 @@ class Task(Generic[P, R]):
         self.result_serializer = result_serializer
         self.log_prints = log_prints
         self.task_run_name = task_run_name
+        self.on_completion_hooks = hook_list("on_completion", on_completion)
+        self.on_failure_hooks = hook_list("on_failure", on_failure)
+        self.on_running_hooks = hook_list("on_running", on_running)
+        self.state_hooks: HookTable | None = None
+        self._refresh_hooks()
         self.is_async = inspect.iscoroutinefunction(fn)
         self.task_key = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', self.name)}"
         self._source_hash: str | None = None
@@ -109,6 +114,29 @@ class Task(Generic[P, R]):
         bound.apply_defaults()
         return dict(bound.arguments)
 
+    # -- state change hooks: `@my_task.on_failure` over `def hook(task, task_run, state)` -------
+    def on_completion(self, fn: Hook) -> Hook:
+        """Add a hook called when a run of this task completes."""
+        return self._add_hook("on_completion", self.on_completion_hooks, fn)
+
+    def on_failure(self, fn: Hook) -> Hook:
+        """Add a hook called when a run of this task fails for good (after its retries)."""
+        return self._add_hook("on_failure", self.on_failure_hooks, fn)
+
+    def on_running(self, fn: Hook) -> Hook:
+        """Add a hook called when a run of this task starts an attempt, before the function."""
+        return self._add_hook("on_running", self.on_running_hooks, fn)
+
+    def _add_hook(self, option: str, hooks: list[Hook], fn: Hook) -> Hook:
+        hooks.extend(hook_list(option, [fn]))
+        self._refresh_hooks()
+        return fn
+
+    def _refresh_hooks(self) -> None:
+        self.state_hooks = hook_table({
+            "on_completion": self.on_completion_hooks, "on_failure": self.on_failure_hooks,
+            "on_running": self.on_running_hooks}, TASK_HOOKS)
+
     def with_options(self, **changes: Any) -> Task[P, R]:
         """A copy of this task with some options changed."""
         options: dict[str, Any] = {
@@ -120,6 +148,8 @@ class Task(Generic[P, R]):
             "refresh_cache": self.refresh_cache, "persist_result": self.persist_result,
             "result_storage": self.result_storage, "result_serializer": self.result_serializer,
             "log_prints": self.log_prints, "task_run_name": self.task_run_name,
+            "on_completion": list(self.on_completion_hooks),
+            "on_failure": list(self.on_failure_hooks), "on_running": list(self.on_running_hooks),
         }
         unknown = set(changes) - set(options)
         if unknown:
@@ -128,7 +158,8 @@ class Task(Generic[P, R]):
         return Task(self.fn, **options)
 
     # -- running: all of it is in the engine ---------------------------------------------------
-    # Typed as Flow.__call__ is (see there).
+    # Typed as Flow.__call__ is (see there); `wait_for=` has overloads of its own for the same
+    # reason as `return_state=`.
     @overload
     def __call__(self: Task[P, Coroutine[Any, Any, T]], *args: Any,
                  return_state: Literal[True], **kwargs: Any) -> Coroutine[Any, Any, State]: ...
@@ -144,18 +175,51 @@ class Task(Generic[P, R]):
     def __call__(self, *args: Any, return_state: bool, **kwargs: Any) -> R | State: ...
 
     @overload
+    def __call__(self, *args: Any, wait_for: Iterable[Any] | None,
+                 return_state: Literal[False] = False, **kwargs: Any) -> R: ...
+
+    @overload
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R: ...
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the task now and return its result (`return_state=True`: its final State).
+        `wait_for=[...]`: futures or states to wait for first, which must have completed."""
         from transom.core import engine
 
+        if not kwargs:  # the usual call: no options to take out
+            if self.is_async:
+                return engine.run_task_async(self, args, kwargs)
+            return engine.run_task(self, args, kwargs)
         return_state = bool(kwargs.pop("return_state", False))
+        wait_for = kwargs.pop("wait_for", None)
         if self.is_async:
-            return engine.run_task_async(self, args, kwargs, return_state=return_state)
-        return engine.run_task(self, args, kwargs, return_state=return_state)
+            return engine.run_task_async(self, args, kwargs, return_state=return_state,
+                                         wait_for=wait_for)
+        return engine.run_task(self, args, kwargs, return_state=return_state, wait_for=wait_for)
 
     # A future resolves to the function's result; for an async function that is the value its
-    # coroutine returns, not the coroutine.
+    # coroutine returns, not the coroutine. (mypy sees that a function taking a `return_state`
+    # parameter of its own would match both kinds of overload; no task function does.)
+    @overload
+    def submit(self, *args: Any, return_state: Literal[True],  # type: ignore[overload-overlap]
+               **kwargs: Any) -> State: ...
+
+    @overload
+    def submit(self: Task[P, Coroutine[Any, Any, T]],  # type: ignore[overload-overlap]
+               *args: Any, return_state: bool, **kwargs: Any) -> TaskFuture[T] | State: ...
+
+    @overload
+    def submit(self, *args: Any, return_state: bool,  # type: ignore[overload-overlap]
+               **kwargs: Any) -> TaskFuture[R] | State: ...
+
+    @overload
+    def submit(self: Task[P, Coroutine[Any, Any, T]], *args: Any, wait_for: Iterable[Any] | None,
+               return_state: Literal[False] = False, **kwargs: Any) -> TaskFuture[T]: ...
+
+    @overload
+    def submit(self, *args: Any, wait_for: Iterable[Any] | None,
+               return_state: Literal[False] = False, **kwargs: Any) -> TaskFuture[R]: ...
+
     @overload
     def submit(self: Task[P, Coroutine[Any, Any, T]], *args: P.args,
                **kwargs: P.kwargs) -> TaskFuture[T]: ...
@@ -163,27 +227,42 @@ class Task(Generic[P, R]):
     @overload
     def submit(self, *args: P.args, **kwargs: P.kwargs) -> TaskFuture[R]: ...
 
-    def submit(self, *args: Any, **kwargs: Any) -> TaskFuture[Any]:
-        """Run concurrently on the flow's task runner; returns a future of the result."""
+    def submit(self, *args: Any, **kwargs: Any) -> TaskFuture[Any] | State:
+        """Run concurrently on the flow's task runner; returns a future of the result
+        (`return_state=True`: waits, and returns the run's final State, as Prefect does).
+        `wait_for=[...]`: futures or states the run waits for before it starts."""
         from transom.core import engine
 
-        return engine.submit_task(self, args, kwargs)
+        return_state = bool(kwargs.pop("return_state", False))
+        wait_for = kwargs.pop("wait_for", None)
+        future = engine.submit_task(self, args, kwargs, wait_for=wait_for)
+        return future.state if return_state else future
 
     # `map` takes iterables of the parameters (or `unmapped(...)`), which a ParamSpec cannot
     # express: its arguments are not checked, its futures are typed.
     @overload
-    def map(self: Task[P, Coroutine[Any, Any, T]], *args: Any,
-            **kwargs: Any) -> list[TaskFuture[T]]: ...
+    def map(self, *args: Any, return_state: Literal[True], **kwargs: Any) -> list[State]: ...
 
     @overload
-    def map(self, *args: Any, **kwargs: Any) -> list[TaskFuture[R]]: ...
+    def map(self: Task[P, Coroutine[Any, Any, T]], *args: Any,
+            **kwargs: Any) -> TaskFutureList[T]: ...
 
-    def map(self, *args: Any, **kwargs: Any) -> list[TaskFuture[Any]]:
-        """Submit one run per element of the iterable arguments (`unmapped(x)` is passed whole)."""
+    @overload
+    def map(self, *args: Any, **kwargs: Any) -> TaskFutureList[R]: ...
+
+    def map(self, *args: Any, **kwargs: Any) -> TaskFutureList[Any] | list[State]:
+        """Submit one run per element of the iterable arguments (`unmapped(x)` is passed whole);
+        returns their futures (`return_state=True`: waits, and returns their final States).
+        `wait_for=[...]` applies to every run."""
         from transom.core import engine
+        from transom.core.runners import TaskFutureList
 
+        return_state = bool(kwargs.pop("return_state", False))
+        wait_for = kwargs.pop("wait_for", None)
         calls = expand_map_arguments(self.name, args, kwargs)
-        return [engine.submit_task(self, a, k) for a, k in calls]
+        futures: TaskFutureList[Any] = TaskFutureList(
+            engine.submit_task(self, a, k, wait_for=wait_for) for a, k in calls)
+        return [future.state for future in futures] if return_state else futures
 
     def __get__(self, instance: Any, owner: Any) -> Any:
         # Decorated methods: bind the instance like a plain function would.
@@ -209,41 +288,41 @@ def _is_mappable(value: Any) -> bool:
     return isinstance(value, Iterable) and not isinstance(value, str | bytes | bytearray | Mapping)
 
 
+class _Argument:
+    """One argument of `map`: the values it takes call by call, or one value for every call.
+    `allow_failure(...)` and `quote(...)` are looked through and put back on each element."""
+
+    __slots__ = ("annotation", "items", "value")
+
+    def __init__(self, value: Any) -> None:
+        self.annotation: BaseAnnotation[Any] | None = None
+        if isinstance(value, allow_failure | quote):
+            self.annotation, value = value, value.value
+        self.items: list[Any] | None = None
+        if isinstance(value, unmapped):
+            value = value.value
+        elif _is_mappable(value):
+            self.items = list(value)
+        self.value = value
+
+    def at(self, i: int) -> Any:
+        value = self.value if self.items is None else self.items[i]
+        return value if self.annotation is None else self.annotation.rewrap(value)
+
+
 def expand_map_arguments(name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]
                          ) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
     """Turn `map` arguments into one (args, kwargs) per call; mapped iterables must match in length."""
-    arg_lists: list[list[Any] | None] = []
-    lengths: set[int] = set()
-    for value in args:
-        if _is_mappable(value):
-            items = list(value)
-            lengths.add(len(items))
-            arg_lists.append(items)
-        else:
-            arg_lists.append(None)
-    kw_lists: dict[str, list[Any] | None] = {}
-    for key, value in kwargs.items():
-        if _is_mappable(value):
-            items = list(value)
-            lengths.add(len(items))
-            kw_lists[key] = items
-        else:
-            kw_lists[key] = None
+    positional = [_Argument(a) for a in args]
+    keyword = {k: _Argument(v) for k, v in kwargs.items()}
+    lengths = {len(a.items) for a in (*positional, *keyword.values()) if a.items is not None}
     if not lengths:
         raise TypeError(f"{name}.map() needs at least one iterable argument to map over")
     if len(lengths) > 1:
         raise ValueError(f"{name}.map() got iterables of different lengths: {sorted(lengths)}")
     (count,) = lengths
-
-    def static(v: Any) -> Any:
-        return v.value if isinstance(v, unmapped) else v
-
-    calls = []
-    for i in range(count):
-        call_args = tuple(static(a) if lst is None else lst[i] for a, lst in zip(args, arg_lists, strict=True))
-        call_kwargs = {k: static(kwargs[k]) if lst is None else lst[i] for k, lst in kw_lists.items()}
-        calls.append((call_args, call_kwargs))
-    return calls
+    return [(tuple(a.at(i) for a in positional), {k: a.at(i) for k, a in keyword.items()})
+            for i in range(count)]
 
 
 @overload

@@ -464,6 +464,37 @@ def _kill_all(processes: Iterable[Any]) -> None:
             pass
 
 
+def process_alive(pid: int) -> bool:
+    """Whether a process with that pid runs on this machine (a zombie counts as gone)."""
+    import psutil
+
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except (psutil.Error, OSError, ValueError, OverflowError):
+        return False
+
+
+def stop_process_tree(pid: int, *, grace: float = 5.0) -> bool:
+    """Stop a process this one did not start, and everything it started: asked to stop (on
+    Windows, where a process of another console cannot be asked, ended), then after `grace`
+    seconds whatever is left is killed. False if no such process ran."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        tree = [root, *root.children(recursive=True)]
+    except (psutil.Error, OSError, ValueError, OverflowError):
+        return False
+    for process in tree:
+        try:
+            process.terminate()
+        except (psutil.Error, OSError):
+            pass
+    _, alive = psutil.wait_procs(tree, timeout=grace)
+    _kill_all(alive)
+    return True
+
+
 # -- starting and running -------------------------------------------------------------------------
 def spawn(
     args: Sequence[str] | str,

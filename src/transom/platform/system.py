@@ -83,6 +83,13 @@ def current_platform() -> str:
     return sys.platform
 
 
+def describe_os() -> str:
+    """This machine's OS, its release and processor, for `transom version` and bug reports."""
+    import platform as _platform
+
+    return f"{_platform.system()} {_platform.release()} ({_platform.machine()})"
+
+
 def admin_hint(platform: str, command: str, *, refused: bool = False) -> str:
     """Where to run `command` so it has the rights it needs: an elevated terminal on Windows, sudo
     elsewhere (`refused`: said again after a run that lacked them)."""

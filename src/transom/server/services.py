@@ -1,4 +1,5 @@
-"""The server's background services: the scheduler, late runs, and runs of lost workers.
+"""The server's background services: the scheduler, late runs, runs of lost workers, and runs
+whose own process died (no worker).
 
 Each is a loop in a daemon thread with its own interval (settings `server_*`), started with the
 app and stopped with it. Every pass is one short write transaction and idempotent, so several
@@ -76,4 +77,6 @@ def start_services(backend: EmbeddedBackend, settings: Settings) -> Services:
         Service("late-runs", settings.server_services_interval, backend.mark_late_runs),
         Service("lost-runs", settings.server_services_interval,
                 backend.crash_runs_of_lost_workers),
+        Service("dead-runs", settings.server_services_interval,
+                backend.crash_runs_without_heartbeat),
     ]).start()

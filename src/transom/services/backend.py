@@ -10,6 +10,7 @@ whether `TRANSOM_API_URL` is set.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -18,6 +19,7 @@ from typing import NamedTuple, Protocol
 
 from transom.core.recorder import Event
 from transom.core.states import StateType
+from transom.exceptions import TransomError
 from transom.schemas import (
     DeploymentCreate,
     DeploymentRead,
@@ -42,6 +44,8 @@ from transom.schemas import (
 from transom.settings import Settings
 
 __all__ = ["Backend", "BackendSink", "Reporting", "open_backend", "reporting"]
+
+logger = logging.getLogger("transom.services")
 
 
 class Backend(Protocol):
@@ -153,4 +157,10 @@ def open_backend(settings: Settings | None = None, *, retries: int = 3,
 
     timeout = settings.sqlite_busy_timeout if busy_timeout is None else busy_timeout
     db = open_database(settings.database_url_resolved, busy_timeout=timeout)
-    return EmbeddedBackend(Context(db, settings))
+    backend = EmbeddedBackend(Context(db, settings))
+    # With no server, whoever opens the database next notices runs whose process died.
+    try:
+        backend.crash_runs_without_heartbeat()
+    except TransomError as exc:  # never a reason not to open: the next one tries again
+        logger.debug("looking for dead runs failed: %s", exc)
+    return backend

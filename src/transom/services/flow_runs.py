@@ -6,8 +6,9 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from transom.core.recorder import Event
+from transom.core.recorder import Event, current_process
 from transom.core.states import StateType
+from transom.platform.processes import stop_process_tree
 from transom.schemas import (
     FlowRead,
     FlowRunCreate,
@@ -87,11 +88,17 @@ class FlowRuns:
 
     def cancel_flow_run(self, id_or_prefix: str | uuid.UUID,
                         message: str | None = None) -> StateRecord:
-        """A started run goes to Cancelling (its process is told to stop), others to Cancelled."""
+        """A run a worker holds goes to Cancelling (the worker stops its process); any other ends
+        Cancelled at once, and its process, if it runs on this machine, is stopped."""
         with self.ctx.db.write() as conn:
             run_id = queries.resolve_flow_run_id(conn, id_or_prefix)
-            runs.cancel_flow_run(conn, run_id, message=message)
-            return queries.list_states(conn, flow_run_id=run_id)[-1]
+            _, process = runs.cancel_flow_run(conn, run_id, message=message)
+            record = queries.list_states(conn, flow_run_id=run_id)[-1]
+        if process is not None and process[1] == current_process().hostname:
+            # A run no worker holds, e.g. a `python flow.py`: its process is stopped here when
+            # it runs on this machine (the run has ended either way).
+            stop_process_tree(process[0], grace=self.ctx.settings.worker_cancel_grace)
+        return record
 
     def flow_run_states(self, run_id: uuid.UUID) -> list[StateRecord]:
         with self.ctx.db.read() as conn:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from transom.core.recorder import current_process
+from transom.platform.processes import process_alive
 from transom.schemas import PollResult, WorkerPoll, WorkerRead
 from transom.services.context import Context
 from transom.store import deployments, workers
@@ -43,9 +45,22 @@ class Workers:
             return workers.crash_runs_of_lost_workers(conn, now=now or self.ctx.clock(),
                                                       worker_timeout=self.ctx.worker_timeout)
 
+    def crash_runs_without_heartbeat(self, now: datetime | None = None) -> int:
+        """Runs no worker holds whose process died (gone from this machine, or silent past
+        `run_heartbeat_timeout`) end Crashed. Looked for with a read; written only if found."""
+        with self.ctx.db.read() as conn:
+            found = workers.dead_runs(conn, now=now or self.ctx.clock(),
+                                      timeout=self.ctx.settings.run_heartbeat_timeout,
+                                      hostname=current_process().hostname, alive=process_alive)
+        if not found:
+            return 0
+        with self.ctx.db.write() as conn:
+            return workers.end_dead_runs(conn, found)
+
     def housekeeping(self, now: datetime | None = None) -> None:
-        """One pass of the scheduler and of the late and lost run detection."""
+        """One pass of the scheduler and of the late, lost and dead run detection."""
         now = now or self.ctx.clock()
         self.schedule_runs(now)
         self.mark_late_runs(now)
         self.crash_runs_of_lost_workers(now)
+        self.crash_runs_without_heartbeat(now)

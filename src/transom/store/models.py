@@ -67,6 +67,12 @@ flow_runs = sa.Table(
     sa.Column("work_queue_name", sa.String(255)),
     sa.Column("worker_id", sa.Uuid),
     sa.Column("idempotency_key", sa.String(255)),
+    # The process that runs it (revision 0003), when no worker does: it heart-beats, and a run
+    # whose heartbeats stop ends Crashed.
+    sa.Column("process", sa.Uuid),
+    sa.Column("pid", sa.Integer),
+    sa.Column("hostname", sa.String(255)),
+    sa.Column("heartbeat", UTCDateTime),
     sa.Index("ix_flow_runs_flow_id", "flow_id"),
     sa.Index("ix_flow_runs_state_type", "state_type"),
     sa.Index("ix_flow_runs_created", "created"),
@@ -76,6 +82,7 @@ flow_runs = sa.Table(
              unique=True),
     sa.Index("ix_flow_runs_state_type_expected_start_time", "state_type", "expected_start_time"),
     sa.Index("ix_flow_runs_worker_id", "worker_id"),
+    sa.Index("ix_flow_runs_process", "process"),
 )
 
 task_runs = sa.Table(

@@ -35,7 +35,7 @@ def create_flow_run(conn: Connection, body: FlowRunCreate,
     check_transition(None, state.type)
     created = FlowRunCreated(uuid.uuid4(), body.flow_name, body.name or generate_run_name(),
                              body.parameters, body.parent_flow_run_id, body.parent_task_run_id,
-                             list(body.tags))
+                             list(body.tags), process=None)  # its process, if any, is the client's
     write_events(conn, [created, StateChanged(created.id, False, state, 0)], cache, strict=True)
     # The columns as write_events sets them: a Running first state starts the run, a final
     # one ends it; `updated` is the state's time.
@@ -87,23 +87,29 @@ def set_run_state(conn: Connection, run_id: uuid.UUID, proposed: StateIn, *,
     return state
 
 
-def cancel_flow_run(conn: Connection, run_id: uuid.UUID, *, message: str | None = None) -> State:
-    """Cancel a flow run: one that has started goes to Cancelling (its process is told to stop);
-    one that has not is Cancelled at once."""
-    current, run_count, _ = _current(conn, run_id, False)
+def cancel_flow_run(conn: Connection, run_id: uuid.UUID, *,
+                    message: str | None = None) -> tuple[State, tuple[int, str] | None]:
+    """Cancel a flow run: one a worker holds goes to Cancelling (its worker stops its process);
+    one that has not started, or whose process no worker holds, is Cancelled at once. Returns the
+    state and, for the latter kind, the process to stop (pid, host) if the run has one."""
+    current, run_count, holder = _current(conn, run_id, False)
     if current is StateType.CANCELLING:
         raise InvalidTransition("the flow run is already being cancelled")
     if current in st.FINAL_TYPES:
         raise InvalidTransition(f"the flow run has already ended ({current.value if current else '?'})")
     text = message or "cancelled by request"
     # A run a worker claimed has (or is about to have) a process even before it is Running:
-    # Cancelling tells the worker to stop it; a run nobody holds is Cancelled at once.
-    claimed = current is not StateType.RUNNING and conn.execute(
-        sa.select(m.flow_runs.c.worker_id).where(m.flow_runs.c.id == run_id)).scalar() is not None
-    held = current is StateType.RUNNING or claimed
-    state = st.Cancelling(text) if held else st.Cancelled(message=text)
+    # Cancelling tells the worker to stop it. Any other run ends now; its process, if it runs one
+    # (a `python flow.py`), is stopped by the caller, and whatever it reports later is refused.
+    if holder is not None:
+        state, process = st.Cancelling(text), None
+    else:
+        state = st.Cancelled(message=text)
+        row = conn.execute(sa.select(m.flow_runs.c.pid, m.flow_runs.c.hostname)
+                           .where(m.flow_runs.c.id == run_id)).first()
+        process = (int(row.pid), str(row.hostname)) if row is not None and row.pid else None
     write_events(conn, [StateChanged(run_id, False, state, run_count)], strict=True)
-    return state
+    return state, process
 
 
 def write_logs(conn: Connection, lines: Sequence[LogIn]) -> int:

@@ -17,7 +17,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from transom.core.recorder import Event, FlowRunCreated, LogRecorded, StateChanged, TaskRunCreated
+from transom.core.recorder import (
+    Event,
+    FlowRunCreated,
+    LogRecorded,
+    ProcessHeartbeat,
+    StateChanged,
+    TaskRunCreated,
+)
 from transom.core.states import FINAL_TYPES, TRANSITIONS, StateType, now_utc
 from transom.core.storable import storable_event
 from transom.store import models as m
@@ -156,7 +163,7 @@ def _flow_ids(conn: Connection, names: set[str], cache: dict[str, uuid.UUID]) ->
 # Column orders of the rows that write_events collects; both write paths below use them.
 FLOW_RUN_COLUMNS = ("id", "flow_id", "name", "parameters", "parent_flow_run_id",
                     "parent_task_run_id", "deployment_id", "tags", "run_count", "created",
-                    "updated")
+                    "updated", "process", "pid", "hostname", "heartbeat")
 TASK_RUN_COLUMNS = ("id", "flow_run_id", "task_key", "name", "dynamic_key", "cache_key",
                     "upstream", "tags", "run_count", "created", "updated")
 STATE_COLUMNS = ("flow_run_id", "task_run_id", "type", "name", "timestamp", "message", "error",
@@ -268,6 +275,7 @@ def write_events(conn: Connection, events: Sequence[Event],
     task_runs: list[tuple[Any, ...]] = []
     state_rows: list[tuple[Any, ...]] = []
     log_rows: list[tuple[Any, ...]] = []
+    beats: list[tuple[Any, Any]] = []
     # The newest state per run, and the first Running time seen for it in this batch.
     latest: dict[Any, list[Any]] = {}
     task_ids: set[Any] = set()
@@ -330,9 +338,14 @@ def write_events(conn: Connection, events: Sequence[Event],
                 gate.created(fid)
                 created = T(event.created)
                 flow_names.append(event.flow_name)
+                process = event.process
                 flow_runs.append((fid, None, event.name, J(event.parameters),
                                   U(event.parent_flow_run_id), U(event.parent_task_run_id),
-                                  U(event.deployment_id), J(event.tags), 0, created, created))
+                                  U(event.deployment_id), J(event.tags), 0, created, created,
+                                  *((U(process.instance), process.pid, S(process.hostname),
+                                     created) if process is not None else _NO_PROCESS)))
+            elif isinstance(event, ProcessHeartbeat):
+                beats.append((T(event.timestamp), U(event.process.instance)))
         pending = gate.resolve(conn)
     if flow_runs:
         ids = _flow_ids(conn, set(flow_names), cache)
@@ -342,7 +355,28 @@ def write_events(conn: Connection, events: Sequence[Event],
     task_updates = [tuple(v) for k, v in latest.items() if k in task_ids]
     write = _write_sqlite if sqlite else _write_core
     write(conn, flow_runs, task_runs, state_rows, log_rows, flow_updates, task_updates)
+    if beats:
+        _heartbeats(conn, beats, sqlite)
     return gate.finish()
+
+
+_NO_PROCESS = (None, None, None, None)
+_ALIVE = (StateType.PENDING.value, StateType.RUNNING.value, StateType.CANCELLING.value,
+          StateType.SCHEDULED.value)  # Scheduled: AwaitingRetry, between two attempts
+
+
+def _heartbeats(conn: Connection, beats: list[tuple[Any, Any]], sqlite: bool) -> None:
+    """The flow runs of each beating process that have not ended were alive at that time."""
+    if sqlite:
+        conn.exec_driver_sql(
+            "UPDATE flow_runs SET heartbeat = ? WHERE process = ? AND state_type IN "
+            f"({', '.join(repr(t) for t in _ALIVE)})", beats)
+        return
+    c = m.flow_runs.c
+    conn.execute(sa.update(m.flow_runs)
+                 .where(c.process == sa.bindparam("p"), c.state_type.in_(_ALIVE))
+                 .values(heartbeat=sa.bindparam("t", type_=c.heartbeat.type)),
+                 [{"t": t, "p": p} for t, p in beats])
 
 
 # -- SQLite: straight to the driver's executemany -----------------------------------------------

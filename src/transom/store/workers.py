@@ -10,7 +10,7 @@ pool or deployment lock that pool or deployment row on PostgreSQL while they are
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,6 +29,8 @@ from transom.store.sink import insert_ignore, write_events
 __all__ = [
     "WorkerNameTaken",
     "crash_runs_of_lost_workers",
+    "dead_runs",
+    "end_dead_runs",
     "list_workers",
     "mark_late_runs",
     "poll",
@@ -277,3 +279,39 @@ def crash_runs_of_lost_workers(conn: Connection, *, now: datetime | None = None,
                   f"heartbeat, the limit is {worker_timeout:g}s)")
         ended += _move(conn, row, _lost(row.state_type, reason))
     return ended
+
+
+def dead_runs(conn: Connection, *, now: datetime | None = None, timeout: float = 60.0,
+              hostname: str | None = None, alive: Callable[[int], bool] | None = None,
+              limit: int = 1000) -> list[tuple[Any, str]]:
+    """Flow runs no worker holds whose process died, each with why: it stopped heart-beating
+    `timeout` seconds ago, or (on `hostname`, this machine) `alive(pid)` says it is gone."""
+    now = now or now_utc()
+    cutoff = now - timedelta(seconds=timeout)
+    query = (sa.select(fr.id, fr.state_type, fr.state_name, fr.run_count, fr.pid, fr.hostname,
+                       fr.heartbeat)
+             .where(fr.worker_id.is_(None), fr.process.is_not(None),
+                    fr.state_type.in_(_PROCESS_ALIVE)))
+    if hostname is None or alive is None:
+        query = query.where(fr.heartbeat < cutoff)
+    found = []
+    for row in conn.execute(query.limit(limit)):
+        where = f"pid {row.pid} on {row.hostname}"
+        if hostname is not None and alive is not None and row.hostname == hostname \
+                and not alive(int(row.pid)):
+            found.append((row, f"its process ({where}) is gone without reporting a final state"))
+        elif row.heartbeat is not None and row.heartbeat < cutoff:
+            silent = (now - row.heartbeat).total_seconds()
+            found.append((row, f"its process ({where}) stopped heart-beating ({silent:.0f}s "
+                               f"without a heartbeat, the limit is {timeout:g}s)"))
+    return found
+
+
+def end_dead_runs(conn: Connection, found: Sequence[tuple[Any, str]]) -> int:
+    """End the runs `dead_runs` found Crashed (Cancelled if being cancelled), each only if its
+    state is still the one seen then; returns how many."""
+    return sum(_move(conn, row, _lost(row.state_type, reason)) for row, reason in found)
+
+
+_PROCESS_ALIVE = (StateType.PENDING.value, StateType.RUNNING.value, StateType.CANCELLING.value,
+                  StateType.SCHEDULED.value)

@@ -24,7 +24,7 @@ from transom.worker.protocol import (
     EXIT_NOT_COMPLETED,
     EXIT_NOT_STARTED,
     EXIT_STOPPED_BEFORE_START,
-    RUN_ENV,
+    claimed_run_json,
 )
 
 __all__ = ["main"]
@@ -60,7 +60,12 @@ def main() -> int:
     from transom.schemas import ClaimedRun
 
     setup_utf8_console()
-    run = ClaimedRun.model_validate_json(os.environ[RUN_ENV])
+    raw = claimed_run_json()
+    if raw is None:
+        print("transom: this process was not started by a worker (no claimed run)",
+              file=sys.stderr, flush=True)
+        return EXIT_NOT_STARTED
+    run = ClaimedRun.model_validate_json(raw)
     phase = _Phase()
     # A stop before the flow starts (the worker shuts down while we wait for the run's time)
     # ends us with a code that lets the worker give the run back; the engine guards the run.

@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -36,12 +37,28 @@ from transom.platform.processes import ManagedProcess, OutputLine, child_environ
 from transom.schemas import ClaimedRun, StateIn, WorkerPoll
 from transom.services import Backend
 from transom.settings import Settings
-from transom.worker.protocol import EXIT_NOT_STARTED, EXIT_STOPPED_BEFORE_START, RUN_ENV
+from transom.worker.protocol import EXIT_NOT_STARTED, EXIT_STOPPED_BEFORE_START, RUN_FILE_ENV
 
 __all__ = ["Worker", "default_worker_name"]
 
 _TICK = 0.05  # how often output is passed on and children are checked
 _MAX_CLAIM = 10  # runs claimed in one poll at most
+
+
+def _hand_over(run: ClaimedRun) -> str:
+    """The claimed run in a file only this user can read (mkstemp makes it 0600)."""
+    handle, path = tempfile.mkstemp(prefix="transom-run-", suffix=".json")
+    with os.fdopen(handle, "w", encoding="utf-8") as file:
+        file.write(run.model_dump_json())
+    return path
+
+
+def _remove(path: str | None) -> None:
+    if path:
+        try:
+            os.remove(path)
+        except OSError:
+            pass
 
 
 def default_worker_name() -> str:
@@ -55,6 +72,7 @@ class _Child:
     started: float
     cancel: threading.Thread | None = None
     killed: bool = False  # the cancel had to kill it after the grace period
+    run_file: str | None = None  # where the claimed run was handed over (removed at the end)
     last_error: str = ""
     exit_code: int | None = None
     lines: deque[str] = field(default_factory=lambda: deque(maxlen=20))  # its last lines
@@ -212,9 +230,9 @@ class Worker:
         self._poll_error = text
 
     # -- starting -----------------------------------------------------------------------------
-    def _child_env(self, run: ClaimedRun) -> dict[str, str]:
+    def _child_env(self, run: ClaimedRun, run_file: str) -> dict[str, str]:
         changes: dict[str, str | None] = {
-            RUN_ENV: run.model_dump_json(),
+            RUN_FILE_ENV: run_file,
             "TRANSOM_FLOW_RUN_ID": str(run.id),
             "TRANSOM_WORKER_ID": str(self.worker_id or ""),
             "TRANSOM_HOME": str(self.settings.home),
@@ -232,15 +250,17 @@ class Worker:
         if run.path and cwd is None:
             self.say(f"[{run.name}] folder {run.path} does not exist here; reading "
                      f"{run.entrypoint} from {os.getcwd()}")
+        run_file = _hand_over(run)
         try:
             process = spawn([self.python, "-m", "transom.worker.execute"], cwd=cwd,
-                            env=self._child_env(run), control=True)
+                            env=self._child_env(run, run_file), control=True)
         except TransomError as exc:
+            _remove(run_file)
             self.say(f"[{run.name}] cannot start: {exc}")
             self._report(run, StateType.CRASHED, f"crashed: the worker could not start its "
                          f"process: {exc}")
             return
-        self.children[run.id] = _Child(run, process, time.monotonic())
+        self.children[run.id] = _Child(run, process, time.monotonic(), run_file=run_file)
         what = f"{run.flow_name}/{run.deployment_name}" if run.deployment_name else run.flow_name
         self.say(f"[{run.name}] started flow run {run.id} of {what} (pid {process.pid}).")
 
@@ -258,6 +278,7 @@ class Worker:
         for run_id, child in list(self.finishing.items()):
             if self._finish(child):
                 del self.finishing[run_id]
+                _remove(child.run_file)
                 self._slot_freed = self.limit is not None
 
     def _take(self, child: _Child, lines: list[OutputLine]) -> None:

@@ -33,6 +33,7 @@ class SettingsRuntime:
         tuning = reporting(settings)
         self.flush_timeout = tuning.flush_timeout
         self.recorder = BatchingRecorder(self._make_sink, interval=tuning.interval,
+                                         heartbeat=settings.run_heartbeat_interval,
                                          close_timeout=self.flush_timeout)
         self._stores: dict[str, LocalResultStore | RemoteResultStore] = {}
         self._lock = threading.Lock()

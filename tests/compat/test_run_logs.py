@@ -1,0 +1,47 @@
+"""A task run's end is logged at INFO, as Prefect users expect to see it (and find it in the run's
+log afterwards); failures stay at ERROR."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from transom import flow, task
+from transom.core.recorder import LogRecorded
+
+
+def task_lines(runtime: Any, name: str) -> list[tuple[int, str]]:
+    (run,) = runtime.task_runs(name)
+    return [(e.level, e.message) for e in runtime.events
+            if isinstance(e, LogRecorded) and e.task_run_id == run.id]
+
+
+def test_a_completed_task_run_logs_its_end_at_info(runtime: Any, capsys: Any) -> None:
+    @task
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    @flow
+    def main() -> int:
+        return add(1, 2)
+
+    assert main() == 3
+    assert task_lines(runtime, "add") == [(logging.INFO, "finished in state Completed")]
+    assert "Task run 'add-0' - finished in state Completed" in capsys.readouterr().err
+
+
+def test_the_end_names_the_state_it_ended_in(runtime: Any) -> None:
+    @task
+    def fails() -> None:
+        raise ValueError("nope")
+
+    @flow
+    def main() -> None:
+        with pytest.raises(ValueError):
+            fails()
+
+    main()
+    assert task_lines(runtime, "fails") == [(logging.ERROR,
+                                             "finished in state Failed: ValueError: nope")]
