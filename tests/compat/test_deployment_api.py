@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from transom.schemas import DeploymentRunCreate
 
 # The tests that use the live server and worker `harness` of tests/worker run it on SQLite.
 on_sqlite = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed here")
 
 
 @flow(name="nightly-report")
@@ -205,6 +207,7 @@ def test_from_source_loads_a_flow_from_a_folder_and_its_deployment_runs_there(
     assert "hello w v1" in logs
 
 
+@needs_git
 def test_from_source_clones_a_git_repository_into_transom_home_and_updates_it(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     home = tmp_path / "home"
@@ -233,6 +236,7 @@ def test_from_source_clones_a_git_repository_into_transom_home_and_updates_it(
     assert updated.to_deployment("from-git").body.path == str(clone)
 
 
+@needs_git
 def test_from_source_errors_are_one_sentence(tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRANSOM_HOME", str(tmp_path / "home"))

@@ -30,6 +30,7 @@ def test_a_run_starts_is_recorded_and_its_output_streams(harness: Harness) -> No
     assert any(line.endswith("printed grace") for line in harness.lines)
 
 
+@pytest.mark.slow  # 10 MB through the API and a file: seconds under Wine; Linux and Windows CI run it
 def test_a_ten_megabyte_parameter_reaches_its_run(harness: Harness) -> None:
     # Far past what an environment variable may hold (~128 kB on Linux, 32 kB on Windows):
     # the run is handed to its process in a file, removed when the run ends.

@@ -10,8 +10,9 @@ from __future__ import annotations
 import csv
 import enum
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 from functools import lru_cache
 from typing import Any
@@ -120,6 +121,12 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def local_zone(environ: Mapping[str, str] = os.environ) -> tzinfo | None:
+    """The zone times are shown in when no schedule says: `TZ` when it names an IANA zone (as it
+    does on POSIX; Windows' C runtime would misread `TZ=Europe/Paris`), else the system's."""
+    return zone_of(environ.get("TZ", "").lstrip(":"))
+
+
 def zone_of(name: str | None) -> tzinfo | None:
     """The IANA zone of that name; None (the local zone) for no name or one that is unknown."""
     if not name:
@@ -139,6 +146,8 @@ def format_time(value: datetime | None, zone: tzinfo | str | None = None, *,
     if value is None:
         return "-"
     target = zone_of(zone) if isinstance(zone, str) else zone
+    if target is None:
+        target = local_zone()
     when = value.astimezone(target)
     name = when.tzname() or ""
     if not name[:1].isalpha():

@@ -23,7 +23,8 @@ class EmbeddedBackend(FlowRuns, WorkPools, Deployments, Workers):
 
     @property
     def where(self) -> str:
-        return self.ctx.db.url
+        """For messages: the database's file (SQLite) or host, port and name; no password."""
+        return self.ctx.db.where
 
     def close(self) -> None:
         if self._owns:
