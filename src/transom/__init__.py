@@ -47,10 +47,11 @@ _LAZY = {
     "shell_run": "transom.shell",
     "shell_task": "transom.shell",
     "tags": "transom.core.tags",
+    "Transaction": "transom.core.transactions",
 }
 # Modules a Prefect user reaches as attributes after `import prefect` (`prefect.runtime...`).
-_SUBMODULES = frozenset({"client", "context", "deployments", "exceptions", "flows", "futures",
-                         "logging", "runtime", "states", "task_runners", "tasks", "utilities"})
+_SUBMODULES = frozenset({"cache_policies", "client", "context", "deployments", "exceptions", "flows", "futures",
+                         "logging", "runtime", "states", "task_runners", "tasks", "transactions", "utilities"})
 
 
 def __getattr__(name: str) -> _typing.Any:
@@ -131,6 +132,7 @@ __all__ = [
     "TaskFuture",
     "TaskRunner",
     "ThreadPoolTaskRunner",
+    "Transaction",
     "__version__",
     "allow_failure",
     "as_completed",

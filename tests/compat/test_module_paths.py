@@ -20,8 +20,8 @@ from transom.core.runners import ThreadPoolTaskRunner
 
 # Prefect's path (renamed) -> the names a renamed file imports from it.
 PATHS: dict[str, list[str]] = {
-    "transom": ["Flow", "State", "Task", "allow_failure", "deploy", "flow", "get_client",
-                "get_run_logger", "serve", "tags", "task", "unmapped"],
+    "transom": ["Flow", "State", "Task", "Transaction", "allow_failure", "deploy", "flow",
+                "get_client", "get_run_logger", "serve", "tags", "task", "unmapped"],
     "transom.flows": ["Flow", "flow", "serve"],
     "transom.tasks": ["Task", "exponential_backoff", "task", "task_input_hash"],
     "transom.futures": ["PrefectFuture", "PrefectFutureList", "TaskFuture", "as_completed",
@@ -42,13 +42,15 @@ PATHS: dict[str, list[str]] = {
     "transom.testing.utilities": ["prefect_test_harness"],
     "transom.client.orchestration": ["PrefectClient", "SyncPrefectClient", "get_client"],
     "transom.deployments": ["deploy", "serve"],
+    "transom.cache_policies": ["DEFAULT", "FLOW_PARAMETERS", "INPUTS", "NO_CACHE", "RUN_ID",
+                               "TASK_SOURCE", "CacheKeyFnPolicy", "CachePolicy"],
+    "transom.transactions": ["CommitMode", "IsolationLevel", "Transaction", "get_transaction",
+                             "transaction"],
 }
 
 # Prefect names a renamed file may import that Transom does not have yet.
 NOT_YET: dict[str, list[str]] = {
-    "transom": ["Transaction", "pause_flow_run", "resume_flow_run", "suspend_flow_run"],
-    "transom.cache_policies": ["DEFAULT", "INPUTS", "NO_CACHE", "TASK_SOURCE"],
-    "transom.transactions": ["transaction"],
+    "transom": ["pause_flow_run", "resume_flow_run", "suspend_flow_run"],
     "transom.deployments": ["run_deployment"],
     "transom.logging": ["disable_run_logger"],
     "transom.artifacts": ["create_markdown_artifact", "create_table_artifact"],
@@ -109,6 +111,8 @@ def test_the_same_objects_are_reachable_by_every_path() -> None:
     assert transom.get_client is orchestration.get_client
     assert transom.allow_failure is annotations.allow_failure
     assert transom.serve is transom.flows.serve is transom.deployments.serve
+    assert transom.Transaction is transom.transactions.Transaction
+    assert transom.cache_policies.INPUTS is transom.core.cache_policies.INPUTS
 
 
 def test_concurrent_task_runner_is_the_thread_pool_and_warns_where_used() -> None:
@@ -234,7 +238,7 @@ def test_runtime_reads_the_current_flow_run_and_task_run_live() -> None:
 
 
 @pytest.mark.xfail(strict=True, reason="the engine fills TaskRunContext.parameters only for a "
-                   "task with cache_key_fn (core/engine.py), so task_run.parameters is {} here")
+                   "task that caches (core/caching.py), so task_run.parameters is {} here")
 def test_runtime_task_run_parameters_are_the_call_arguments() -> None:
     from transom.runtime import task_run
 

@@ -25,6 +25,7 @@ from contextvars import ContextVar, Token
 from datetime import datetime
 from typing import Any, ClassVar, Final, NamedTuple
 
+from transom.core import caching
 from transom.core import states as st
 from transom.core.annotations import BaseAnnotation
 from transom.core.context import (
@@ -55,6 +56,7 @@ from transom.core.states import State
 from transom.core.tags import merge_tags
 from transom.core.tasks import Task
 from transom.core.timeouts import call_async_with_timeout, call_with_timeout
+from transom.core.transactions import Transaction, get_transaction, transaction_var
 from transom.exceptions import (
     Abort,
     FlowRunTimeout,
@@ -86,6 +88,7 @@ class _Run:
     is_task = False
     settles = False  # whether an attempt leaves work of its own to wait for (submitted tasks)
     retries = 0
+    keeps_results_in_memory = True  # False: a persisted result is read back by State.result()
     retry_delay: Any = None
     jitter: float | None = None
     timeout: float | None = None
@@ -137,6 +140,8 @@ class _Run:
         except SerializationError as exc:
             self.on_failure(exc)
             return self.state  # type: ignore[return-value]
+        if final is None and not self.keeps_results_in_memory:
+            value = self.stored_result(value)
         state = self.set_state(st.Completed(value) if final is None else final, result_ref=ref)
         self.log(logging.INFO, "finished in state %s", state.name)
         return state
@@ -155,6 +160,10 @@ class _Run:
     def persist(self, value: Any) -> str | None:
         """Store the result if the run keeps it; where it went (SerializationError if it cannot)."""
         raise NotImplementedError
+
+    def stored_result(self, value: Any) -> Any:
+        """What a Completed state holds for a result not kept in memory."""
+        return value
 
     def on_failure(self, exc: BaseException) -> float | None:
         """Record a failed attempt; returns the delay before the next one, or None if final."""
@@ -292,12 +301,23 @@ class _TaskRun(_Run):
         self.cache_key: str | None = None
         self.parameters: dict[str, Any] | None = None
         self.ctx: TaskRunContext | None = None
+        self.keeps_results_in_memory = task.cache_result_in_memory
+        # The run's own transaction: made inside another one, or for the task's on_commit /
+        # on_rollback hooks; None on the usual path.
+        self.txn: Transaction | None = None
+        self.key_lock: Any = None  # held from the cache lookup to the end (SERIALIZABLE)
+        self.store: Any = None  # where a keyed result goes (policy's key_storage or the task's)
+        self.written: tuple[Any, str] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
     def set_state(self, state: State, result_ref: str | None = None) -> State:
         state = super().set_state(state, result_ref)
-        if self.flow_ctx is not None and state.type in st.FINAL_TYPES:
-            self.flow_ctx.active_tasks.discard(self)
+        if state.type in st.FINAL_TYPES:
+            if self.flow_ctx is not None:
+                self.flow_ctx.active_tasks.discard(self)
+            if self.key_lock is not None:
+                self.key_lock.release()
+                self.key_lock = None
         return state
 
     def create(self) -> None:
@@ -339,19 +359,17 @@ class _TaskRun(_Run):
         self.ctx = TaskRunContext(self.task, self.run_id, self.flow_run_id, self.name, {},
                                   0, self.log_prints, self.tags)
         task = self.task
-        if task.cache_key_fn is not None:
-            self.ctx.parameters = self.parameters = task.bind(self.args, self.kwargs)
-            self.cache_key = task.cache_key_fn(self.ctx, self.parameters)
-            if self.cache_key and not task.refresh_cache:
-                store = self.runtime.result_store(task.result_storage)
-                hit = store.read(self.cache_key)
-                if hit is not None:
-                    self.log(logging.INFO, "cache hit (key %s)", self.cache_key[:12])
-                    state = self.set_state(st.Completed(hit.value, name="Cached", message=(
-                        f"cached {hit.created:%Y-%m-%d %H:%M:%S}")), result_ref=self.cache_key)
-                    self.log(logging.INFO, "finished in state %s", state.name)
-                    return state
+        parent = get_transaction()
+        if parent is not None or task.on_commit_hooks or task.on_rollback_hooks:
+            self.txn = Transaction(parent=parent)
+        if task.caches or (task.key_policy is not None and task.persist_result is None
+                           and self.runtime.persist_results):
+            return self.look_up()
         return None
+
+    def look_up(self) -> State | None:
+        """Compute the run's cache key; a Cached state if a result is stored under it."""
+        return caching.look_up(self)
 
     def begin_attempt(self) -> None:
         super().begin_attempt()
@@ -362,7 +380,11 @@ class _TaskRun(_Run):
         return self.task.fn(*self.args, **self.kwargs)
 
     def enter(self) -> list[tuple[ContextVar[Any], Token[Any]]]:
-        return [(task_run_var, task_run_var.set(self.ctx))]
+        tokens: list[tuple[ContextVar[Any], Token[Any]]] = [
+            (task_run_var, task_run_var.set(self.ctx))]
+        if self.txn is not None:
+            tokens.append((transaction_var, transaction_var.set(self.txn)))
+        return tokens
 
     def persist(self, value: Any) -> str | None:
         task = self.task
@@ -370,13 +392,33 @@ class _TaskRun(_Run):
         if persist is None:
             persist = self.cache_key is not None or self.runtime.persist_results
         if not persist:
-            return None
+            return self.stage(value, None) if self.txn is not None else None
         key = self.cache_key or f"task-run-{self.run_id}"
         expiration = (st.now_utc() + task.cache_expiration
                       if self.cache_key and task.cache_expiration is not None else None)
-        return self.runtime.result_store(task.result_storage).write(
-            key, value, serializer=task.result_serializer or self.runtime.default_serializer,
-            expiration=expiration)
+        store = self.store
+        if store is None:  # no cache lookup here (a process-pool worker's part of the run)
+            policy = task.key_policy if self.cache_key else None
+            store = self.runtime.result_store(
+                (policy.key_storage if policy is not None else None) or task.result_storage)
+        serializer = task.result_serializer or self.runtime.default_serializer
+
+        def write() -> str:
+            self.written = (store, key)
+            return str(store.write(key, value, serializer=serializer, expiration=expiration))
+
+        if self.txn is None:
+            return write()
+        return self.stage(value, write)
+
+    def stage(self, value: Any, write: Callable[[], str] | None) -> str | None:
+        return caching.stage(self, value, write)
+
+    def stored_result(self, value: Any) -> Any:
+        if self.written is None:  # not written (yet): kept
+            return value
+        store, key = self.written
+        return st.StoredValue(store, key)
 
     def should_retry(self, failed: State) -> bool:
         condition = self.task.retry_condition_fn

@@ -12,7 +12,13 @@ import random
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["RunNameSpec", "check_run_name_spec", "generate_run_name", "render_run_name"]
+__all__ = [
+    "RunNameSpec",
+    "check_run_name_spec",
+    "generate_run_name",
+    "render_run_name",
+    "render_storage_key",
+]
 
 RunNameSpec = str | Callable[[], str]
 
@@ -61,3 +67,16 @@ def render_run_name(spec: RunNameSpec, parameters: Mapping[str, Any]) -> str:
 
 def _describe(spec: object) -> str:
     return f"the function {getattr(spec, '__qualname__', None) or repr(spec)}"
+
+
+def render_storage_key(template: str, parameters: Mapping[str, Any],
+                       runs: Mapping[str, Any]) -> str:
+    """A task's `result_storage_key` filled in: parameters by name (`"report-{day}.pkl"`) or as
+    Prefect writes them (`"{parameters[day]}"`), and the run objects in `runs` (`flow_run`,
+    `task_run`); a parameter of the same name wins. KeyError/AttributeError if one is missing."""
+    fields: dict[str, Any] = {"parameters": dict(parameters), **runs}
+    fields.update(parameters)
+    key = template.format(**fields)
+    if not key.strip():
+        raise ValueError("the key it gave is empty")
+    return key

@@ -35,6 +35,7 @@ __all__ = [
     "Scheduled",
     "State",
     "StateType",
+    "StoredValue",
     "Suspended",
     "check_transition",
     "now_utc",
@@ -136,6 +137,27 @@ class ErrorInfo:
 PAUSED_NAMES: frozenset[str] = frozenset({"Paused", "Suspended"})
 
 
+class StoredValue:
+    """A result kept in result storage, not in memory (a task's cache_result_in_memory=False):
+    `State.result()` reads it back each time it is asked."""
+
+    __slots__ = ("key", "store")
+
+    def __init__(self, store: Any, key: str) -> None:
+        self.store = store
+        self.key = key
+
+    def load(self) -> Any:
+        record = self.store.read(self.key)
+        if record is None:
+            raise RunFailed(f"the result stored under {self.key!r} in {self.store.location} is "
+                            "gone (expired or deleted)")
+        return record.value
+
+    def __repr__(self) -> str:
+        return f"StoredValue(key={self.key!r})"
+
+
 @dataclass(frozen=True, slots=True)
 class State(Generic[R]):
     """An immutable state of a flow or task run. A final state carries the result or the error.
@@ -200,6 +222,9 @@ class State(Generic[R]):
         RunFailed either way."""
         if self.type is StateType.COMPLETED:
             value: R = self.data
+            if type(self.data) is StoredValue:
+                loaded: R = self.data.load()
+                return loaded
             return value
         if self.type not in FINAL_TYPES:
             detail = f": {self.message}" if self.message else ""

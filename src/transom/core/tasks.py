@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, overload
 
 from transom.core.annotations import BaseAnnotation, allow_failure, quote, unmapped
+from transom.core.cache_policies import DEFAULT, NO_CACHE, CacheKeyFnPolicy, CachePolicy
 from transom.core.hooks import TASK_HOOKS, Hook, HookTable, hook_list, hook_table
 from transom.core.naming import RunNameSpec, check_run_name_spec
 from transom.core.policies import RetryDelay, source_hash
@@ -27,6 +29,8 @@ T = TypeVar("T")
 CacheKeyFn = Callable[["TaskRunContext", dict[str, Any]], "str | None"]
 RetryConditionFn = Callable[["Task[..., Any]", "TaskRunContext", "State"], bool]
 
+_logger = logging.getLogger("transom.tasks")
+
 
 class Task(Generic[P, R]):
     """A function whose calls are task runs: retried, timed out, cached and recorded."""
@@ -44,16 +48,22 @@ class Task(Generic[P, R]):
         retry_condition_fn: RetryConditionFn | None = None,
         timeout_seconds: float | None = None,
         cache_key_fn: CacheKeyFn | None = None,
+        cache_policy: CachePolicy | None = None,
         cache_expiration: timedelta | None = None,
-        refresh_cache: bool = False,
+        refresh_cache: bool | None = False,
+        cache_result_in_memory: bool = True,
         persist_result: bool | None = None,
         result_storage: str | None = None,
+        result_storage_key: str | None = None,
         result_serializer: str | None = None,
+        version: str | None = None,
         log_prints: bool | None = None,
         task_run_name: RunNameSpec | None = None,
         on_completion: Iterable[Hook] | None = None,
         on_failure: Iterable[Hook] | None = None,
         on_running: Iterable[Hook] | None = None,
+        on_commit: Iterable[Hook] | None = None,
+        on_rollback: Iterable[Hook] | None = None,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"@task needs a function, got {type(fn).__name__}")
@@ -65,6 +75,11 @@ class Task(Generic[P, R]):
             raise ValueError("retry_jitter_factor must be zero or more")
         if result_serializer not in (None, "pickle", "json"):
             raise ValueError("result_serializer must be 'pickle' or 'json'")
+        if cache_policy is not None and not isinstance(cache_policy, CachePolicy):
+            raise TypeError("cache_policy takes a policy of transom.cache_policies (INPUTS, "
+                            f"TASK_SOURCE, ...), got {type(cache_policy).__name__}")
+        if result_storage_key is not None and not isinstance(result_storage_key, str):
+            raise TypeError("result_storage_key takes a string template such as 'report-{day}'")
         check_run_name_spec(task_run_name, "task_run_name")
         self.fn = fn
         self.name: str = str(name or getattr(fn, "__name__", type(fn).__name__))
@@ -76,16 +91,23 @@ class Task(Generic[P, R]):
         self.retry_condition_fn = retry_condition_fn
         self.timeout_seconds = timeout_seconds
         self.cache_key_fn = cache_key_fn
+        self.cache_policy = cache_policy
         self.cache_expiration = cache_expiration
-        self.refresh_cache = refresh_cache
+        self.refresh_cache = bool(refresh_cache)
+        self.cache_result_in_memory = cache_result_in_memory
         self.persist_result = persist_result
         self.result_storage = result_storage
+        self.result_storage_key = result_storage_key
         self.result_serializer = result_serializer
+        self.version = version
+        self.key_policy, self.caches = self._resolve_cache_policy()
         self.log_prints = log_prints
         self.task_run_name = task_run_name
         self.on_completion_hooks = hook_list("on_completion", on_completion)
         self.on_failure_hooks = hook_list("on_failure", on_failure)
         self.on_running_hooks = hook_list("on_running", on_running)
+        self.on_commit_hooks = hook_list("on_commit", on_commit)
+        self.on_rollback_hooks = hook_list("on_rollback", on_rollback)
         self.state_hooks: HookTable | None = None
         self._refresh_hooks()
         self.is_async = inspect.iscoroutinefunction(fn)
@@ -95,6 +117,24 @@ class Task(Generic[P, R]):
         self.__doc__ = getattr(fn, "__doc__", None)
         self.__name__ = self.name
         self.__wrapped__ = fn
+
+    def _resolve_cache_policy(self) -> tuple[CachePolicy | None, bool]:
+        """The policy a run's cache key comes from (None: never cached), and whether the task
+        caches whatever the process-wide persistence setting is (an explicit choice); the
+        default policy, DEFAULT, applies only to tasks whose results are persisted."""
+        policy = self.cache_policy
+        if self.cache_key_fn is not None:
+            if policy is not None:
+                _logger.warning("task %r has both cache_policy and cache_key_fn; cache_key_fn "
+                                "is used", self.name)
+            policy = CacheKeyFnPolicy(cache_key_fn=self.cache_key_fn)
+        if self.persist_result is False:
+            return None, False
+        if policy is None:
+            return DEFAULT, self.persist_result is True or self.result_storage_key is not None
+        if policy is NO_CACHE:
+            return None, self.result_storage_key is not None
+        return policy, True
 
     @property
     def source_hash(self) -> str:
@@ -127,6 +167,19 @@ class Task(Generic[P, R]):
         """Add a hook called when a run of this task starts an attempt, before the function."""
         return self._add_hook("on_running", self.on_running_hooks, fn)
 
+    # -- transaction hooks: `@my_task.on_rollback` over `def undo(txn)` ----------------------
+    def on_commit(self, fn: Hook) -> Hook:
+        """Add a hook called with the run's transaction when it commits (after the result is
+        written: at once outside a transaction, when the transaction commits inside one)."""
+        self.on_commit_hooks.extend(hook_list("on_commit", [fn]))
+        return fn
+
+    def on_rollback(self, fn: Hook) -> Hook:
+        """Add a hook called with the run's transaction when the transaction a completed run of
+        this task is in rolls back."""
+        self.on_rollback_hooks.extend(hook_list("on_rollback", [fn]))
+        return fn
+
     def _add_hook(self, option: str, hooks: list[Hook], fn: Hook) -> Hook:
         hooks.extend(hook_list(option, [fn]))
         self._refresh_hooks()
@@ -144,12 +197,16 @@ class Task(Generic[P, R]):
             "retries": self.retries, "retry_delay_seconds": self.retry_delay_seconds,
             "retry_jitter_factor": self.retry_jitter_factor,
             "retry_condition_fn": self.retry_condition_fn, "timeout_seconds": self.timeout_seconds,
-            "cache_key_fn": self.cache_key_fn, "cache_expiration": self.cache_expiration,
-            "refresh_cache": self.refresh_cache, "persist_result": self.persist_result,
-            "result_storage": self.result_storage, "result_serializer": self.result_serializer,
+            "cache_key_fn": self.cache_key_fn, "cache_policy": self.cache_policy,
+            "cache_expiration": self.cache_expiration, "refresh_cache": self.refresh_cache,
+            "cache_result_in_memory": self.cache_result_in_memory,
+            "persist_result": self.persist_result, "result_storage": self.result_storage,
+            "result_storage_key": self.result_storage_key,
+            "result_serializer": self.result_serializer, "version": self.version,
             "log_prints": self.log_prints, "task_run_name": self.task_run_name,
             "on_completion": list(self.on_completion_hooks),
             "on_failure": list(self.on_failure_hooks), "on_running": list(self.on_running_hooks),
+            "on_commit": list(self.on_commit_hooks), "on_rollback": list(self.on_rollback_hooks),
         }
         unknown = set(changes) - set(options)
         if unknown:
