@@ -360,3 +360,21 @@ def test_configure_refuses_what_is_not_supported() -> None:
         INPUTS.configure(lock_manager=object())
     with pytest.raises(TypeError, match="cache_policy takes a policy"):
         task(cache_policy="INPUTS")(lambda: 1)  # type: ignore[arg-type]
+
+
+def test_an_async_task_is_cached_by_its_policy(runtime: Any) -> None:
+    import asyncio
+
+    calls: list[int] = []
+
+    @task(cache_policy=INPUTS)
+    async def fetch(x: int) -> int:
+        calls.append(x)
+        return x
+
+    @flow
+    async def twice() -> list[int]:
+        return [await fetch(1), await fetch(1)]
+
+    assert asyncio.run(twice()) == [1, 1]
+    assert calls == [1]

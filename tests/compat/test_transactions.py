@@ -230,3 +230,54 @@ def test_submitted_tasks_in_a_transaction_are_staged_from_their_threads(runtime:
     state = fan_out(return_state=True)
     assert state.is_failed()
     assert sorted(seen) == [1, 2, 3]
+
+
+def test_a_nested_transaction_commits_with_its_parent_unless_eager(runtime: Any) -> None:
+    seen: list[str] = []
+    step = task(lambda name: seen.append(f"ran {name}"), name="step")
+    hooked = step.with_options(on_commit=[lambda txn: seen.append("hook")])
+
+    with transaction() as outer:
+        with transaction() as inner:
+            hooked("inner")
+        assert inner.is_staged() and seen == ["ran inner"]  # ran, hook not yet
+        with transaction(commit_mode="EAGER") as eager:
+            hooked("eager")
+        assert eager.is_committed() and seen[-1] == "hook"
+    assert outer.is_committed() and inner.is_committed()
+    assert seen == ["ran inner", "ran eager", "hook", "hook"]
+
+
+def test_an_on_commit_hook_that_raises_rolls_the_transaction_back(
+        runtime: Any, caplog: pytest.LogCaptureFixture) -> None:
+    seen: list[str] = []
+
+    def broken(txn: Transaction) -> None:
+        raise OSError("notify failed")
+
+    step = task(lambda: 1, name="step", on_commit=[broken],
+                on_rollback=[lambda txn: seen.append("undo")])
+    with caplog.at_level(logging.ERROR), transaction() as txn:
+        step()
+    assert txn.is_rolled_back() and seen == ["undo"]
+    assert "could not commit" in caplog.text
+
+
+def test_a_transaction_inside_an_async_flow(runtime: Any) -> None:
+    import asyncio
+
+    seen: list[str] = []
+
+    @task(on_rollback=[lambda txn: seen.append("undo")])
+    async def fetch() -> int:
+        await asyncio.sleep(0)
+        return 1
+
+    @flow
+    async def pipeline() -> None:
+        with transaction():
+            await fetch()
+            raise RuntimeError("after fetch")
+
+    state = asyncio.run(pipeline(return_state=True))
+    assert state.is_failed() and seen == ["undo"]
