@@ -56,7 +56,7 @@ from transom.core.states import State
 from transom.core.tags import merge_tags
 from transom.core.tasks import Task
 from transom.core.timeouts import call_async_with_timeout, call_with_timeout
-from transom.core.transactions import Transaction, get_transaction, transaction_var
+from transom.core.transactions import Transaction, transaction_var
 from transom.exceptions import (
     Abort,
     FlowRunTimeout,
@@ -271,6 +271,14 @@ class _TaskRun(_Run):
     """One task call: cache, upstream futures, retries, persisted result."""
 
     is_task = True
+    # Set only by runs that cache or are in a transaction (class defaults: the usual run sets
+    # none of them). txn: the run's own transaction, made inside another one or for the task's
+    # on_commit / on_rollback hooks; key_lock: held from the cache lookup to the end
+    # (SERIALIZABLE); store: where a keyed result goes; written: (store, key) once written.
+    txn: Transaction | None = None
+    key_lock: Any = None
+    store: Any = None
+    written: tuple[Any, str] | None = None
 
     def __init__(self, task: Task[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
                  flow_ctx: FlowRunContext | None, runtime: Runtime,
@@ -301,13 +309,8 @@ class _TaskRun(_Run):
         self.cache_key: str | None = None
         self.parameters: dict[str, Any] | None = None
         self.ctx: TaskRunContext | None = None
-        self.keeps_results_in_memory = task.cache_result_in_memory
-        # The run's own transaction: made inside another one, or for the task's on_commit /
-        # on_rollback hooks; None on the usual path.
-        self.txn: Transaction | None = None
-        self.key_lock: Any = None  # held from the cache lookup to the end (SERIALIZABLE)
-        self.store: Any = None  # where a keyed result goes (policy's key_storage or the task's)
-        self.written: tuple[Any, str] | None = None
+        if not task.cache_result_in_memory:
+            self.keeps_results_in_memory = False
 
     # -- lifecycle -----------------------------------------------------------------------------
     def set_state(self, state: State, result_ref: str | None = None) -> State:
@@ -359,7 +362,7 @@ class _TaskRun(_Run):
         self.ctx = TaskRunContext(self.task, self.run_id, self.flow_run_id, self.name, {},
                                   0, self.log_prints, self.tags)
         task = self.task
-        parent = get_transaction()
+        parent = transaction_var.get()
         if parent is not None or task.on_commit_hooks or task.on_rollback_hooks:
             self.txn = Transaction(parent=parent)
         if task.caches or (task.key_policy is not None and task.persist_result is None
