@@ -9,15 +9,11 @@ module-level `serve(*deployments)` and `deploy(*deployments, work_pool_name=...)
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import json
 import os
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -389,74 +385,9 @@ def from_source(source: str | os.PathLike[str], entrypoint: str, *,
     folder, or a repository `git clone` can read (a URL, `user@host:repo.git`, a bare
     repository's folder), cloned into TRANSOM_HOME/sources and updated on each call."""
     from transom.entrypoints import load_flow
+    from transom.sources import source_folder
 
-    root = _source_folder(os.fspath(source), settings)
+    root = source_folder(os.fspath(source), settings)
     flow = load_flow(entrypoint, cwd=root)
     _SOURCES[flow] = (entrypoint.strip(), str(root))
     return flow
-
-
-_SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
-
-
-def _source_folder(source: str, settings: Settings | None) -> Path:
-    local = Path(source).expanduser()
-    if local.is_dir() and not _is_bare_repository(local):
-        return local.resolve()
-    if local.is_dir() or "://" in source or _SCP_LIKE.match(source) or source.endswith(".git"):
-        return _clone(source, settings)
-    raise UserInputError(f"source {source!r} is neither a folder nor a git repository; pass a "
-                         "folder, or a URL git can clone (https://..., git@host:repo.git)")
-
-
-def _is_bare_repository(folder: Path) -> bool:
-    return (folder / "HEAD").is_file() and (folder / "objects").is_dir() \
-        and not (folder / ".git").exists()
-
-
-def _clone(url: str, settings: Settings | None) -> Path:
-    """A shallow clone of `url` in the sources cache: made once, brought up to date after."""
-    from transom.settings import Settings as _Settings
-
-    home = (settings or _Settings.load()).home
-    stem = url.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
-    stem = re.sub(r"[^\w.-]", "-", stem.removesuffix(".git")) or "repository"
-    digest = hashlib.sha1(url.encode("utf-8", "surrogatepass")).hexdigest()[:10]
-    cache = home / "sources"
-    target = cache / f"{stem}-{digest}"
-    if (target / ".git").is_dir():
-        _git(["fetch", "--quiet", "--depth", "1", "origin", "HEAD"], target, url)
-        _git(["reset", "--quiet", "--hard", "FETCH_HEAD"], target, url)
-        return target
-    cache.mkdir(parents=True, exist_ok=True)
-    # Cloned beside the target and moved in whole: another process cloning the same repository
-    # at the same time finds either nothing or a complete clone.
-    scratch = Path(tempfile.mkdtemp(prefix=f".{stem}-", dir=cache))
-    try:
-        _git(["clone", "--quiet", "--depth", "1", url, str(scratch / "clone")], cache, url)
-        try:
-            os.replace(scratch / "clone", target)
-        except OSError:
-            if not (target / ".git").is_dir():
-                raise
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    return target
-
-
-def _git(args: list[str], cwd: Path, url: str) -> None:
-    git = shutil.which("git")
-    if git is None:
-        raise UserInputError(f"git is needed to load flows from {url}, and it is not installed "
-                             "(or not on PATH); install git, or pass a folder")
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}  # fail, never wait for a password
-    try:
-        done = subprocess.run([git, *args], cwd=cwd, env=env, capture_output=True, text=True,
-                              encoding="utf-8", errors="replace", timeout=600)
-    except subprocess.TimeoutExpired:
-        raise UserInputError(f"git {args[0]} of {url} took more than 10 minutes; check the "
-                             "URL and the network") from None
-    if done.returncode != 0:
-        lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
-        reason = lines[-1] if lines else f"exit code {done.returncode}"
-        raise UserInputError(f"git {args[0]} of {url} failed: {reason}")

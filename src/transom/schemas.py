@@ -461,6 +461,10 @@ class DeploymentCreate(BaseModel):
     paused: bool = False
     concurrency_limit: int | None = Field(default=None, ge=0)
     schedules: list[ScheduleIn] = []
+    # What a worker does before loading the flow (a project file's `pull:`), as Prefect writes
+    # them: [{"transom.deployments.steps.git_clone": {"repository": ..., "branch": ...}}, ...]
+    pull_steps: list[dict[str, dict[str, str]]] = []
+    version: str | None = Field(default=None, max_length=255)
 
 
 class DeploymentUpdate(BaseModel):
@@ -493,12 +497,29 @@ class DeploymentRead(_Model):
     paused: bool = False
     concurrency_limit: int | None = None
     schedules: list[ScheduleRead] = []
+    pull_steps: list[dict[str, dict[str, str]]] = []
+    version: str | None = None
     created: datetime
     updated: datetime
+
+    @field_validator("pull_steps", mode="before")
+    @classmethod
+    def _no_steps(cls, value: Any) -> Any:
+        return [] if value is None else value
 
     @property
     def full_name(self) -> str:
         return f"{self.flow_name}/{self.name}"
+
+    def __repr__(self) -> str:
+        # What `flow.deploy(...)` returns, shown at a prompt: the name, schedules and pool, not
+        # every field (they are all still there to read).
+        schedules = "; ".join(s.describe() for s in self.schedules) or "no schedule"
+        where = f", work pool {self.work_pool_name!r}" if self.work_pool_name else ""
+        paused = ", paused" if self.paused else ""
+        return f"DeploymentRead({self.full_name!r}, {schedules}{where}{paused})"
+
+    __str__ = __repr__
 
 
 class DeploymentRunCreate(BaseModel):
@@ -546,9 +567,15 @@ class ClaimedRun(_Model):
     deployment_name: str | None = None
     entrypoint: str
     path: str | None = None
+    pull_steps: list[dict[str, dict[str, str]]] = []
     parameters: dict[str, Any] = {}
     expected_start_time: datetime | None = None
     work_queue_name: str | None = None
+
+    @field_validator("pull_steps", mode="before")
+    @classmethod
+    def _no_steps(cls, value: Any) -> Any:
+        return [] if value is None else value
 
 
 class PollResult(_Model):

@@ -80,6 +80,14 @@ def test_flow_deploy_takes_prefects_work_pool_name_and_ours(harness: Harness) ->
                                  settings=harness.settings)
     assert prefect_style.work_pool_name == ours.work_pool_name == "main"
     assert ours.work_queue_name == "fast"
+    # What a prompt or print() shows: the deployment, its schedule and pool, in one short line.
+    nightly = nightly_report.deploy("nightly", work_pool_name="main", cron="0 2 * * *",
+                                    timezone="Europe/Paris", settings=harness.settings)
+    shown = repr(nightly)
+    assert shown == str(nightly) and len(shown) < 120, shown
+    assert shown.startswith("DeploymentRead('nightly-report/nightly', ")
+    assert "0 2 * * *" in shown and "Europe/Paris" in shown and "work pool 'main'" in shown
+    assert "parameter_schema" not in shown and nightly.parameters == {}
 
 
 @on_sqlite

@@ -41,7 +41,8 @@ app.add_typer(service_cli.app, name="service",
 app.command("doctor", help="Check this installation and print the fix for each problem.")(
     doctor_cli.doctor)
 app.command("deploy", help="Register a flow as a deployment: transom deploy path/to/file.py:flow_fn "
-            "--name N --pool P --cron '0 9 * * *'")(deploy_cli.deploy)
+            "--name N --pool P --cron '0 9 * * *'; or those of transom.yaml (or prefect.yaml): "
+            "transom deploy --all")(deploy_cli.deploy)
 app.add_typer(deployment_cli.app, name="deployment",
               help="List, inspect, run, pause, resume and delete deployments.")
 app.add_typer(work_pool_cli.app, name="work-pool", help="Manage work pools.")

@@ -267,6 +267,7 @@ def upsert_deployment(conn: Connection, body: DeploymentCreate, *, now: datetime
         "parameters": body.parameters, "parameter_schema": body.parameter_schema,
         "work_pool_id": pool_id, "work_queue_name": body.work_queue, "tags": list(body.tags),
         "paused": body.paused, "concurrency_limit": body.concurrency_limit, "updated": now,
+        "pull_steps": body.pull_steps or None, "version": body.version,
     }
     query = sa.select(m.deployments.c.id).where(m.deployments.c.flow_id == flow_id,
                                                 m.deployments.c.name == body.name)

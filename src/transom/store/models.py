@@ -158,6 +158,8 @@ deployments = sa.Table(
     sa.Column("concurrency_limit", sa.Integer),
     sa.Column("created", UTCDateTime, nullable=False),
     sa.Column("updated", UTCDateTime, nullable=False),
+    sa.Column("pull_steps", sa.JSON(none_as_null=True)),  # what a worker runs before loading it
+    sa.Column("version", sa.String(255)),
     sa.UniqueConstraint("flow_id", "name"),
     sa.Index("ix_deployments_work_pool_id", "work_pool_id"),
 )

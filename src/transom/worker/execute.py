@@ -114,7 +114,13 @@ def _cancel_reason(run_id: Any) -> str:
 
 def _load(run: Any) -> tuple[Any, dict[str, Any]]:
     from transom.entrypoints import load_flow
+    from transom.sources import run_pull_steps
 
+    if run.pull_steps:
+        # The deployment's `pull:` steps (a project file's): clone its repository, move into
+        # its folder; the entrypoint is read from where they leave us, as in Prefect.
+        folder = run_pull_steps(run.pull_steps)
+        print(f"transom: pull steps done; reading {run.entrypoint} from {folder}", flush=True)
     flow = load_flow(run.entrypoint)
     return flow, flow.validate_parameters(run.parameters)
 
