@@ -565,6 +565,7 @@ class ClaimedRun(_Model):
     flow_name: str
     deployment_id: uuid.UUID | None = None
     deployment_name: str | None = None
+    deployment_version: str | None = None
     entrypoint: str
     path: str | None = None
     pull_steps: list[dict[str, dict[str, str]]] = []

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from tests.cli.conftest import Transom
 
+from transom.projects import read_project
 from transom.schemas import DeploymentRunCreate
 from transom.services import Context, EmbeddedBackend
 from transom.settings import Settings
@@ -23,6 +24,7 @@ from transom.worker import Worker
 FLOWS = '''
 import os
 from transom import flow
+from transom.runtime import deployment
 
 @flow
 def greet(name: str = "world", times: int = 1):
@@ -31,7 +33,7 @@ def greet(name: str = "world", times: int = 1):
 @flow
 def where(marker: str):
     with open(marker, "w", encoding="utf-8") as out:
-        out.write(os.getcwd())
+        out.write(f"{os.getcwd()}\\n{deployment.version}")
     return os.getcwd()
 '''
 
@@ -168,6 +170,29 @@ def test_a_missing_pool_or_file_is_one_sentence(transom: Transom, project: Path,
         "--cron applies to `transom deploy path/file.py:flow_fn`")
 
 
+def test_a_deployment_s_own_pull_steps_replace_the_project_s(tmp_path: Path) -> None:
+    (tmp_path / "flows.py").write_text(FLOWS, encoding="utf-8")
+    (tmp_path / "prefect.yaml").write_text("""
+pull:
+  - prefect.deployments.steps.set_working_directory: {directory: /srv/flows}
+deployments:
+  - {name: a, entrypoint: "flows.py:greet", work_pool: {name: main}}
+  - name: b
+    entrypoint: flows.py:greet
+    work_pool: {name: main}
+    pull:
+      - transom.deployments.steps.git_clone: {repository: "https://example.com/r.git"}
+  - {name: c, entrypoint: "flows.py:greet", work_pool: {name: main}, pull: []}
+""", encoding="utf-8")
+    a, b, c = read_project(tmp_path / "prefect.yaml")
+    assert a.body.pull_steps == [
+        {"transom.deployments.steps.set_working_directory": {"directory": "/srv/flows"}}]
+    assert b.body.pull_steps == [
+        {"transom.deployments.steps.git_clone": {"repository": "https://example.com/r.git"}}]
+    assert c.body.pull_steps == [] and c.body.path == str(tmp_path.resolve())
+    assert a.body.path is None  # the worker finds the code where the pull steps leave it
+
+
 def _git(*args: str, cwd: Path) -> None:
     subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com",
                     "-c", "init.defaultBranch=main", *args], cwd=cwd, check=True,
@@ -197,6 +222,7 @@ pull:
       directory: project
 deployments:
   - name: from-git
+    version: 7
     entrypoint: flows.py:where
     work_pool:
       name: main
@@ -231,7 +257,9 @@ deployments:
         assert backend.read_flow_run(run.id).state_name == "Completed", "\n".join(lines)
     finally:
         backend.close()
-    ran_in = Path(marker.read_text(encoding="utf-8"))
+    cwd, version = marker.read_text(encoding="utf-8").splitlines()
+    assert version == "7"  # transom.runtime.deployment.version, from the project file
+    ran_in = Path(cwd)
     assert ran_in.name == "project" and ran_in.parent.parent == home / "sources"
     assert any("pull steps done" in line for line in lines), "\n".join(lines)
     assert os.path.isfile(ran_in / "flows.py")

@@ -2,8 +2,8 @@
 
 `id`, `name`, `version`, `flow_run_id` and `parameters`, known in a process a worker (or
 `serve`) started for a deployment run; elsewhere None or empty. `parameters` are the run's, the
-deployment's defaults updated by those the run was given. Deployments have no versions yet, so
-`version` is None.
+deployment's defaults updated by those the run was given; `version` is the one its project file
+gave it (None if none did).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ _GETTERS: dict[str, Any] = {
     "id": lambda run: None if run is None or run.deployment_id is None
     else str(run.deployment_id),
     "name": lambda run: None if run is None else run.deployment_name,
-    "version": lambda run: None,
+    "version": lambda run: None if run is None else run.deployment_version,
     "flow_run_id": lambda run: None if run is None else str(run.id),
     "parameters": lambda run: {} if run is None else dict(run.parameters),
 }

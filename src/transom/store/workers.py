@@ -217,7 +217,9 @@ def _deployment_room(conn: Connection, deployment_ids: set[Any]) -> dict[Any, in
 def _claimed_runs(conn: Connection, ids: Sequence[uuid.UUID]) -> list[ClaimedRun]:
     deps = m.deployments.c
     query = (sa.select(fr.id, fr.name, m.flows.c.name.label("flow_name"), fr.deployment_id,
-                       deps.name.label("deployment_name"), deps.entrypoint, deps.path, deps.pull_steps,
+                       deps.name.label("deployment_name"),
+                       deps.version.label("deployment_version"), deps.entrypoint, deps.path,
+                       deps.pull_steps,
                        fr.parameters, fr.expected_start_time, fr.work_queue_name)
              .join(m.flows, m.flows.c.id == fr.flow_id)
              .join(m.deployments, deps.id == fr.deployment_id)
