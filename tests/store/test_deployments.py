@@ -342,7 +342,7 @@ def _states_messages(db: Database, run_id: uuid.UUID) -> list[str]:
         return [s.message or "" for s in queries.list_states(conn, flow_run_id=run_id)]
 
 
-@pytest.mark.parametrize("revision", ["0001", "0002"])
+@pytest.mark.parametrize("revision", ["0001", "0002", "0003"])
 def test_an_older_database_is_upgraded_with_its_runs(database_url: str, revision: str) -> None:
     from alembic import command
     from alembic.config import Config
