@@ -41,7 +41,7 @@ from transom.core.hooks import Calls, Due, FlowRun, HookTable, TaskRun, fire, fi
 from transom.core.logs import configure_logging, enable_print_capture
 from transom.core.naming import RunNameSpec, generate_run_name, render_run_name
 from transom.core.policies import retry_delay_for
-from transom.core.recorder import FlowRunCreated, StateChanged, TaskRunCreated
+from transom.core.recorder import FlowRunCreated, LogRecorded, StateChanged, TaskRunCreated
 from transom.core.runners import (
     TaskFuture,
     TaskRunner,
@@ -143,8 +143,11 @@ class _Run:
         if final is None and not self.keeps_results_in_memory:
             value = self.stored_result(value)
         state = self.set_state(st.Completed(value) if final is None else final, result_ref=ref)
-        self.log(logging.INFO, "finished in state %s", state.name)
+        self.log_finished(state)
         return state
+
+    def log_finished(self, state: State) -> None:
+        self.log(logging.INFO, "finished in state %s", state.name)
 
     def end_in(self, state: State) -> State:
         """End in a state the function returned that is not Completed (no retries, as Prefect)."""
@@ -435,6 +438,17 @@ class _TaskRun(_Run):
 
     def timeout_error(self) -> BaseException:
         return TaskRunTimeout(f"task run {self.name!r} exceeded its timeout of {self.timeout:g}s")
+
+    def log_finished(self, state: State) -> None:
+        """`finished in state Completed`, at INFO, in the run's logs; on the console as well
+        only at DEBUG: a console line through `logging` costs more than the rest of a task run
+        (a flow of thousands of tasks would print thousands of them)."""
+        if _task_logger.isEnabledFor(logging.DEBUG):
+            self.log(logging.INFO, "finished in state %s", state.name)
+        elif self.runtime.log_level <= logging.INFO:
+            self.recorder.record(LogRecorded(self.flow_run_id, self.run_id, logging.INFO,
+                                             _task_logger.name,
+                                             f"finished in state {state.name}"))
 
     def log(self, level: int, msg: str, *args: Any, exc_info: BaseException | None = None) -> None:
         if _task_logger.isEnabledFor(level):
