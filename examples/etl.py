@@ -56,4 +56,6 @@ def etl(days: int = 5, currency: str = "USD") -> float:
 
 if __name__ == "__main__":
     state = etl(return_state=True)
-    print(f"\nFlow run {state.run_id} ended {state.name}; see it with: transom runs ls")
+    # Only the run's end: whether it was recorded (or kept for a server that was down) is for
+    # Transom to say, and it does on stderr when it was not.
+    print(f"\nFlow run {state.run_id} ended {state.name}")

@@ -7,10 +7,11 @@ so importing transom reads no settings and opens no database.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import Mapping
 
-from transom.core.recorder import BatchingRecorder, EventSink
+from transom.core.recorder import BatchingRecorder, Event, EventSink
 from transom.results import LocalResultStore, RemoteResultStore, open_result_store
 from transom.settings import Settings
 
@@ -32,9 +33,12 @@ class SettingsRuntime:
 
         tuning = reporting(settings)
         self.flush_timeout = tuning.flush_timeout
-        self.recorder = BatchingRecorder(self._make_sink, interval=tuning.interval,
-                                         heartbeat=settings.run_heartbeat_interval,
-                                         close_timeout=self.flush_timeout)
+        self.recorder = BatchingRecorder(
+            self._make_sink, interval=tuning.interval, heartbeat=settings.run_heartbeat_interval,
+            close_timeout=self.flush_timeout,
+            # A server that cannot take events is waited for a few seconds, not the whole flush
+            # timeout; what it did not take is spooled for the next process that reaches it.
+            patience=tuning.patience, on_unsent=self._keep if settings.api_url else None)
         self._stores: dict[str, LocalResultStore | RemoteResultStore] = {}
         self._lock = threading.Lock()
 
@@ -44,6 +48,19 @@ class SettingsRuntime:
         from transom.services import BackendSink, open_backend
 
         return BackendSink(open_backend(self.settings, retries=0, http_timeout=15.0))
+
+    def _keep(self, events: list[Event]) -> None:
+        from transom.services import spool
+
+        url = self.settings.api_url or ""
+        try:
+            path = spool.keep(self.settings.home, url, events)
+        except OSError as exc:
+            print(f"transom: the server at {url} did not answer and {len(events)} events could "
+                  f"not be kept ({exc}); they are lost", file=sys.stderr)
+            return
+        print(f"transom: the server at {url} did not answer; {len(events)} events kept in "
+              f"{path}, delivered the next time Transom reaches it", file=sys.stderr)
 
     def result_store(self, location: str | None = None) -> LocalResultStore | RemoteResultStore:
         where = location or self.settings.results_storage_resolved

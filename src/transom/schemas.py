@@ -269,9 +269,11 @@ class EventBatch(BaseModel):
 def event_to_wire(event: Event) -> FlowRunEvent | TaskRunEvent | StateEvent | LogEvent | \
         HeartbeatEvent:
     if isinstance(event, StateChanged):
-        return StateEvent(run_id=event.run_id, is_task=event.is_task,
-                          state=StateIn.from_state(event.state), run_count=event.run_count,
-                          result_ref=event.result_ref)
+        state = StateIn.from_state(event.state)
+        if event.force:
+            state = state.model_copy(update={"force": True})
+        return StateEvent(run_id=event.run_id, is_task=event.is_task, state=state,
+                          run_count=event.run_count, result_ref=event.result_ref)
     if isinstance(event, LogRecorded):
         return LogEvent(flow_run_id=event.flow_run_id, task_run_id=event.task_run_id,
                         level=event.level, logger=event.logger, message=event.message,
@@ -302,7 +304,7 @@ def wire_to_event(wire: FlowRunEvent | TaskRunEvent | StateEvent | LogEvent |
                   HeartbeatEvent) -> Event:
     if isinstance(wire, StateEvent):
         return StateChanged(wire.run_id, wire.is_task, wire.state.to_state(), wire.run_count,
-                            wire.result_ref)
+                            wire.result_ref, force=wire.state.force)
     if isinstance(wire, LogEvent):
         return LogRecorded(wire.flow_run_id, wire.task_run_id, wire.level, wire.logger,
                            wire.message, wire.timestamp)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 
@@ -101,3 +102,34 @@ def test_flush_with_nothing_recorded_returns_at_once() -> None:
     recorder = BatchingRecorder(ListSink)
     assert recorder.flush(timeout=0.1)
     recorder.close()
+
+
+def test_a_sink_that_keeps_failing_is_waited_for_patience_seconds_then_spooled() -> None:
+    kept: list[list[Event]] = []
+    sink = ListSink(failures=10**6)
+    recorder = BatchingRecorder(lambda: sink, interval=0.01, close_timeout=120, patience=0.5,
+                                heartbeat=0.01, on_unsent=kept.append,
+                                on_error=lambda e, **_: None)
+    run_id = uuid.uuid4()
+    recorder.record(_state(run_id))
+    for i in range(3):
+        recorder.record(_log(i))
+    started = time.monotonic()
+    assert recorder.flush(timeout=120) is False  # not the 120 s: the sink failed for 0.5 s
+    recorder.close()
+    assert time.monotonic() - started < 5
+    # Everything, in the order recorded, once; no heartbeat of a process that is exiting.
+    assert len(kept) == 1
+    assert [type(e).__name__ for e in kept[0]] == ["StateChanged", *["LogRecorded"] * 3]
+    assert [e.message for e in kept[0][1:]] == ["line 0", "line 1", "line 2"]  # type: ignore[union-attr]
+
+
+def test_nothing_is_spooled_when_everything_was_written() -> None:
+    kept: list[list[Event]] = []
+    sink = ListSink(failures=1)
+    recorder = BatchingRecorder(lambda: sink, interval=0.01, patience=5, on_unsent=kept.append,
+                                on_error=lambda e, **_: None)
+    recorder.record(_state(uuid.uuid4()))
+    assert recorder.flush(timeout=10)  # one failure is retried within the patience
+    recorder.close()
+    assert kept == [] and len(sink.events) == 1

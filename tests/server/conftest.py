@@ -18,11 +18,15 @@ from transom.settings import Settings
 
 
 class LiveServer:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, port: int = 0, *, reusable: bool = False) -> None:
         # The socket is bound here, to a port the OS picks, and handed to uvicorn: no other test
-        # process can take the port between choosing it and listening on it.
+        # process can take the port between choosing it and listening on it. A `reusable` one
+        # can be stopped and bound again at once (`port`: the same address), its connections
+        # in TIME_WAIT notwithstanding (both sockets need SO_REUSEADDR for that).
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.socket.bind(("127.0.0.1", 0))
+        if reusable:
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.socket.bind(("127.0.0.1", port))
         self.port = self.socket.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}/api"
         config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port,

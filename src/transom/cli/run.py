@@ -77,9 +77,10 @@ def run(
         err.print(Text.assemble(("Error: ", "red"), message))
         if (debug or settings.debug) and state.error is not None:
             err.print(Text(state.error.traceback.rstrip()))
-    out.print(Text(f"Next: transom runs show {state.run_id}", style="dim"))
     unrecorded = _recording_failure()
-    if unrecorded is not None:
+    if unrecorded is None:  # the hint only where the run can be seen
+        out.print(Text(f"Next: transom runs show {state.run_id}", style="dim"))
+    else:
         error_console().print(Text.assemble(
             ("Error: ", "red"), f"the run was not fully recorded: {unrecorded}"))
     if not state.is_completed() or unrecorded is not None:

@@ -182,6 +182,8 @@ class BatchingRecorder:
     the flow runs of a process that stops beating are found dead (and end Crashed).
     An error whose `permanent` attribute is true (a corrupt or unwritable database) is reported
     once and stops recording: retrying cannot help, and exit must not wait for it.
+    With `patience`, a flush or close stops waiting once the sink has failed for that many
+    seconds in a row; what is still unwritten at close goes to `on_unsent` (a spool) when given.
     """
 
     def __init__(
@@ -194,6 +196,8 @@ class BatchingRecorder:
         on_error: Callable[..., None] | None = None,
         close_timeout: float = 30.0,
         heartbeat: float | None = None,
+        patience: float | None = None,
+        on_unsent: Callable[[list[Event]], None] | None = None,
     ) -> None:
         self._sink_factory = sink_factory
         self._sink: EventSink | None = None
@@ -203,6 +207,10 @@ class BatchingRecorder:
         self._on_error = on_error or _print_error
         self._close_timeout = close_timeout
         self._heartbeat = heartbeat
+        self._patience = patience
+        self._on_unsent = on_unsent
+        self._failing_since: float | None = None  # when the sink started failing, if it is
+        self._in_flight: list[Event] = []
         self._next_beat = 0.0
         self._queue: deque[Event] = deque()
         self._cond = threading.Condition()
@@ -237,6 +245,8 @@ class BatchingRecorder:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return False
+                if self._out_of_patience():
+                    return False
                 self._cond.wait(0.5 if remaining is None else min(remaining, 0.5))
         return True
 
@@ -254,6 +264,7 @@ class BatchingRecorder:
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join(5)
+        self._keep_unsent()
         if self._sink is not None:
             try:
                 self._sink.close()
@@ -263,6 +274,25 @@ class BatchingRecorder:
     @property
     def pending(self) -> int:
         return len(self._queue)
+
+    def _out_of_patience(self) -> bool:
+        since = self._failing_since
+        return (self._patience is not None and since is not None
+                and time.monotonic() - since >= self._patience)
+
+    def _keep_unsent(self) -> None:
+        """At close: hand what was never written to `on_unsent`, in the order recorded. A batch
+        still in flight (its write has not returned) is included: whoever delivers it later
+        marks it resent, so the server skips what it did receive."""
+        if self._on_unsent is None or self.broken is not None:
+            return
+        with self._cond:
+            alive = self._thread is not None and self._thread.is_alive()
+            unsent = [*(self._in_flight if alive else []), *self._queue]
+            self._queue.clear()
+        unsent = [e for e in unsent if not isinstance(e, ProcessHeartbeat)]
+        if unsent:
+            self._on_unsent(unsent)
 
     # -- background side -------------------------------------------------------------------
     def _start(self) -> None:
@@ -291,12 +321,15 @@ class BatchingRecorder:
             beat = self._beat()
             if not batch and beat is None:
                 continue
+            self._in_flight = batch
             try:
                 if self._sink is None:
                     self._sink = self._sink_factory()
                 self._sink.write(batch if beat is None else [*batch, beat])
             except Exception as exc:
                 self.last_error = exc
+                if self._failing_since is None:
+                    self._failing_since = time.monotonic()
                 if getattr(exc, "permanent", False):
                     self._give_up(exc, len(batch))
                     return
@@ -305,15 +338,19 @@ class BatchingRecorder:
                 with self._cond:
                     self._queue.extendleft(reversed(batch))
                     self._taken -= len(batch)
+                    self._in_flight = []
                     self._trim()
-                if self._closed:
-                    return  # giving up at exit; the error was reported
-                backoff = min(max(backoff * 2, 0.1), 2.0)
-                time.sleep(backoff)
+                    self._cond.notify_all()  # a flush waiting may be out of patience now
+                    if self._closed:
+                        return  # giving up at exit; the error was reported
+                    backoff = min(max(backoff * 2, 0.1), 2.0)
+                    self._cond.wait(backoff)  # close() wakes it
                 continue
             backoff = 0.0
             self.last_error = None
+            self._failing_since = None
             with self._cond:
+                self._in_flight = []
                 self._written += len(batch)
                 self._cond.notify_all()
 

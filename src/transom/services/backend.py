@@ -113,12 +113,15 @@ class Reporting(NamedTuple):
 
     interval: float  # seconds between batches
     flush_timeout: float  # how long the end of a run waits for its events to be delivered
+    patience: float | None  # how long it waits once the backend keeps failing (None: all of it)
 
 
 def reporting(settings: Settings) -> Reporting:
     """Through the API, events wait out a server outage of a minute or more (bounded buffer),
-    and a run's end waits that long for them; the embedded database is written every 50 ms."""
-    return Reporting(0.1, 120.0) if settings.api_url else Reporting(0.05, 30.0)
+    and a run's end waits that long for them while they are being delivered; once the server
+    has not answered for 5 s, the end of the run stops waiting (what it did not take at exit is
+    spooled). The embedded database is written every 50 ms."""
+    return Reporting(0.1, 120.0, 5.0) if settings.api_url else Reporting(0.05, 30.0, None)
 
 
 def open_backend(settings: Settings | None = None, *, retries: int = 3,
@@ -129,8 +132,12 @@ def open_backend(settings: Settings | None = None, *, retries: int = 3,
     settings = settings or Settings.load()
     if settings.api_url:
         from transom.client import TransomClient
+        from transom.services import spool
 
-        return TransomClient.from_settings(settings, retries=retries, timeout=http_timeout)
+        client = TransomClient.from_settings(settings, retries=retries, timeout=http_timeout)
+        # Events an earlier process could not send to this server go first, in order.
+        spool.deliver(client, settings.home, settings.api_url)
+        return client
     from transom.services.context import Context
     from transom.services.embedded import EmbeddedBackend
     from transom.store import open_database
