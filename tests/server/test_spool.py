@@ -105,6 +105,7 @@ def test_a_run_whose_server_is_down_at_exit_is_delivered_once_when_it_is_back(
     run_id = uuid.UUID(stdout.split()[-1])
     kept = sorted(spool.spool_folder(home, url).glob("*.jsonl"))
     assert len(kept) == 1, stderr
+    assert not list(kept[0].parent.glob("*.partial"))  # written under another name, then renamed
     assert f"the server at {url} did not answer;" in stderr
     assert f"events kept in {kept[0]}, delivered the next time Transom reaches it" in stderr
 

@@ -134,10 +134,12 @@ def open_backend(settings: Settings | None = None, *, retries: int = 3,
         from transom.client import TransomClient
         from transom.services import spool
 
-        client = TransomClient.from_settings(settings, retries=retries, timeout=http_timeout)
-        # Events an earlier process could not send to this server go first, in order.
-        spool.deliver(client, settings.home, settings.api_url)
-        return client
+        # Events an earlier process could not send to this server go first, in order; tried
+        # once (a server still down costs no retries twice: the caller's own request has them).
+        if spool.waiting(settings.home, settings.api_url):
+            with TransomClient.from_settings(settings, retries=0, timeout=http_timeout) as once:
+                spool.deliver(once, settings.home, settings.api_url)
+        return TransomClient.from_settings(settings, retries=retries, timeout=http_timeout)
     from transom.services.context import Context
     from transom.services.embedded import EmbeddedBackend
     from transom.store import open_database

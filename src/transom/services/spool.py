@@ -26,7 +26,7 @@ from transom.core.storable import storable_event
 from transom.exceptions import NotFound
 from transom.schemas import EventBatch, FlowRunRead, event_to_wire, wire_to_event
 
-__all__ = ["deliver", "keep", "server_key", "spool_folder"]
+__all__ = ["deliver", "keep", "server_key", "spool_folder", "waiting"]
 
 logger = logging.getLogger("transom.services")
 
@@ -41,6 +41,14 @@ def server_key(api_url: str) -> str:
 
 def spool_folder(home: Path, api_url: str) -> Path:
     return home / "spool" / server_key(api_url)
+
+
+def waiting(home: Path, api_url: str) -> bool:
+    """Whether events are kept for the server at `api_url` (one look at a folder)."""
+    try:
+        return any(spool_folder(home, api_url).glob("*.jsonl"))
+    except OSError:
+        return False
 
 
 def keep(home: Path, api_url: str, events: Sequence[Event], *, now: float | None = None) -> Path:
