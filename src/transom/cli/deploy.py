@@ -24,7 +24,7 @@ def deploy(
     entrypoint: str | None = typer.Argument(None, help="path/to/file.py:flow_fn or package.module:flow_fn (none: the project file's deployments)"),
     name: list[str] = typer.Option([], "--name", "-n", help="The deployment's name; with no entrypoint, a deployment of the project file to register (repeatable)."),
     all_: bool = typer.Option(False, "--all", help="Register every deployment of transom.yaml (or prefect.yaml) in this folder."),
-    pool: str | None = typer.Option(None, "--pool", "-p", help="The work pool whose workers run it."),
+    pool: str | None = typer.Option(None, "--pool", "-p", help="The work pool whose workers run it (required with an entrypoint; with --all or --name it comes from the project file)."),
     cron: list[str] = typer.Option([], "--cron", help="A cron schedule, e.g. '0 9 * * 1-5'. Repeatable."),
     interval: list[str] = typer.Option([], "--interval", help="Every so long: 90, 30s, 5m, 2h, 1d. Repeatable."),
     rrule: list[str] = typer.Option([], "--rrule", help="An iCalendar RRULE, e.g. FREQ=WEEKLY;BYDAY=MO. Repeatable."),
