@@ -17,7 +17,8 @@ from transom.platform.network import find_free_port
 
 
 class BenchServer:
-    def __init__(self, home: Path, database_url: str | None = None) -> None:
+    def __init__(self, home: Path, database_url: str | None = None,
+                 environ: dict[str, str] | None = None) -> None:
         self.home = home
         self.port = find_free_port("127.0.0.1", 23000)
         self.url = f"http://127.0.0.1:{self.port}/api"
@@ -25,6 +26,7 @@ class BenchServer:
         env["TRANSOM_HOME"] = str(home)
         if database_url:
             env["TRANSOM_DATABASE_URL"] = database_url
+        env.update(environ or {})
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "transom", "server", "start", "--port", str(self.port)],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

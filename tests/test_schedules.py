@@ -84,6 +84,11 @@ def test_the_same_window_gives_the_same_times_whoever_asks() -> None:
     ({"cron": "0 9 * * *", "timezone": "Mars/Olympus"}, "unknown timezone 'Mars/Olympus'"),
     ({"rrule": "FREQ=SOMETIMES"}, "invalid rrule 'FREQ=SOMETIMES'"),
     ({"interval": 0}, "the interval must be more than zero seconds"),
+    ({"interval": 5e-324}, "runs more often than once a second (limit: at least 1 s between runs)"),
+    ({"interval": 0.5}, "runs more often than once a second"),
+    ({"interval": 1e300}, "longer than a century (limit: at most"),
+    ({"cron": "0 0 30 2 *"}, "the cron expression '0 0 30 2 *' never fires"),
+    ({"rrule": "FREQ=SECONDLY;COUNT=100000000"}, "(limit: COUNT of at most 100000)"),
     ({}, "exactly one of cron, interval or rrule"),
     ({"cron": "* * * * *", "interval": 60}, "got cron and interval"),
 ])
@@ -100,3 +105,40 @@ def test_cron_macros_and_spacing_are_accepted() -> None:
     assert Schedule(cron="0 9 * * 1-5", timezone="Europe/Paris").describe() == \
         "cron 0 9 * * 1-5 (Europe/Paris)"
     assert Schedule(interval=3600).describe() == "every 1h (UTC)"
+
+
+def test_a_secondly_rrule_walks_only_its_window_however_old_its_anchor() -> None:
+    import time
+
+    start = datetime(2026, 12, 1, 0, 0, 0, 500000, tzinfo=UTC)
+    began = time.perf_counter()
+    for rule in ("FREQ=SECONDLY", "FREQ=MINUTELY", "FREQ=SECONDLY;INTERVAL=7"):
+        for anchor in (None, datetime(1, 1, 1), datetime(2000, 1, 1, tzinfo=UTC)):
+            times = occurrences(Schedule(rrule=rule, anchor_date=anchor, timezone="Europe/Paris"),
+                                start, start + timedelta(hours=1), limit=100)
+            assert times and len(times) <= 100 and times[0] >= start
+    assert time.perf_counter() - began < 2.0  # it walked from the anchor: minutes per rule
+    secondly = occurrences(Schedule(rrule="FREQ=SECONDLY"), start, start + timedelta(hours=1))
+    assert secondly[:2] == [start.replace(microsecond=0) + timedelta(seconds=1),
+                            start.replace(microsecond=0) + timedelta(seconds=2)]
+
+
+@pytest.mark.parametrize("rule", ["FREQ=MINUTELY;INTERVAL=7;BYSECOND=3,33",
+                                  "FREQ=HOURLY;INTERVAL=5;BYMINUTE=10",
+                                  "FREQ=DAILY;INTERVAL=3;BYHOUR=9,21",
+                                  "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,FR;BYHOUR=8",
+                                  "FREQ=MONTHLY;BYMONTHDAY=31"])
+def test_starting_near_the_window_gives_the_times_walked_from_the_anchor(rule: str) -> None:
+    from dateutil.rrule import rrulestr
+
+    anchor = datetime(2025, 11, 3, 4, 5, 6)
+    start, end = datetime(2026, 3, 27, tzinfo=UTC), datetime(2026, 4, 3, tzinfo=UTC)
+    walked = [_utc_wall(t, PARIS) for t in rrulestr(rule, dtstart=anchor).between(
+        datetime(2026, 3, 26), datetime(2026, 4, 4), inc=True)]
+    expected = sorted({t for t in walked if start <= t <= end})[:1000]
+    got = occurrences(Schedule(rrule=rule, anchor_date=anchor, timezone="Europe/Paris"), start, end)
+    assert got == expected
+
+
+def _utc_wall(wall: datetime, zone: ZoneInfo) -> datetime:
+    return wall.replace(tzinfo=zone).astimezone(UTC)

@@ -12,6 +12,10 @@ TransomError
  │    └── ShellNotFound .......... the shell asked for (or any usable shell) is not installed
  ├── StorageError ................ the database or result storage cannot be used                  503
  │    ├── DatabaseError .......... unreachable, locked, corrupt or unwritable database             503
+ │    │    ├── ValueRefused ...... the database refused a value it was given (too long, NULL,   422
+ │    │    │                       out of range): the caller's mistake, never retried
+ │    │    └── WriteConflict ..... the write conflicts with what is stored (a unique key, a    409
+ │    │                            row deleted meanwhile): never retried
  │    └── ApiError ............... the Transom server could not be reached, or answered an error
  ├── ResultError ................. a result could not be persisted or read back
  │    └── SerializationError ..... a value could not be serialised (e.g. unpicklable)
@@ -66,7 +70,9 @@ __all__ = [
     "TaskRunTimeout",
     "TransomError",
     "UserInputError",
+    "ValueRefused",
     "WorkerNameTaken",
+    "WriteConflict",
     "error_from_http",
     "http_status",
 ]
@@ -126,6 +132,22 @@ class StorageError(TransomError):
 
 class DatabaseError(StorageError):
     """The database is unreachable, locked, corrupt or not writable."""
+
+
+class ValueRefused(DatabaseError):
+    """The database refused a value of the write (too long, NULL where one is needed, out of
+    range): a permanent error the caller caused, answered 422 and never retried."""
+
+    def __init__(self, message: str, *, permanent: bool = True) -> None:
+        super().__init__(message, permanent=permanent)
+
+
+class WriteConflict(DatabaseError):
+    """The write conflicts with what is stored (a unique key taken, a row it refers to deleted
+    meanwhile): answered 409 and never retried."""
+
+    def __init__(self, message: str, *, permanent: bool = True) -> None:
+        super().__init__(message, permanent=permanent)
 
 
 class ApiError(StorageError):
@@ -214,6 +236,8 @@ HTTP_STATUS: dict[type[TransomError], int] = {
     ClaimLost: 409,
     StorageError: 503,
     DatabaseError: 503,
+    ValueRefused: 422,
+    WriteConflict: 409,
 }
 """The HTTP status of each error a server may answer with; a subclass not listed takes its
 nearest listed base's status (and travels as that base)."""

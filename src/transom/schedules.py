@@ -27,6 +27,9 @@ from transom.exceptions import UserInputError
 
 __all__ = [
     "DEFAULT_ANCHOR",
+    "MAX_COUNT",
+    "MAX_INTERVAL",
+    "MIN_PERIOD",
     "Schedule",
     "check_cron",
     "check_interval",
@@ -34,6 +37,17 @@ __all__ = [
     "check_timezone",
     "occurrences",
 ]
+
+MIN_PERIOD = 1.0
+"""The shortest time between two runs a schedule may ask for, in seconds."""
+
+MAX_INTERVAL = 100 * 366 * 86400.0
+"""The longest interval a schedule may ask for (about a century), in seconds."""
+
+MAX_COUNT = 100_000
+"""The largest COUNT an rrule may have: a rule with COUNT is walked from its anchor."""
+
+_MAX_STEPS = 200_000  # occurrences one window may walk through: bounded time per scheduler pass
 
 DEFAULT_ANCHOR = datetime(2020, 1, 1)
 """Where interval schedules start counting when no anchor is given (local time of the schedule's
@@ -108,24 +122,45 @@ def check_cron(expression: str) -> str:
         raise UserInputError(
             f"invalid cron expression {expression!r}: it has {len(text.split())} fields, "
             "cron needs five (minute hour day-of-month month day-of-week), e.g. '0 9 * * 1-5'")
+    from croniter import CroniterBadDateError
+
     try:
-        croniter(text, datetime(2020, 1, 1, tzinfo=timezone.utc))
+        it = croniter(text, datetime(2020, 1, 1, tzinfo=timezone.utc))
     except (ValueError, KeyError) as exc:  # croniter's errors are ValueErrors
         reason = str(exc).rstrip(".") or type(exc).__name__
         raise UserInputError(f"invalid cron expression {expression!r}: {reason}; write five "
                              "fields, e.g. '0 9 * * 1-5'") from None
+    try:
+        it.get_next(datetime)
+    except (CroniterBadDateError, ValueError, OverflowError):
+        raise UserInputError(f"the cron expression {expression!r} never fires (no such date, "
+                             "e.g. February 30th)") from None
     return text
 
 
 def check_interval(seconds: float) -> float:
+    """An interval in seconds between MIN_PERIOD and MAX_INTERVAL, else UserInputError."""
     if not seconds or seconds <= 0 or seconds != seconds:  # zero, negative or NaN
         raise UserInputError(f"the interval must be more than zero seconds, not {seconds!r}")
+    if seconds < MIN_PERIOD:
+        raise UserInputError(f"an interval of {seconds!r} seconds runs more often than once a "
+                             f"second (limit: at least {MIN_PERIOD:g} s between runs)")
+    if seconds > MAX_INTERVAL:
+        raise UserInputError(f"an interval of {seconds!r} seconds is longer than a century "
+                             f"(limit: at most {MAX_INTERVAL:g} s)")
     return float(seconds)
 
 
 def check_rrule(text: str) -> str:
-    """An iCalendar RRULE (e.g. FREQ=WEEKLY;BYDAY=MO,WE;BYHOUR=9), else UserInputError."""
-    _parse_rrule(text, DEFAULT_ANCHOR)
+    """An iCalendar RRULE (e.g. FREQ=WEEKLY;BYDAY=MO,WE;BYHOUR=9), else UserInputError.
+
+    RRULE resolution is a second, so no rule runs more often than MIN_PERIOD; a COUNT is
+    bounded by MAX_COUNT because a rule with one is walked from its anchor."""
+    rule = _parse_rrule(text, DEFAULT_ANCHOR)
+    count = getattr(rule, "_count", None)
+    if count is not None and count > MAX_COUNT:
+        raise UserInputError(f"invalid rrule {text!r}: COUNT={count} is too many occurrences "
+                             f"(limit: COUNT of at most {MAX_COUNT})")
     return text
 
 
@@ -148,12 +183,15 @@ def occurrences(schedule: Schedule, start: datetime, end: datetime, *,
     end = _utc(end)
     if end < start or limit <= 0:
         return []
-    if schedule.cron is not None:
-        times = _cron_times(schedule.cron, schedule.zone, start, end, limit)
-    elif schedule.interval is not None:
-        times = _interval_times(schedule, start, end, limit)
-    else:
-        times = _rrule_times(schedule, start, end, limit)
+    try:
+        if schedule.cron is not None:
+            times = _cron_times(schedule.cron, schedule.zone, start, end, limit)
+        elif schedule.interval is not None:
+            times = _interval_times(schedule, start, end, limit)
+        else:
+            times = _rrule_times(schedule, start, end, limit)
+    except OverflowError:  # a time past year 9999: the schedule has no more
+        return []
     return times[:limit]
 
 
@@ -171,8 +209,13 @@ def _cron_times(expression: str, zone: tzinfo, start: datetime, end: datetime,
     times: list[datetime] = []
     seen_walls: set[datetime] = set()
     seen: set[datetime] = set()
+    from croniter import CroniterBadDateError
+
     while len(times) < limit:
-        local = it.get_next(datetime)
+        try:
+            local = it.get_next(datetime)
+        except (CroniterBadDateError, OverflowError):  # never fires, or past year 9999
+            break
         moment = _utc(local)
         if moment > end:
             break
@@ -226,18 +269,44 @@ def _rrule_times(schedule: Schedule, start: datetime, end: datetime,
     zone = schedule.zone
     anchor = schedule.anchor_date or DEFAULT_ANCHOR
     local_anchor = anchor.astimezone(zone).replace(tzinfo=None) if anchor.tzinfo else anchor
-    rule = _parse_rrule(schedule.rrule, local_anchor)
-    # The rule speaks in local wall times; a day of margin each side covers any UTC offset.
-    lo = start.astimezone(zone).replace(tzinfo=None) - timedelta(days=1)
-    hi = end.astimezone(zone).replace(tzinfo=None) + timedelta(days=1)
+    # The rule speaks in local wall times; a few hours of margin cover a DST change near the
+    # window (none is needed where the offset holds: a SECONDLY rule walks only the window).
+    offsets = {(moment).astimezone(zone).utcoffset()
+               for moment in (start - timedelta(days=1), start, end, end + timedelta(days=1))}
+    margin = timedelta(0) if len(offsets) == 1 else timedelta(hours=3)
+    lo = start.astimezone(zone).replace(tzinfo=None) - margin
+    hi = end.astimezone(zone).replace(tzinfo=None) + margin
+    rule = _parse_rrule(schedule.rrule, _near(schedule.rrule, local_anchor, lo))
     times: list[datetime] = []
-    for wall in rule.between(lo, hi, inc=True):
+    for steps, wall in enumerate(rule):
+        if wall > hi or steps >= _MAX_STEPS or len(times) >= 2 * limit:
+            break
+        if wall < lo:
+            continue
         moment = _utc(wall.replace(tzinfo=zone))
         if start <= moment <= end and moment not in times:
             times.append(moment)
-            if len(times) >= limit:
-                break
-    return sorted(times)
+    return sorted(times)[:limit]
+
+
+_PERIODS = {"SECONDLY": 1, "MINUTELY": 60, "HOURLY": 3600, "DAILY": 86400, "WEEKLY": 604800}
+
+
+def _near(text: str, anchor: datetime, lo: datetime) -> datetime:
+    """Where to start walking `text` so it yields the same times from `lo` on as from `anchor`:
+    the anchor moved forward by whole periods of the rule (FREQ x INTERVAL), up to `lo`. Rules
+    with a COUNT, or by month or year (whose periods vary in length), start at the anchor."""
+    parts = dict(p.split("=", 1) for p in text.strip().upper().removeprefix("RRULE:").split(";")
+                 if "=" in p)
+    unit = _PERIODS.get(parts.get("FREQ", ""))
+    if unit is None or "COUNT" in parts or lo <= anchor:
+        return anchor
+    try:
+        period = unit * int(parts.get("INTERVAL", "1"))
+    except ValueError:
+        return anchor
+    whole = int((lo - anchor).total_seconds() // period)
+    return anchor + timedelta(seconds=whole * period)
 
 
 # -- helpers --------------------------------------------------------------------------------------

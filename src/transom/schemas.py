@@ -35,6 +35,7 @@ __all__ = [
     "DeploymentRead",
     "DeploymentRunCreate",
     "DeploymentUpdate",
+    "ErrorBody",
     "EventBatch",
     "FlowRead",
     "FlowRunCreate",
@@ -52,6 +53,8 @@ __all__ = [
     "StateRecord",
     "TaskRunEvent",
     "TaskRunRead",
+    "ValidationErrorBody",
+    "ValidationErrorItem",
     "WorkPoolCreate",
     "WorkPoolRead",
     "WorkPoolUpdate",
@@ -338,6 +341,29 @@ def _check_name(value: str) -> str:
     return value
 
 
+def _refuse_nulls(model: BaseModel, *fields: str) -> None:
+    """PATCH with `null` for a field that cannot be empty: a 422 naming it, not a database
+    error."""
+    for field in fields:
+        if field in model.model_fields_set and getattr(model, field) is None:
+            raise ValueError(f"{field} cannot be null; leave it out to keep it as it is")
+
+
+def _check_parameter_schema(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A parameter schema every later run of the deployment can be checked against."""
+    if value is None:
+        return None
+    import jsonschema
+
+    try:
+        jsonschema.validators.validator_for(value).check_schema(value)
+    except jsonschema.SchemaError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path)
+        raise ValueError(f"not a valid JSON Schema{f' at {where}' if where else ''}: "
+                         f"{exc.message}") from None
+    return value
+
+
 Name = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_check_name)]
 """A user-given name: no slash (`flow/deployment` names a deployment) and no control characters."""
 
@@ -361,9 +387,16 @@ class ScheduleIn(BaseModel):
     cron: str | None = Field(default=None, max_length=255)
     interval: float | None = Field(default=None, gt=0)
     anchor_date: datetime | None = None
-    rrule: str | None = None
+    rrule: str | None = Field(default=None, max_length=4096)
     timezone: str | None = Field(default=None, max_length=64)
     active: bool = True
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, value: float | None) -> float | None:
+        from transom.schedules import check_interval
+
+        return None if value is None else _checked(check_interval, value)
 
     @field_validator("cron")
     @classmethod
@@ -417,7 +450,7 @@ class WorkPoolCreate(BaseModel):
 
     name: Name
     description: str | None = None
-    concurrency_limit: int | None = Field(default=None, ge=0)
+    concurrency_limit: int | None = Field(default=None, ge=0, le=2**31 - 1)
     paused: bool = False
 
 
@@ -428,8 +461,13 @@ class WorkPoolUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     description: str | None = None
-    concurrency_limit: int | None = Field(default=None, ge=0)
+    concurrency_limit: int | None = Field(default=None, ge=0, le=2**31 - 1)
     paused: bool | None = None
+
+    @model_validator(mode="after")
+    def _nulls(self) -> WorkPoolUpdate:
+        _refuse_nulls(self, "paused")
+        return self
 
 
 class WorkPoolRead(_Model):
@@ -456,12 +494,13 @@ class DeploymentCreate(BaseModel):
     path: str | None = None  # the folder a relative entrypoint is read from
     description: str | None = None
     parameters: dict[str, Any] = {}
-    parameter_schema: dict[str, Any] | None = None
+    parameter_schema: Annotated[dict[str, Any] | None,
+                                AfterValidator(_check_parameter_schema)] = None
     work_pool: str | None = Field(default=None, max_length=255)  # None: runs only through `serve`
     work_queue: str | None = Field(default=None, max_length=255)
     tags: list[str] = []
     paused: bool = False
-    concurrency_limit: int | None = Field(default=None, ge=0)
+    concurrency_limit: int | None = Field(default=None, ge=0, le=2**31 - 1)
     schedules: list[ScheduleIn] = []
     # What a worker does before loading the flow (a project file's `pull:`), as Prefect writes
     # them: [{"transom.deployments.steps.git_clone": {"repository": ..., "branch": ...}}, ...]
@@ -479,7 +518,12 @@ class DeploymentUpdate(BaseModel):
     work_queue: str | None = None
     tags: list[str] | None = None
     paused: bool | None = None
-    concurrency_limit: int | None = Field(default=None, ge=0)
+    concurrency_limit: int | None = Field(default=None, ge=0, le=2**31 - 1)
+
+    @model_validator(mode="after")
+    def _nulls(self) -> DeploymentUpdate:
+        _refuse_nulls(self, "paused")
+        return self
 
 
 class DeploymentRead(_Model):
@@ -555,8 +599,8 @@ class WorkerPoll(BaseModel):
     limit: int = Field(default=0, ge=0, le=1000)  # how many runs to claim now
     prefetch_seconds: float = Field(default=0.0, ge=0, le=3600)  # also runs due this soon
     hostname: str | None = Field(default=None, max_length=255)
-    pid: int | None = None
-    run_limit: int | None = Field(default=None, ge=1)  # the worker's --limit, for `transom worker ls`
+    pid: int | None = Field(default=None, ge=0, le=2**31 - 1)  # an INTEGER column on PostgreSQL
+    run_limit: int | None = Field(default=None, ge=1, le=2**31 - 1)  # the worker's --limit
 
 
 class ClaimedRun(_Model):
@@ -600,3 +644,25 @@ class WorkerRead(_Model):
     created: datetime
     online: bool = False
     active_runs: int = 0
+
+
+# -- error answers --------------------------------------------------------------------------------
+class ErrorBody(BaseModel):
+    """An error answer: one sentence, and the class of `transom.exceptions` it stands for."""
+
+    detail: str
+    error: str | None = None
+
+
+class ValidationErrorItem(BaseModel):
+    loc: list[str | int]
+    msg: str | None = None
+    type: str | None = None
+
+
+class ValidationErrorBody(BaseModel):
+    """A 422 for a request that does not match the schema: the first problem in one sentence,
+    then every problem."""
+
+    detail: str
+    errors: list[ValidationErrorItem] = []

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -171,6 +173,43 @@ class TestScheduler:
             keys = conn.execute(sa.text("SELECT COUNT(DISTINCT idempotency_key) FROM flow_runs "
                                         "WHERE deployment_id IS NOT NULL")).scalar()
         assert keys == 21 and dep is not None
+
+    def test_a_secondly_rrule_makes_its_window_of_runs_in_bounded_time(self, db: Database) -> None:
+        _pool(db)
+        schedules = [ScheduleIn(rrule="FREQ=SECONDLY"), ScheduleIn(rrule="FREQ=MINUTELY")]
+        body = DeploymentCreate(flow_name="etl", name="busy", entrypoint="flows/etl.py:etl",
+                                work_pool="main", schedules=schedules)
+        began = time.perf_counter()
+        with db.write() as conn:  # walked from the 2020 anchor: half a minute, then hours
+            dep = deps.upsert_deployment(conn, body, now=T0, window=3600).id
+        with db.write() as conn:
+            # 12:01:40 .. 12:02:09, less 12:02 which the minutely schedule has
+            assert deps.schedule_runs(conn, now=T0 + timedelta(seconds=30), window=3600) == 29
+        assert time.perf_counter() - began < 5.0
+        times = [r.expected_start_time for r in _runs(db)]
+        # at most 100 a schedule: 12:00:00 .. 12:01:39 and 12:00 .. 13:00, two shared
+        assert len(times) == len(set(times)) == 100 + 61 - 2 + 29
+        assert min(times) == T0 and dep is not None
+
+    def test_the_scheduler_computes_times_without_the_write_lock(
+            self, db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        from transom.services import Context, EmbeddedBackend
+
+        _pool(db)
+        _deploy(db, every=60, window=0)
+        held: list[bool] = []
+        real = deps.occurrences
+
+        def spy(*args: Any, **kwargs: Any) -> list[datetime]:
+            held.append(db._write_lock.locked())
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(deps, "occurrences", spy)
+        settings = Settings.load({}, home=tmp_path / "home", server_scheduler_window=600)
+        backend = EmbeddedBackend(Context(db, settings, clock=lambda: T0))
+        assert backend.schedule_runs() == 10  # 12:01 .. 12:10; 12:00 was made at deploy time
+        assert backend.schedule_runs() == 0
+        assert held == [False, False]
 
     def test_the_uniqueness_guard_is_in_the_database(self, db: Database) -> None:
         from transom.store import models

@@ -53,7 +53,29 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     app.include_router(routes.router, prefix="/api")
     app.include_router(deployments.router, prefix="/api")
+    _document_validation_errors(app)
     return app
+
+
+def _document_validation_errors(app: FastAPI) -> None:
+    """FastAPI documents its own 422 body on every route with a body or a parameter; ours
+    (`invalid_request` below) is a ValidationErrorBody, so the spec says that instead."""
+    from fastapi.openapi.utils import get_openapi
+
+    from transom.schemas import ValidationErrorBody
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+            ours = ValidationErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(ours.pop("$defs", {}))
+            schemas["HTTPValidationError"] = ours
+            schemas.pop("ValidationError", None)
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _error(status: int, message: str, **extra: Any) -> JSONResponse:

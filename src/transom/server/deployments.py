@@ -23,11 +23,11 @@ from transom.schemas import (
     WorkPoolRead,
     WorkPoolUpdate,
 )
-from transom.server.routes import Api, Limit, Offset
+from transom.server.routes import ERRORS, Api, Limit, Offset
 
 __all__ = ["router"]
 
-router = APIRouter()
+router = APIRouter(responses=ERRORS)
 
 
 # -- work pools -----------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
@@ -13,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from transom._version import __version__
 from transom.core.states import StateType
 from transom.schemas import (
+    ErrorBody,
     EventBatch,
     FlowRead,
     FlowRunCreate,
@@ -23,14 +24,27 @@ from transom.schemas import (
     StateIn,
     StateRecord,
     TaskRunRead,
+    ValidationErrorBody,
     wire_to_event,
 )
 from transom.services.embedded import EmbeddedBackend
 from transom.store import WriteWouldWait
 
-__all__ = ["Api", "Limit", "Offset", "router"]
+__all__ = ["ERRORS", "Api", "Limit", "Offset", "router"]
 
-router = APIRouter()
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "A mistake in the request, in one sentence"},
+    401: {"model": ErrorBody, "description": "The server needs credentials"},
+    404: {"model": ErrorBody, "description": "No such run, flow, deployment or pool"},
+    409: {"model": ErrorBody, "description": "A conflict with what is stored"},
+    413: {"model": ErrorBody, "description": "The request body is too large"},
+    415: {"model": ErrorBody, "description": "Not a JSON request"},
+    422: {"model": ValidationErrorBody, "description": "The request does not match the schema"},
+    503: {"model": ErrorBody, "description": "The database cannot be reached"},
+}
+"""Every error status a route may answer with, and its body (documented on every route)."""
+
+router = APIRouter(responses=ERRORS)
 
 
 async def _backend(request: Request) -> EmbeddedBackend:
@@ -44,7 +58,7 @@ async def _backend(request: Request) -> EmbeddedBackend:
 # a dependency's exit after the response is sent, and a client must not hear 201 before the commit.
 Api = Annotated[EmbeddedBackend, Depends(_backend)]
 Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=2**31 - 1)]
 
 
 @router.get("/health", tags=["server"])

@@ -30,10 +30,15 @@ class Workers:
                                         worker_timeout=self.ctx.worker_timeout)
 
     def schedule_runs(self, now: datetime | None = None) -> int:
-        """Make the scheduled runs of the next `server_scheduler_window` seconds."""
+        """Make the scheduled runs of the next `server_scheduler_window` seconds. The times are
+        computed under a read; the write lock is held only to insert the runs that are new."""
+        now = now or self.ctx.clock()
+        with self.ctx.db.read() as conn:
+            due = deployments.due_runs(conn, now=now, window=self.ctx.scheduler_window)
+        if not due:
+            return 0
         with self.ctx.db.write() as conn:
-            return deployments.schedule_runs(conn, now=now or self.ctx.clock(),
-                                             window=self.ctx.scheduler_window)
+            return deployments.insert_due_runs(conn, due, now=now)
 
     def mark_late_runs(self, now: datetime | None = None) -> int:
         with self.ctx.db.write() as conn:

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from transom.exceptions import DatabaseError
+from transom.exceptions import DatabaseError, ValueRefused, WriteConflict
 
 __all__ = ["HEAD_REVISION", "Database", "WriteWouldWait", "open_database", "reset", "upgrade"]
 
@@ -344,6 +344,14 @@ class WriteWouldWait(Exception):
 def _translate_errors(where: str, path: Path | None = None) -> Iterator[None]:
     try:
         yield
+    except (sa.exc.IntegrityError, sa.exc.DataError) as exc:
+        # A value or a write the database refuses for good: the caller's, 409/422, not a 503.
+        text = _first_line(str(exc.orig) if exc.orig is not None else str(exc))
+        low = text.lower()
+        if isinstance(exc, sa.exc.IntegrityError) and ("unique" in low or "foreign key" in low
+                                                       or "duplicate" in low):
+            raise WriteConflict(f"the write conflicts with what {where} holds: {text}") from exc
+        raise ValueRefused(f"{where} refused a value: {text}") from exc
     except sa.exc.DBAPIError as exc:
         message, permanent = describe_error(exc, where, path)
         raise DatabaseError(message, permanent=permanent) from exc

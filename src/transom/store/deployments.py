@@ -38,10 +38,13 @@ from transom.store.sink import insert_ignore, write_events
 
 __all__ = [
     "AUTO_KEY_PREFIX",
+    "DueRuns",
     "create_deployment_run",
     "create_work_pool",
     "delete_deployment",
     "delete_work_pool",
+    "due_runs",
+    "insert_due_runs",
     "insert_ignore",
     "list_deployments",
     "list_work_pools",
@@ -423,6 +426,19 @@ def schedule_runs(conn: Connection, *, now: datetime | None = None, window: floa
     for the times from `now` to `now + window` (at most `max_runs` per schedule); returns how
     many runs were new. Idempotent: a time that has its run already is skipped."""
     now = now or now_utc()
+    return insert_due_runs(conn, due_runs(conn, now=now, window=window, max_runs=max_runs,
+                                          deployment_id=deployment_id), now=now)
+
+
+DueRuns = list[tuple[Any, set[datetime]]]
+"""Per deployment: its joined schedule row and the times its schedules have runs for."""
+
+
+def due_runs(conn: Connection, *, now: datetime, window: float = 3600.0, max_runs: int = 100,
+             deployment_id: uuid.UUID | None = None) -> DueRuns:
+    """The times from `now` to `now + window` of every active schedule of the deployments that
+    are not paused (at most `max_runs` per schedule): reads only, so the scheduler computes
+    them outside the write lock and then writes once with `insert_due_runs`."""
     end = now + timedelta(seconds=window)
     query = (sa.select(m.deployment_schedules, m.deployments.c.flow_id,
                        m.deployments.c.parameters, m.deployments.c.tags,
@@ -431,19 +447,33 @@ def schedule_runs(conn: Connection, *, now: datetime | None = None, window: floa
              .where(m.deployment_schedules.c.active.is_(True), m.deployments.c.paused.is_(False)))
     if deployment_id is not None:
         query = query.where(m.deployments.c.id == deployment_id)
-    created = 0
     per_deployment: dict[Any, tuple[Any, set[datetime]]] = {}
-    for row in conn.execute(query):
+    for row in conn.execute(query).all():
         schedule = Schedule(row.cron, row.interval, row.anchor_date, row.rrule, row.timezone)
         entry = per_deployment.setdefault(row.deployment_id, (row, set()))
         entry[1].update(occurrences(schedule, now, end, limit=max_runs))
-    for dep_id, (row, times) in per_deployment.items():
-        if not times:
+    return [entry for entry in per_deployment.values() if entry[1]]
+
+
+def insert_due_runs(conn: Connection, due: DueRuns, *, now: datetime) -> int:
+    """Insert the Scheduled runs of `due` that do not exist yet; how many were new. A
+    deployment deleted or paused since `due_runs` read it gets none."""
+    if not due:
+        return 0
+    dm = m.deployments.c
+    still = set(conn.execute(sa.select(dm.id).where(
+        dm.id.in_([row.deployment_id for row, _ in due]), dm.paused.is_(False))).scalars())
+    created = 0
+    for row, times in due:
+        if row.deployment_id not in still:
             continue
         keys = {f"{AUTO_KEY_PREFIX}{t.isoformat()}": t for t in times}
         existing = set(conn.execute(sa.select(fr.idempotency_key).where(
-            fr.deployment_id == dep_id, fr.idempotency_key.in_(list(keys)))).scalars())
-        deployment = _DeploymentRow(dep_id, row.flow_id, row.work_pool_id, row.work_queue_name)
+            fr.deployment_id == row.deployment_id, fr.idempotency_key.in_(list(keys)))).scalars())
+        if len(existing) == len(keys):
+            continue
+        deployment = _DeploymentRow(row.deployment_id, row.flow_id, row.work_pool_id,
+                                    row.work_queue_name)
         created += len(_insert_runs(conn, deployment, [
             (when, key, None, dict(row.parameters or {}), list(row.tags or []))
             for key, when in sorted(keys.items(), key=lambda kv: kv[1]) if key not in existing

@@ -1,0 +1,89 @@
+"""Client mistakes are a 4xx with one sentence, never a 500 or a 503 (issue 14), on SQLite and
+PostgreSQL, against a live server."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+from tests.server.conftest import LiveServer
+
+
+@pytest.fixture
+def http(start_server: Callable[..., LiveServer]) -> Iterator[httpx.Client]:
+    server = start_server(server_services=False)
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        client.post("/work_pools", json={"name": "main"}).raise_for_status()
+        yield client
+
+
+def _deployment(**extra: object) -> dict[str, object]:
+    return {"flow_name": "etl", "name": "nightly", "entrypoint": "flows/etl.py:etl",
+            "work_pool": "main", **extra}
+
+
+def _refused(answer: httpx.Response, status: int, fragment: str) -> None:
+    assert answer.status_code == status, answer.text
+    body = answer.json()
+    assert fragment in body["detail"] and "\n" not in body["detail"]
+
+
+def test_a_parameter_schema_that_is_no_json_schema_is_refused(http: httpx.Client) -> None:
+    answer = http.post("/deployments", json=_deployment(
+        parameter_schema={"type": "object", "properties": {"n": {"type": "integer-ish"}}}))
+    _refused(answer, 422, "parameter_schema: not a valid JSON Schema at properties/n/type")
+    answer = http.post("/deployments", json=_deployment(parameter_schema={"required": 3}))
+    _refused(answer, 422, "not a valid JSON Schema")
+    good = http.post("/deployments", json=_deployment(
+        parameter_schema={"type": "object", "properties": {"n": {"type": "integer"}}}))
+    assert good.status_code == 201, good.text
+    run = http.post("/deployments/etl/nightly/runs", json={"parameters": {"n": 1}})
+    assert run.status_code == 201, run.text
+
+
+@pytest.mark.parametrize("schedule,fragment", [
+    ({"cron": "0 0 30 2 *"}, "never fires"),
+    ({"interval": 1e300}, "longer than a century (limit: at most"),
+    ({"interval": 5e-324}, "more often than once a second (limit: at least 1 s between runs)"),
+    ({"rrule": "FREQ=SECONDLY;COUNT=999999999"}, "(limit: COUNT of at most 100000)"),
+])
+def test_schedules_that_never_fire_or_fire_too_often_are_refused(
+        http: httpx.Client, schedule: dict[str, object], fragment: str) -> None:
+    _refused(http.post("/deployments", json=_deployment(schedules=[schedule])), 422, fragment)
+
+
+def test_patch_with_null_for_a_field_that_cannot_be_null_is_a_422(http: httpx.Client) -> None:
+    assert http.post("/deployments", json=_deployment()).status_code == 201
+    _refused(http.patch("/deployments/etl/nightly", json={"paused": None}), 422,
+             "paused cannot be null")
+    _refused(http.patch("/work_pools/main", json={"paused": None}), 422, "paused cannot be null")
+    assert http.patch("/deployments/etl/nightly", json={"tags": None}).status_code == 200
+
+
+def test_integers_past_their_columns_are_a_422(http: httpx.Client) -> None:
+    poll = {"name": "w1", "instance": str(uuid.uuid4()), "work_pool": "main"}
+    for field, value in (("pid", 2**40), ("pid", 2**70), ("run_limit", 2**31)):
+        answer = http.post("/workers/poll", json={**poll, field: value})
+        _refused(answer, 422, field)
+    _refused(http.post("/work_pools", json={"name": "big", "concurrency_limit": 2**31}), 422,
+             "concurrency_limit")
+    _refused(http.get("/flow_runs", params={"offset": 2**63}), 422, "offset")
+    assert http.get("/flow_runs", params={"offset": 2**31 - 1}).status_code == 200
+
+
+def test_the_422_body_in_the_spec_is_the_body_sent(http: httpx.Client) -> None:
+    spec = http.get("/openapi.json").json()
+    answer = http.get("/flow_runs", params={"limit": 0})
+    assert answer.status_code == 422
+    body = answer.json()
+    assert set(body) == {"detail", "errors"} and isinstance(body["detail"], str)
+    documented = spec["paths"]["/api/flow_runs"]["get"]["responses"]["422"]
+    ref = documented["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    schema = spec["components"]["schemas"][ref]
+    assert schema["properties"]["detail"]["type"] == "string"
+    assert set(schema["required"]) <= set(body)
+    for path in spec["paths"].values():
+        for operation in path.values():
+            assert {"400", "404", "409", "422", "503"} <= set(operation["responses"])
