@@ -30,6 +30,7 @@ from transom.core.states import ErrorInfo, State, StateType, now_utc
 T = TypeVar("T")
 
 __all__ = [
+    "MAX_LOG_LINE",
     "ClaimedRun",
     "DeploymentCreate",
     "DeploymentRead",
@@ -189,6 +190,18 @@ class FlowRunCreate(BaseModel):
     state: StateIn | None = None
 
 
+MAX_LOG_LINE = 65_536
+"""The longest log message stored, in characters: a longer one is cut, with a marker."""
+
+
+def _cap_log_line(message: str) -> str:
+    if len(message) <= MAX_LOG_LINE:
+        return message
+    cut = len(message) - MAX_LOG_LINE
+    return f"{message[:MAX_LOG_LINE]}... [{cut} more characters cut: a log line holds at most " \
+           f"{MAX_LOG_LINE}]"
+
+
 class LogIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -196,7 +209,7 @@ class LogIn(BaseModel):
     task_run_id: uuid.UUID | None = None
     level: int = Field(..., ge=0, le=100)
     logger: str = Field("transom", max_length=255)
-    message: str
+    message: Annotated[str, AfterValidator(_cap_log_line)]
     timestamp: datetime | None = None
 
 

@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     server_api_port: int = Field(4200, ge=1, le=65535, description="Port `transom server start` binds.")
     server_api_auth_string: str | None = Field(None, description="user:password the server requires.")
     server_api_key: str | None = Field(None, description="API key the server requires.")
+    server_allowed_hosts: str = Field("", description="Host names the server answers besides loopback names and server_api_host, comma-separated ('*': any); others get 400 (DNS rebinding).")
+    server_max_body_bytes: int = Field(32 * 2**20, ge=1024, description="The largest request body the server reads (bytes); a larger one gets 413.")
     logging_level: str = Field("INFO", description="Level of run loggers and console output.")
     log_prints: bool = Field(False, description="Capture print() inside flows and tasks as run logs.")
     results_persist: bool = Field(False, description="Persist every result by default.")

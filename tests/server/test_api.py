@@ -127,13 +127,13 @@ def test_state_changes_follow_the_transition_table(api: httpx.Client) -> None:
 
 def test_cancel(api: httpx.Client) -> None:
     pending = _create(api)
-    assert api.post(f"/flow_runs/{pending['id']}/cancel").json()["name"] == "Cancelled"
+    assert api.post(f"/flow_runs/{pending['id']}/cancel", json={}).json()["name"] == "Cancelled"
     running = _create(api, state={"type": "RUNNING"})
     response = api.post(f"/flow_runs/{running['id']}/cancel", json={"message": "operator"})
     # No worker holds it (its process, if on this machine, is stopped): it ends at once.
     assert response.json()["name"] == "Cancelled" and response.json()["message"] == "operator"
-    assert api.post(f"/flow_runs/{running['id']}/cancel").status_code == 409
-    assert api.post(f"/flow_runs/{pending['id']}/cancel").status_code == 409
+    assert api.post(f"/flow_runs/{running['id']}/cancel", json={}).status_code == 409
+    assert api.post(f"/flow_runs/{pending['id']}/cancel", json={}).status_code == 409
 
 
 def test_events_batch_records_runs_tasks_states_and_logs(api: httpx.Client) -> None:

@@ -87,3 +87,56 @@ def test_the_422_body_in_the_spec_is_the_body_sent(http: httpx.Client) -> None:
     for path in spec["paths"].values():
         for operation in path.values():
             assert {"400", "404", "409", "422", "503"} <= set(operation["responses"])
+
+
+# -- browser safety -----------------------------------------------------------------------------
+def test_a_host_header_naming_another_site_is_refused(
+        start_server: Callable[..., LiveServer]) -> None:
+    server = start_server(server_services=False, server_allowed_hosts="transom.internal")
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        _refused(client.get("/health", headers={"Host": "attacker.example"}), 400,
+                 "does not answer for the host 'attacker.example'")
+        _refused(client.get("/health", headers={"Host": "attacker.example:4200"}), 400, "host")
+        for host in ("localhost:4200", "127.0.0.1", "[::1]:80", "transom.internal", "app.localhost"):
+            assert client.get("/health", headers={"Host": host}).status_code == 200, host
+
+
+@pytest.mark.parametrize("kind", ["application/x-www-form-urlencoded", "multipart/form-data",
+                                  "text/plain", None])
+def test_what_a_cross_site_form_can_send_changes_nothing(http: httpx.Client, kind: str | None) -> None:
+    run = http.post("/flow_runs", json={"flow_name": "f"}).json()
+    headers = {"Content-Type": kind} if kind else {}
+    answer = http.post(f"/flow_runs/{run['id']}/cancel", content=b"", headers=headers)
+    _refused(answer, 415, "must be JSON")
+    _refused(http.post("/work_pools", content=b"name=evil", headers=headers), 415, "must be JSON")
+    assert http.get(f"/flow_runs/{run['id']}").json()["state_name"] != "Cancelled"
+    assert http.post(f"/flow_runs/{run['id']}/cancel", json={}).status_code == 201
+    if kind is not None:
+        _refused(http.request("DELETE", "/work_pools/main", headers=headers), 415, "must be JSON")
+    assert http.delete("/work_pools/main").status_code == 204
+
+
+def test_request_bodies_and_log_lines_are_capped(
+        start_server: Callable[..., LiveServer]) -> None:
+    from transom.schemas import MAX_LOG_LINE
+
+    server = start_server(server_services=False, server_max_body_bytes=1_000_000)
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        big = b'{"flow_name": "' + b"x" * 1_100_000 + b'"}'
+        _refused(client.post("/flow_runs", content=big,
+                             headers={"Content-Type": "application/json"}), 413,
+                 "larger than 1000000 bytes")
+
+        def chunks() -> Iterator[bytes]:
+            yield big[:600_000]
+            yield big[600_000:]
+
+        _refused(client.post("/flow_runs", content=chunks(),
+                             headers={"Content-Type": "application/json"}), 413, "larger than")
+        run = client.post("/flow_runs", json={"flow_name": "f"}).json()
+        line = {"flow_run_id": run["id"], "level": 20, "message": "y" * (MAX_LOG_LINE + 10)}
+        assert client.post("/logs", json=[line]).json() == {"written": 1}
+        stored = client.get(f"/flow_runs/{run['id']}/logs").json()["items"][0]["message"]
+        assert stored.startswith("y" * MAX_LOG_LINE) and "10 more characters cut" in stored
+        short = {"flow_run_id": run["id"], "level": 20, "message": "z"}
+        _refused(client.post("/logs", json=[short] * 10_001), 422, "10000")

@@ -160,7 +160,7 @@ class TransomClient:
     def cancel_flow_run(self, id_or_prefix: str | uuid.UUID,
                         message: str | None = None) -> StateRecord:
         data = self.request("POST", f"/flow_runs/{_run(id_or_prefix)}/cancel",
-                            json={"message": message} if message else None)
+                            json={"message": message})  # JSON: the server refuses a bare POST
         return StateRecord.model_validate(data)
 
     def flow_run_states(self, run_id: uuid.UUID) -> list[StateRecord]:

@@ -48,6 +48,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.settings = settings
     _add_error_handlers(app)
     _add_auth(app, settings)
+    from transom.server.guards import Guards
+
+    app.add_middleware(Guards, settings=settings)  # outermost: before auth and routing
 
     from transom.server import deployments, routes
 

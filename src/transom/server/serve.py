@@ -53,6 +53,8 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
     host = host or settings.server_api_host
     port = port if port is not None else settings.server_api_port
     check_port(host, port)
+    if host != settings.server_api_host:  # the Host header may name the address it listens on
+        settings = settings.model_copy(update={"server_api_host": host})
     app = create_app(settings)  # opens and migrates the database: fails here, before listening
     for line in banner(settings, host, port, app.state.db.url):
         echo(line)
