@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _readme_commands() -> list[str]:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    return re.findall(r"```\n(.+?)\n```", text, flags=re.S)[:2]
+    return re.findall(r"```[^\n]*\n(.+?)\n```", text, flags=re.S)[:2]
 
 
 def test_readme_opens_with_the_run_and_test_commands() -> None:

@@ -709,11 +709,10 @@ def _excluded(folder: str, exclusions: Sequence[str]) -> bool:
 def run_checks(machine: Machine) -> list[Check]:
     """Every check, in the order a user fixes things: install, encoding, storage, network.
 
-    Once the settings are read, the checks run side by side: most of the time goes in waiting
-    (a PowerShell starting, a socket, the database), and no check needs another's answer.
+    They run one after another: side by side they were no faster here (0.41 s against 0.38 s on
+    Linux), and under Wine's Windows emulation threads starting PowerShell beside SQLite made
+    doctor die without a word now and then.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     settings_check, settings = check_settings(machine.environ)
     home = str(settings.home)
     platform, shell, python = machine.platform, machine.shell, machine.python
@@ -737,9 +736,7 @@ def run_checks(machine: Machine) -> list[Check]:
                 [home, python.base_prefix, python.prefix, machine.temp_dir],
                 which=machine.which, run=machine.run),
     ]
-    with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="doctor") as pool:
-        futures = [pool.submit(job) for job in jobs]
-        return [future.result() for future in futures]
+    return [job() for job in jobs]
 
 
 def summary(checks: Sequence[Check]) -> dict[str, int]:

@@ -144,3 +144,4 @@ def test_a_run_whose_process_dies_ends_crashed_with_the_reason(harness: Harness,
     how = r"was killed by signal SIGKILL" if sys.platform != "win32" else r"exited with code \d+"
     assert re.fullmatch(f"crashed: its process {how} without reporting a final state",
                         run.state_message or ""), run.state_message
+

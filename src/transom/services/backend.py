@@ -11,6 +11,7 @@ whether `TRANSOM_API_URL` is set.
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -108,6 +109,10 @@ class BackendSink:
         self.backend.close()
 
 
+WORKER_RUN_VARIABLES = ("TRANSOM__RUN_FILE", "TRANSOM__RUN")
+"""How a worker hands a run to its process (worker.protocol; a test checks they agree)."""
+
+
 class Reporting(NamedTuple):
     """How a run's events are batched for its backend."""
 
@@ -116,12 +121,19 @@ class Reporting(NamedTuple):
     patience: float | None  # how long it waits once the backend keeps failing (None: all of it)
 
 
-def reporting(settings: Settings) -> Reporting:
+def reporting(settings: Settings, *, under_worker: bool | None = None) -> Reporting:
     """Through the API, events wait out a server outage of a minute or more (bounded buffer),
     and a run's end waits that long for them while they are being delivered; once the server
-    has not answered for 5 s, the end of the run stops waiting (what it did not take at exit is
-    spooled). The embedded database is written every 50 ms."""
-    return Reporting(0.1, 120.0, 5.0) if settings.api_url else Reporting(0.05, 30.0, None)
+    has not answered for 5 s, the end of a run a person started stops waiting (what it did not
+    take at exit is spooled). A run a worker started waits it out in full: its worker would
+    otherwise record it Crashed, exited without a final state, and no spool would be delivered
+    before the worker's next start. The embedded database is written every 50 ms."""
+    if not settings.api_url:
+        return Reporting(0.05, 30.0, None)
+    if under_worker is None:  # worker.protocol's RUN_FILE_ENV / RUN_ENV (a layer above this one)
+        under_worker = bool(os.environ.get(WORKER_RUN_VARIABLES[0])
+                            or os.environ.get(WORKER_RUN_VARIABLES[1]))
+    return Reporting(0.1, 120.0, None if under_worker else 5.0)
 
 
 def open_backend(settings: Settings | None = None, *, retries: int = 3,
