@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -61,3 +62,20 @@ def postgres(root: Path):  # type: ignore[no-untyped-def]
     server = PostgresServer(bin_dir)
     server.start()
     return server
+
+
+def on_both_databases(run_on: Callable[[str, str | None, int, int], list[tuple[str, str]]],
+                      runs: int, clients: int) -> list[tuple[str, str]]:
+    """`run_on` on SQLite, then on a PostgreSQL started for it (skipped, said so, without one)."""
+    import tempfile
+
+    rows = run_on("SQLite", None, runs, clients)
+    pg = postgres(Path(tempfile.mkdtemp()))
+    if pg is None:
+        rows.append(("PostgreSQL", "not installed here; skipped"))
+        return rows
+    try:
+        rows += run_on("PostgreSQL", pg.create_database("bench"), runs, clients)
+    finally:
+        pg.stop()
+    return rows

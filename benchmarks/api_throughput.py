@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 from _common import report
-from _server import BenchServer, postgres
+from _server import BenchServer, on_both_databases
 
 
 async def _client(port: int, count: int, method: str, path: str,
@@ -97,15 +97,7 @@ def run_on(name: str, database_url: str | None, runs: int, clients: int) -> list
 
 
 def main(runs: int = 2000, clients: int = 8) -> None:
-    rows = run_on("SQLite", None, runs, clients)
-    pg = postgres(Path(tempfile.mkdtemp()))
-    if pg is None:
-        rows.append(("PostgreSQL", "not installed here; skipped"))
-    else:
-        try:
-            rows += run_on("PostgreSQL", pg.create_database("bench"), runs, clients)
-        finally:
-            pg.stop()
+    rows = on_both_databases(run_on, runs, clients)
     report(f"api_throughput: {clients} clients, {runs:,} flow runs", rows)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 from _common import report
-from _server import BenchServer, postgres
+from _server import BenchServer, on_both_databases
 from api_throughput import hammer, pct
 
 from transom.client import TransomClient
@@ -62,15 +62,7 @@ def run_on(name: str, database_url: str | None, runs: int, clients: int) -> list
 
 
 def main(runs: int = 2000, clients: int = 8) -> None:
-    rows = run_on("SQLite", None, runs, clients)
-    pg = postgres(Path(tempfile.mkdtemp()))
-    if pg is None:
-        rows.append(("PostgreSQL", "not installed here; skipped"))
-    else:
-        try:
-            rows += run_on("PostgreSQL", pg.create_database("bench"), runs, clients)
-        finally:
-            pg.stop()
+    rows = on_both_databases(run_on, runs, clients)
     report(f"schedule_contention: {clients} clients, {runs:,} flow runs", rows)
 
 
