@@ -1,29 +1,21 @@
 """The run loop, written once: propose states, call, retry, time out, cache, persist, call hooks.
 
 `_Run` holds the rules every run follows (states, retries, results, names, hooks); `_TaskRun` and
-`_FlowRun` add what is particular to each. What a run does from start to end is written once,
-without I/O, as a generator of steps (`_task_steps`, `_flow_steps`, both over `_attempts`): it
-yields CALL (call the function), HOOKS (call the state change hooks now due), a `_Sleep` (a retry
-delay) or a `_Wait` (blocking work: upstream futures, submitted task runs, the final flush) and
-is sent back the outcome. Two small drivers carry the steps out, `_drive` in the calling thread
-and `_drive_async` under asyncio (the pattern of httpx's `Auth.auth_flow`): they are the only code
-that calls user functions, sleeps or blocks, and they decide nothing, so sync and async runs
-cannot drift apart.
+`_FlowRun` add what is particular to each. What a run does from start to end, and the two
+drivers that carry it out (sync and async), are in `core/steps.py`: written once, they cannot
+drift apart.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures as cf
-import enum
 import logging
-import time
 import uuid
-from collections.abc import Callable, Generator, Iterable, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar, Token
 from datetime import datetime
-from typing import Any, ClassVar, Final, NamedTuple
+from typing import Any, ClassVar
 
 from transom.core import caching
 from transom.core import states as st
@@ -37,7 +29,7 @@ from transom.core.context import (
     task_run_var,
 )
 from transom.core.flows import Flow
-from transom.core.hooks import Calls, Due, FlowRun, HookTable, TaskRun, fire, fire_async, hook_calls
+from transom.core.hooks import Calls, Due, FlowRun, HookTable, TaskRun, fire, hook_calls
 from transom.core.logs import configure_logging, enable_print_capture
 from transom.core.naming import RunNameSpec, generate_run_name, render_run_name
 from transom.core.policies import retry_delay_for
@@ -53,9 +45,13 @@ from transom.core.runners import (
     upstream_ids,
 )
 from transom.core.states import State
+from transom.core.steps import attempts as _attempts
+from transom.core.steps import drive as _drive
+from transom.core.steps import drive_async as _drive_async
+from transom.core.steps import flow_steps as _flow_steps
+from transom.core.steps import task_steps as _task_steps
 from transom.core.tags import merge_tags
 from transom.core.tasks import Task
-from transom.core.timeouts import call_async_with_timeout, call_with_timeout
 from transom.core.transactions import Transaction, transaction_var
 from transom.exceptions import (
     Abort,
@@ -699,187 +695,6 @@ async def run_flow_async(flow: Flow[..., Any], args: tuple[Any, ...], kwargs: Ma
 
 def _outcome(state: State, return_state: bool) -> Any:
     return state if return_state else state.result()
-
-
-# -- the steps of a run: every decision, no I/O -------------------------------------------------
-class _Step(enum.Enum):
-    """CALL: call the run's function within its timeout; the driver sends back the value, or
-    throws in the exception (an interrupt too). HOOKS: call the hooks now due (`run.due`)."""
-
-    CALL = "call"
-    HOOKS = "hooks"
-
-
-CALL: Final = _Step.CALL
-HOOKS: Final = _Step.HOOKS
-
-
-class _Sleep(NamedTuple):
-    """Wait `seconds` before the next attempt."""
-
-    seconds: float
-
-
-class _Wait(NamedTuple):
-    """Call `fn`, which blocks (on futures, other threads, the recorder); under asyncio it runs
-    on a thread so that the event loop goes on."""
-
-    fn: Callable[[], Any]
-
-
-_Steps = Generator[_Step | _Sleep | _Wait, Any, State]
-_GuardFactory = Callable[[bool], AbstractContextManager[object]]
-
-
-def _task_steps(run: _TaskRun) -> _Steps:
-    """A task call: its upstream futures, then the cache, then its attempts."""
-    final = (yield _Wait(run.prepare)) if run.waits_for_upstream else run.prepare()
-    if final is not None:
-        if run.due:
-            yield HOOKS
-        return final
-    return (yield from _attempts(run))
-
-
-def _flow_steps(run: _FlowRun, guard: _GuardFactory) -> _Steps:
-    """A flow call: what it waits for, its attempts, then, for a top-level run, a wait until it
-    is recorded (the run is durable when the call returns). `guard(top_level)` turns a stop
-    request (a signal, `interrupt_flow_run`) into an interrupt of the run; which one depends on
-    the driver."""
-    top_level = run.parent is None
-    with guard(top_level):
-        try:
-            state = (yield from _upstream(run)) if run.wait_for else None
-            if state is None:
-                state = yield from _attempts(run)
-        except GeneratorExit:
-            raise
-        except BaseException:
-            if top_level:
-                yield _Wait(run.finish)
-            raise
-        if top_level:
-            yield _Wait(run.finish)
-    return state
-
-
-def _upstream(run: _FlowRun) -> Generator[_Step | _Sleep | _Wait, Any, State | None]:
-    """A subflow's `wait_for`: NotReady if an upstream did not complete; an interrupt while it
-    waits ends the run (it is not left Pending)."""
-    try:
-        return (yield _Wait(run.wait_for_upstream))  # type: ignore[no-any-return]
-    except GeneratorExit:
-        raise
-    except BaseException as exc:
-        run.on_interrupt(exc)
-        if run.due:
-            yield HOOKS
-        raise
-
-
-def _attempts(run: _Run) -> _Steps:
-    """Call until the run completes, fails for good, or runs out of retries.
-
-    An exception of the call fails the attempt (retried if the rules allow); an interrupt (Ctrl+C,
-    a cancel, a termination signal, SystemExit), during the call, a wait or a retry delay, ends
-    the run Cancelled or Crashed and goes on up. Work an attempt submitted is waited for, whether
-    it succeeded or failed, unless it timed out (the abandoned call may still be submitting).
-    Hooks are called after each state that has some: Running before the call, the final state
-    (an interrupt's too) after it.
-    """
-    while True:
-        run.begin_attempt()
-        tokens: list[tuple[ContextVar[Any], Token[Any]]] = []
-        interrupt: BaseException | None = None
-        try:
-            if run.due:
-                yield HOOKS  # on_running: outside the run's context, before the call
-            tokens = run.enter()
-            error: Exception | None = None
-            try:
-                value = yield CALL
-            except Exception as exc:
-                error = exc
-            if run.settles:
-                if isinstance(error, TimeoutError):
-                    run.settle(wait=False)
-                else:
-                    yield _Wait(run.wait_for_children)
-        except GeneratorExit:
-            raise
-        except BaseException as exc:
-            run.settle(wait=False)
-            run.on_interrupt(exc)
-            interrupt = exc
-        finally:
-            run.leave(tokens)
-        delay = None
-        if interrupt is None:
-            if error is None:
-                run.on_success(value)
-            else:
-                delay = run.on_failure(error)
-            if delay:
-                try:
-                    yield _Sleep(delay)
-                except GeneratorExit:
-                    raise
-                except BaseException as exc:
-                    run.on_interrupt(exc)
-                    interrupt = exc
-        if run.due:
-            yield HOOKS
-        if interrupt is not None:
-            raise interrupt
-        if delay is None:
-            return run.state  # type: ignore[return-value]
-
-
-# -- drivers: the only code that calls user functions, sleeps and waits ------------------------
-def _drive(run: _Run, steps: _Steps) -> State:
-    """Carry out `steps` in this thread."""
-    result: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            step = steps.send(result) if error is None else steps.throw(error)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
-        result = error = None
-        try:
-            if step is CALL:
-                result = call_with_timeout(run.call, run.timeout, run.timeout_error)
-            elif step is HOOKS:
-                fire(run.hook_steps())
-            elif isinstance(step, _Sleep):
-                time.sleep(step.seconds)
-            else:
-                result = step.fn()
-        except BaseException as exc:
-            error = exc
-
-
-async def _drive_async(run: _Run, steps: _Steps) -> State:
-    """Carry out `steps` in an event loop: the call is awaited, sleeps and waits do not block."""
-    result: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            step = steps.send(result) if error is None else steps.throw(error)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
-        result = error = None
-        try:
-            if step is CALL:
-                result = await call_async_with_timeout(run.call, run.timeout, run.timeout_error)
-            elif step is HOOKS:
-                await fire_async(run.hook_steps())
-            elif isinstance(step, _Sleep):
-                await asyncio.sleep(step.seconds)
-            else:
-                result = await asyncio.get_running_loop().run_in_executor(None, step.fn)
-        except BaseException as exc:
-            error = exc
 
 
 # -- parameters as recorded ---------------------------------------------------------------
