@@ -237,8 +237,6 @@ def test_runtime_reads_the_current_flow_run_and_task_run_live() -> None:
     assert inner["tags"] == ["t", "outer"] and inner["flow_run"] == seen["name"]
 
 
-@pytest.mark.xfail(strict=True, reason="the engine fills TaskRunContext.parameters only for a "
-                   "task that caches (core/caching.py), so task_run.parameters is {} here")
 def test_runtime_task_run_parameters_are_the_call_arguments() -> None:
     from transom.runtime import task_run
 

@@ -29,11 +29,12 @@ def test_a_completed_task_run_logs_its_end_at_info(runtime: Any, capsys: Any) ->
 
     assert main() == 3
     assert task_lines(runtime, "add") == [(logging.INFO, "finished in state Completed")]
-    # On the console only at DEBUG: thousands of tasks do not print thousands of lines.
-    assert "Task run 'add-0' - finished" not in capsys.readouterr().err
+    # On the console too, as a Prefect user sees it.
+    assert "Task run 'add-0' - finished in state Completed" in capsys.readouterr().err
 
 
-def test_at_debug_the_console_shows_each_task_runs_end(runtime: Any, capsys: Any) -> None:
+def test_at_warning_neither_the_console_nor_the_run_logs_get_the_end(
+        runtime: Any, capsys: Any) -> None:
     @task
     def add(a: int, b: int) -> int:
         return a + b
@@ -44,13 +45,13 @@ def test_at_debug_the_console_shows_each_task_runs_end(runtime: Any, capsys: Any
 
     logger = logging.getLogger("transom.task_runs")
     previous = logger.level
-    logger.setLevel(logging.DEBUG)
+    logger.setLevel(logging.WARNING)
     try:
         assert main() == 3
     finally:
         logger.setLevel(previous)
-    assert task_lines(runtime, "add") == [(logging.INFO, "finished in state Completed")]
-    assert "Task run 'add-0' - finished in state Completed" in capsys.readouterr().err
+    assert task_lines(runtime, "add") == []
+    assert "Task run 'add-0' - finished" not in capsys.readouterr().err
 
 
 def test_the_end_names_the_state_it_ended_in(runtime: Any) -> None:

@@ -161,10 +161,26 @@ class TaskRunContext:
     task_run_id: uuid.UUID
     flow_run_id: uuid.UUID | None
     name: str
-    parameters: dict[str, Any]
+    bound: dict[str, Any] | None  # the parameters, once bound (see `parameters`)
     run_count: int = 1
     log_prints: bool = False
     tags: list[str] = field(default_factory=list)  # the run's: the task's and those in effect
+    call: tuple[tuple[Any, ...], dict[str, Any]] | None = None  # the call's (args, kwargs)
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """The call's arguments by parameter name, bound when first asked for: most task runs
+        never read them, and binding costs more than the rest of a trivial task run."""
+        if self.bound is None:
+            try:
+                self.bound = self.task.bind(*self.call) if self.call is not None else {}
+            except TypeError:  # the call does not fit the function; the call itself says so
+                self.bound = {}
+        return self.bound
+
+    @parameters.setter
+    def parameters(self, value: dict[str, Any]) -> None:
+        self.bound = value
 
 
 flow_run_var: ContextVar[FlowRunContext | None] = ContextVar("transom_flow_run", default=None)

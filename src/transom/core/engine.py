@@ -33,7 +33,7 @@ from transom.core.hooks import Calls, Due, FlowRun, HookTable, TaskRun, fire, ho
 from transom.core.logs import configure_logging, enable_print_capture
 from transom.core.naming import RunNameSpec, generate_run_name, render_run_name
 from transom.core.policies import retry_delay_for
-from transom.core.recorder import FlowRunCreated, LogRecorded, StateChanged, TaskRunCreated
+from transom.core.recorder import FlowRunCreated, StateChanged, TaskRunCreated
 from transom.core.runners import (
     TaskFuture,
     TaskRunner,
@@ -358,8 +358,8 @@ class _TaskRun(_Run):
             if self.flow_ctx is not None:
                 self.flow_ctx.active_tasks.discard(self)  # it is over, though not final
             return self.not_ready(exc)
-        self.ctx = TaskRunContext(self.task, self.run_id, self.flow_run_id, self.name, {},
-                                  0, self.log_prints, self.tags)
+        self.ctx = TaskRunContext(self.task, self.run_id, self.flow_run_id, self.name, None,
+                                  0, self.log_prints, self.tags, (self.args, self.kwargs))
         task = self.task
         parent = transaction_var.get()
         if parent is not None or task.on_commit_hooks or task.on_rollback_hooks:
@@ -436,15 +436,9 @@ class _TaskRun(_Run):
         return TaskRunTimeout(f"task run {self.name!r} exceeded its timeout of {self.timeout:g}s")
 
     def log_finished(self, state: State) -> None:
-        """`finished in state Completed`, at INFO, in the run's logs; on the console as well
-        only at DEBUG: a console line through `logging` costs more than the rest of a task run
-        (a flow of thousands of tasks would print thousands of them)."""
-        if _task_logger.isEnabledFor(logging.DEBUG):
-            self.log(logging.INFO, "finished in state %s", state.name)
-        elif self.runtime.log_level <= logging.INFO:
-            self.recorder.record(LogRecorded(self.flow_run_id, self.run_id, logging.INFO,
-                                             _task_logger.name,
-                                             f"finished in state {state.name}"))
+        """`finished in state Completed`, at INFO: in the run's logs and on the console, as
+        Prefect users are used to seeing it (TRANSOM_LOGGING_LEVEL=WARNING quiets it)."""
+        self.log(logging.INFO, "finished in state %s", state.name)
 
     def log(self, level: int, msg: str, *args: Any, exc_info: BaseException | None = None) -> None:
         if _task_logger.isEnabledFor(level):

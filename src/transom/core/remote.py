@@ -85,7 +85,7 @@ def _child_main(payload: bytes) -> bytes:
         run.cache_key = spec["cache_key"]
         run.parameters = spec["parameters"]
         run.ctx = TaskRunContext(run.task, run.run_id, run.flow_run_id, run.name,
-                                 run.parameters or {}, 0, run.log_prints)
+                                 run.parameters, 0, run.log_prints, call=(run.args, run.kwargs))
         try:
             if run.task.is_async:
                 final = asyncio.run(attempt_task_async(run))
