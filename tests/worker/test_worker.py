@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import psutil
@@ -145,3 +146,28 @@ def test_a_run_whose_process_dies_ends_crashed_with_the_reason(harness: Harness,
     assert re.fullmatch(f"crashed: its process {how} without reporting a final state",
                         run.state_message or ""), run.state_message
 
+
+
+def test_a_running_worker_delivers_a_spool_kept_after_it_started(harness: Harness) -> None:
+    from transom.core import states as st
+    from transom.core.recorder import FlowRunCreated, StateChanged
+    from transom.schemas import WorkPoolCreate
+    from transom.services import spool
+
+    harness.client.create_work_pool(WorkPoolCreate(name="main"))
+    worker = harness.start_worker()
+    deadline = time.monotonic() + 20
+    while worker.polls < 1:
+        assert time.monotonic() < deadline, harness.lines
+        time.sleep(0.05)
+    # A run on this machine ended while the server was away, after the worker's first poll.
+    run_id = uuid.uuid4()
+    home, url = harness.settings.home, harness.server.url
+    kept = spool.keep(home, url, [FlowRunCreated(run_id, "offline", "quiet-heron"),
+                                  StateChanged(run_id, False, st.Running()),
+                                  StateChanged(run_id, False, st.Completed())])
+    while kept.exists():
+        assert time.monotonic() < deadline, harness.lines
+        time.sleep(0.05)
+    assert harness.client.read_flow_run(run_id).state_name == "Completed"
+    assert any("Delivered 3 event(s) that earlier runs kept" in line for line in harness.lines)

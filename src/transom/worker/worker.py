@@ -35,7 +35,7 @@ from transom.exceptions import (
 )
 from transom.platform.processes import ManagedProcess, OutputLine, child_environment, spawn
 from transom.schemas import ClaimedRun, StateIn, WorkerPoll
-from transom.services import Backend
+from transom.services import Backend, spool
 from transom.settings import Settings
 from transom.worker.protocol import EXIT_NOT_STARTED, EXIT_STOPPED_BEFORE_START, RUN_FILE_ENV
 
@@ -211,6 +211,7 @@ class Worker:
         if self._poll_error:
             self.say("Reached the server again.")
             self._poll_error = ""
+        self._deliver_spool()
         self.polls += 1
         self.worker_id = result.worker_id
         if result.pool_paused and not self._paused_said:
@@ -222,6 +223,17 @@ class Worker:
         for run in result.runs:
             self._start(run)
         return self.poll_interval
+
+    def _deliver_spool(self) -> None:
+        """Events a run on this machine could not send to this server (it was down when the
+        run ended) go now that the server answers: at start and whenever it comes back."""
+        api_url = self.settings.api_url
+        if not api_url or not spool.waiting(self.settings.home, api_url):
+            return
+        sent = spool.deliver(self.backend, self.settings.home, api_url)
+        if sent:
+            self.say(f"Delivered {sent} event(s) that earlier runs kept while the server was "
+                     "away.")
 
     def _report_poll_error(self, exc: BaseException) -> None:
         text = str(exc)
