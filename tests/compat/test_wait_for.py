@@ -219,3 +219,16 @@ def test_unmapped_is_the_same_class_in_both_places() -> None:
     assert allow_failure(1).unwrap() == 1 and quote(2).unquote() == 2
     assert allow_failure(1).rewrap(3) == allow_failure(3)
     assert isinstance(read.submit, object) and TaskFuture.__name__ == "TaskFuture"
+
+
+def test_unmapped_outside_map_is_taken_off_before_the_call() -> None:
+    @task
+    def scale(values: list[int], by: int) -> int:
+        return sum(values) * by
+
+    @flow
+    def main() -> tuple[int, int]:
+        # Prefect takes every annotation off the arguments of a call or a submit.
+        return scale.submit([1, 2], unmapped(3)).result(), scale([4], by=unmapped(2))
+
+    assert main() == (9, 8)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar, cast
 
 from transom.core import states as st
-from transom.core.annotations import allow_failure, quote
+from transom.core.annotations import allow_failure, quote, unmapped
 from transom.core.states import State
 
 __all__ = [
@@ -356,6 +356,8 @@ def _resolve(value: Any, depth: int = 0, allowed: bool = False) -> Any:
         return value.value
     if isinstance(value, allow_failure):
         return _resolve(value.value, depth, allowed=True)
+    if isinstance(value, unmapped):  # outside `.map()` (in a call or `.submit()`): the value
+        return _resolve(value.value, depth, allowed)
     if isinstance(value, _COLLECTIONS):
         items = [_resolve(v, depth + 1, allowed) for v in value]
         return items if type(value) is list else type(value)(items)
