@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from transom.core import context as _core
 from transom.core.tags import tags
-from transom.exceptions import TransomError
+from transom.exceptions import MissingContextError
 
 if TYPE_CHECKING:
     from transom.core.flows import Flow
@@ -30,10 +30,6 @@ __all__ = [
     "get_run_context",
     "tags",
 ]
-
-
-class MissingContextError(TransomError, RuntimeError):
-    """Code that needs a flow or task run was called outside one."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,11 +25,21 @@ TransomError
  ├── InvalidTransition ........... a state change the transition table forbids                     409
  │    └── ClaimLost .............. the run is held by another worker now                           409
  ├── RunFailed ................... a run ended Failed/Crashed/Cancelled; `.state` carries why
+ │    ├── FailedRun .............. the result of a Failed run asked for, no exception attached
+ │    ├── CrashedRun ............. the same for a Crashed run
+ │    ├── CancelledRun ........... the same for a Cancelled run
+ │    ├── UnfinishedRun .......... its result asked for before it ended
+ │    ├── MissingResult .......... its stored result is gone (expired or deleted)
  │    └── TaskRunTimeout / FlowRunTimeout (also TimeoutError)
+ ├── MissingContextError ......... run context asked for outside a run (also RuntimeError)
  └── Abort ....................... raised inside a run to end it Failed without retries
 
 RunInterrupted (BaseException, not Exception) is raised into a run that must stop now
 (a cancel, a termination signal), so that user code's `except Exception` does not swallow it.
+
+Prefect's names stand for the same classes: PrefectException (TransomError), ObjectNotFound
+(NotFound), ObjectAlreadyExists (AlreadyExists), ParameterTypeError and ParameterBindError
+(ParameterError).
 
 The statuses on the right are `HTTP_STATUS`: the server answers an error with its status and
 the class's name (`{"detail": ..., "error": "NotFound"}`), and the client raises the same class
@@ -49,15 +59,25 @@ __all__ = [
     "Abort",
     "AlreadyExists",
     "ApiError",
+    "CancelledRun",
     "ClaimLost",
     "ConfigError",
+    "CrashedRun",
     "DatabaseError",
     "EntrypointError",
+    "FailedRun",
     "FlowRunTimeout",
     "InvalidTransition",
+    "MissingContextError",
+    "MissingResult",
     "NotFound",
+    "ObjectAlreadyExists",
+    "ObjectNotFound",
+    "ParameterBindError",
     "ParameterError",
+    "ParameterTypeError",
     "PortInUse",
+    "PrefectException",
     "ResultError",
     "RunFailed",
     "RunInterrupted",
@@ -69,6 +89,7 @@ __all__ = [
     "StorageError",
     "TaskRunTimeout",
     "TransomError",
+    "UnfinishedRun",
     "UserInputError",
     "ValueRefused",
     "WorkerNameTaken",
@@ -204,6 +225,30 @@ class RunFailed(TransomError):
         self.state = state
 
 
+class FailedRun(RunFailed):
+    """The result of a Failed run was asked for and the state holds no exception (Prefect's name)."""
+
+
+class CrashedRun(RunFailed):
+    """The result of a Crashed run was asked for and the state holds no exception."""
+
+
+class CancelledRun(RunFailed):
+    """The result of a Cancelled run was asked for and the state holds no exception."""
+
+
+class UnfinishedRun(RunFailed):
+    """The result of a run that has not ended (Scheduled, Pending, Running, ...) was asked for."""
+
+
+class MissingResult(RunFailed):
+    """A result is not there any more (expired or deleted from result storage)."""
+
+
+class MissingContextError(TransomError, RuntimeError):
+    """Code that needs a flow or task run was called outside one."""
+
+
 class TaskRunTimeout(RunFailed, TimeoutError):
     """A task run exceeded its `timeout_seconds`."""
 
@@ -224,6 +269,13 @@ class RunInterrupted(BaseException):
         self.cancelled = cancelled
         self.extra = extra
 
+
+# Prefect 3's names for the same errors (`from prefect.exceptions import ...` after the rename).
+PrefectException = TransomError
+ObjectNotFound = NotFound
+ObjectAlreadyExists = AlreadyExists
+ParameterTypeError = ParameterError
+ParameterBindError = ParameterError
 
 # -- errors over HTTP ---------------------------------------------------------------------------
 HTTP_STATUS: dict[type[TransomError], int] = {

@@ -183,3 +183,42 @@ def test_without_a_harness_it_uses_the_settings_it_is_given(tmp_path: Path) -> N
         assert client.read_flow_runs() == []
         # The embedded database's URL (a Windows path in it is %-encoded).
         assert unquote(client.api_url).endswith(str(tmp_path / "home" / "transom.db"))
+
+
+@pytest.mark.parametrize("where", ["embedded", "server"])
+def test_a_run_reads_itself_and_its_task_runs_through_the_client(where: str) -> None:
+    """A Prefect flow may read its own run while it runs (Prefect creates runs before they
+    start); Transom records in batches, so the client writes what is pending first."""
+    from transom.runtime import flow_run
+
+    @flow(name="reads-itself")
+    def reads_itself() -> tuple[str, str, int]:
+        add(1, 2)
+        with get_client(sync_client=True) as client:
+            run = client.read_flow_run(flow_run.id)
+            tasks = client.read_task_runs(flow_run_id=flow_run.id)
+        return run.name, str(run.state_name), len(tasks)
+
+    @flow(name="reads-itself-async")
+    async def reads_itself_async() -> tuple[str, str]:
+        async with get_client() as client:
+            run = await client.read_flow_run(flow_run.id)
+        return run.name, str(run.state_name)
+
+    with transom_test_harness() as home:
+        server = None
+        if where == "server":
+            server = LiveServer(Settings.load({}, home=home, server_services=False))
+            server.start()
+            os.environ["TRANSOM_API_URL"] = server.url
+            reset_runtime()
+        try:
+            state = reads_itself(return_state=True)
+            _, seen_state, tasks = state.result()
+            assert seen_state == "Running" and tasks == 1
+            async_state = asyncio.run(reads_itself_async(return_state=True))
+            assert async_state.result()[1] == "Running"
+        finally:
+            if server is not None:
+                reset_runtime()
+                server.stop()

@@ -42,6 +42,10 @@ PATHS: dict[str, list[str]] = {
     "transom.testing.utilities": ["prefect_test_harness"],
     "transom.client.orchestration": ["PrefectClient", "SyncPrefectClient", "get_client"],
     "transom.deployments": ["deploy", "serve"],
+    "transom.exceptions": ["CancelledRun", "CrashedRun", "FailedRun", "MissingContextError",
+                           "MissingResult", "ObjectAlreadyExists", "ObjectNotFound",
+                           "ParameterBindError", "ParameterTypeError", "PrefectException",
+                           "UnfinishedRun"],
     "transom.cache_policies": ["DEFAULT", "FLOW_PARAMETERS", "INPUTS", "NO_CACHE", "RUN_ID",
                                "TASK_SOURCE", "CacheKeyFnPolicy", "CachePolicy"],
     "transom.transactions": ["CommitMode", "IsolationLevel", "Transaction", "get_transaction",
@@ -82,7 +86,9 @@ def test_the_prefect_path_names_what_it_should(path: str, name: str) -> None:
 def test_each_public_module_has_a_sorted_complete_all(path: str) -> None:
     module = _import(path)
     names = [n for n in module.__all__ if n != "__version__"]
-    assert names == sorted(names)
+    # Plainly sorted, or as ruff sorts it (CONSTANTS, then Classes, then functions).
+    assert names in (sorted(names), sorted(names, key=lambda n: (
+        0 if n.isupper() else 1 if n[0].isupper() else 2, n)))
     for name in module.__all__:
         _resolve(module, name)  # every listed name resolves (lazy ones included)
 

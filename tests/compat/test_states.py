@@ -193,3 +193,37 @@ def test_async_flows_take_returned_states_too(runtime: Any) -> None:
         return [value.submit(), value.submit()]
 
     assert asyncio.run(main()) == [4, 4]
+
+
+def test_result_raises_prefects_run_exceptions_when_no_exception_is_attached() -> None:
+    from transom.exceptions import (
+        CancelledRun,
+        CrashedRun,
+        FailedRun,
+        PrefectException,
+        UnfinishedRun,
+    )
+    from transom.states import Cancelled, Crashed, Failed, Running
+
+    for state, error in [(Failed(message="gave up"), FailedRun),
+                         (Crashed(message="process died"), CrashedRun),
+                         (Cancelled(message="stopped"), CancelledRun)]:
+        with pytest.raises(error, match=state.message):
+            state.result()
+        returned = state.result(raise_on_failure=False)
+        assert type(returned) is error and isinstance(returned, PrefectException)
+    with pytest.raises(UnfinishedRun, match="not finished"):
+        Running().result()
+
+
+def test_a_failed_flows_exception_is_the_one_it_raised_not_a_failed_run() -> None:
+    from transom import flow
+    from transom.exceptions import FailedRun
+
+    @flow
+    def breaks() -> None:
+        raise LookupError("missing row")
+
+    state = breaks(return_state=True)
+    assert type(state.result(raise_on_failure=False)) is LookupError
+    assert not isinstance(state.result(raise_on_failure=False), FailedRun)

@@ -20,6 +20,7 @@ through `transom._backends`, where `import transom` registers it. `PrefectClient
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import uuid
 from collections.abc import Callable, Coroutine
@@ -29,6 +30,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar, overload
 
 from transom._backends import open_backend
+from transom.core.context import current_flow_run, current_task_run, get_runtime
 from transom.core.states import State, StateType
 from transom.exceptions import TransomError, UserInputError
 from transom.schemas import (
@@ -56,6 +58,8 @@ __all__ = [
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+_CATCH_UP_SECONDS = 10.0  # the most a read inside a run waits for the run's records to be written
 
 def _run_id(value: uuid.UUID | str, what: str) -> uuid.UUID:
     if isinstance(value, uuid.UUID):
@@ -104,6 +108,13 @@ class SyncOrchestrationClient:
                  tb: TracebackType | None) -> None:
         self.close()
 
+    def _caught_up(self) -> None:
+        """Inside a run, what this process has recorded so far is written first: the run's
+        own records are sent in batches, and code reading its own flow run (as Prefect's
+        client can, its runs being created before they start) must find it."""
+        if current_flow_run() is not None or current_task_run() is not None:
+            get_runtime().recorder.flush(timeout=_CATCH_UP_SECONDS)
+
     # -- flows and flow runs ----------------------------------------------------------------
     def api_healthcheck(self) -> Exception | None:
         """None if the server (or database) answers, else the error it gave."""
@@ -118,36 +129,43 @@ class SyncOrchestrationClient:
 
     def read_flow_run(self, flow_run_id: uuid.UUID | str) -> FlowRunRead:
         """A flow run by id (or a unique prefix of one); NotFound if there is none."""
+        self._caught_up()
         return self.backend.read_flow_run(flow_run_id)
 
     def read_flow_runs(self, *, limit: int | None = None, offset: int = 0,
                        flow_name: str | None = None, state: StateType | str | None = None,
                        since: datetime | None = None) -> list[FlowRunRead]:
         """Flow runs, newest first: of one flow, in one state type, created since a time."""
+        self._caught_up()
         page = self.backend.list_flow_runs(flow_name=flow_name, state=state, since=since,
                                            limit=200 if limit is None else limit, offset=offset)
         return list(page.items)
 
     def read_flow_run_states(self, flow_run_id: uuid.UUID | str) -> list[StateRecord]:
+        self._caught_up()
         return self.backend.flow_run_states(_run_id(flow_run_id, "flow run"))
 
     def set_flow_run_state(self, flow_run_id: uuid.UUID | str, state: State[Any] | StateIn, *,
                            force: bool = False) -> StateRecord:
         """Propose `state` (e.g. `Cancelling()`); InvalidTransition says why if it is refused.
         `force=True` skips the transition rules, as an operator may."""
+        self._caught_up()
         return self.backend.set_flow_run_state(_run_id(flow_run_id, "flow run"),
                                                _state_in(state, force))
 
     # -- task runs ----------------------------------------------------------------------------
     def read_task_run(self, task_run_id: uuid.UUID | str) -> TaskRunRead:
+        self._caught_up()
         return self.backend.read_task_run(_run_id(task_run_id, "task run"))
 
     def read_task_runs(self, *, flow_run_id: uuid.UUID | str) -> list[TaskRunRead]:
         """The task runs of a flow run."""
+        self._caught_up()
         return self.backend.flow_run_task_runs(_run_id(flow_run_id, "flow run"))
 
     def set_task_run_state(self, task_run_id: uuid.UUID | str, state: State[Any] | StateIn, *,
                            force: bool = False) -> StateRecord:
+        self._caught_up()
         return self.backend.set_task_run_state(_run_id(task_run_id, "task run"),
                                                _state_in(state, force))
 
@@ -218,7 +236,9 @@ class OrchestrationClient:
         if self._thread is None:
             # One thread: a SQLite connection stays on the thread that made it, calls in order.
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="transom-client")
-        return await asyncio.get_running_loop().run_in_executor(self._thread, fn)
+        # In the caller's context (the run it is called from), as a sync call would be.
+        context = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(self._thread, context.run, fn)
 
     @property
     def api_url(self) -> str:

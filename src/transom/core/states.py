@@ -14,7 +14,16 @@ from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Generic, Literal, overload
 
-from transom.exceptions import InvalidTransition, RunFailed, UserInputError
+from transom.exceptions import (
+    CancelledRun,
+    CrashedRun,
+    FailedRun,
+    InvalidTransition,
+    MissingResult,
+    RunFailed,
+    UnfinishedRun,
+    UserInputError,
+)
 
 __all__ = [
     "FINAL_TYPES",
@@ -150,7 +159,7 @@ class StoredValue:
     def load(self) -> Any:
         record = self.store.read(self.key)
         if record is None:
-            raise RunFailed(f"the result stored under {self.key!r} in {self.store.location} is "
+            raise MissingResult(f"the result stored under {self.key!r} in {self.store.location} is "
                             "gone (expired or deleted)")
         return record.value
 
@@ -219,7 +228,7 @@ class State(Generic[R]):
     def result(self, raise_on_failure: bool = True) -> R | BaseException:
         """The run's return value. A run that did not complete raises its exception, or, with
         `raise_on_failure=False`, returns it. A run that has not ended has no result: it raises
-        RunFailed either way."""
+        UnfinishedRun either way."""
         if self.type is StateType.COMPLETED:
             value: R = self.data
             if type(self.data) is StoredValue:
@@ -228,9 +237,10 @@ class State(Generic[R]):
             return value
         if self.type not in FINAL_TYPES:
             detail = f": {self.message}" if self.message else ""
-            raise RunFailed(f"the run is {self.name}, not finished, so it has no result{detail}",
-                            state=self)
-        error = self.exception or RunFailed(self.message or f"run ended {self.name}", state=self)
+            raise UnfinishedRun(f"the run is {self.name}, not finished, so it has no "
+                                f"result{detail}", state=self)
+        error = self.exception or _NO_EXCEPTION.get(self.type, RunFailed)(
+            self.message or f"run ended {self.name}", state=self)
         if raise_on_failure:
             raise error
         return error
@@ -241,6 +251,13 @@ class State(Generic[R]):
     def __repr__(self) -> str:
         extra = f", message={self.message!r}" if self.message else ""
         return f"State({self.name}{extra})"
+
+
+# What result() raises for a run that ended without completing and holds no exception.
+_NO_EXCEPTION: dict[StateType, type[RunFailed]] = {
+    StateType.FAILED: FailedRun, StateType.CRASHED: CrashedRun,
+    StateType.CANCELLED: CancelledRun,
+}
 
 
 # -- constructors, one per named state (the names Prefect gives them) ---------------------------
