@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 import os
 import re
 import sys
@@ -46,6 +47,8 @@ __all__ = [
 
 Interval = str | float | timedelta
 """An interval as seconds, a `timedelta`, or text like `90`, `30s`, `5m`, `2h`, `1d`, `1w`."""
+
+_logger = logging.getLogger("transom.deployments")
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -172,7 +175,7 @@ def deployment_for(
     work_pool: str | None = None, work_queue: str | None = None,
     schedules: Sequence[ScheduleIn] = (), parameters: Mapping[str, Any] | None = None,
     tags: Sequence[str] = (), paused: bool = False, concurrency_limit: int | None = None,
-    description: str | None = None,
+    description: str | None = None, version: str | None = None,
 ) -> DeploymentCreate:
     """What to register for `flow`, checked: its name, parameters and schedules."""
     import pydantic
@@ -184,7 +187,7 @@ def deployment_for(
             description=description or flow.description, parameters=checked,
             parameter_schema=_parameter_schema(flow), work_pool=work_pool, work_queue=work_queue,
             tags=[*flow.tags, *tags], paused=paused, concurrency_limit=concurrency_limit,
-            schedules=list(schedules))
+            schedules=list(schedules), version=version or flow.version)
     except pydantic.ValidationError as exc:
         error = exc.errors()[0]
         where = ".".join(str(p) for p in error.get("loc", ())) or "deployment"
@@ -256,10 +259,26 @@ def to_deployment(
     description: str | None = None, work_pool_name: str | None = None,
     work_pool: str | None = None, work_queue_name: str | None = None,
     work_queue: str | None = None, entrypoint: str | None = None, path: str | None = None,
+    version: str | None = None, image: str | None = None, build: bool = True,
+    push: bool = True, job_variables: Mapping[str, Any] | None = None,
 ) -> Deployment:
     """`flow` as a deployment named `name`, checked (parameters, schedules) but not registered.
     `interval` is seconds, a `timedelta` or text like `5m`; `work_pool_name` (or `work_pool`)
-    is where `deploy` sends its runs."""
+    is where `deploy` sends its runs; `version` is the flow's unless given.
+
+    Prefect's container options: `build` and `push` have nothing to do (there is no image to
+    build), `image` is noted and not used (a worker runs each flow run as a process on its own
+    machine, from the deployment's folder), and `job_variables` are refused, saying so."""
+    if image is not None:
+        _logger.warning("deployment %r: image=%r is not used: a Transom worker runs each flow "
+                        "run as a process on its machine, from the code in %s", name, image,
+                        path or os.getcwd())
+    del build, push
+    if job_variables:
+        raise UserInputError(
+            f"deployment {name!r}: job_variables ({', '.join(sorted(job_variables))}) are not "
+            "supported: a Transom worker runs the flow run as a process with the worker's own "
+            "environment; set variables where the worker starts")
     if entrypoint is None:
         entrypoint, found_path = entrypoint_of(flow)
         path = path or found_path
@@ -268,7 +287,7 @@ def to_deployment(
         work_pool=_one_of("work_pool_name", work_pool_name, "work_pool", work_pool),
         work_queue=_one_of("work_queue_name", work_queue_name, "work_queue", work_queue),
         parameters=parameters, tags=tags, paused=paused, concurrency_limit=concurrency_limit,
-        description=description,
+        description=description, version=version,
         schedules=schedules_from(cron=cron, interval=interval, rrule=rrule,
                                  anchor_date=anchor_date, timezone=timezone))
     return Deployment(flow, body)

@@ -291,3 +291,18 @@ def probe(out: str, day: str = "mon"):
 
 def test_to_deployment_module_function_is_the_flow_method() -> None:
     assert repr(to_deployment(nightly_report, "x")) == repr(nightly_report.to_deployment("x"))
+
+
+def test_prefects_container_options_are_taken_and_said_to_be_unused(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # A Prefect file deploying to a Docker pool: build/push have nothing to do, the image is
+    # noted as unused (a worker runs the flow as a process), and the version is kept.
+    with caplog.at_level("WARNING", logger="transom.deployments"):
+        deployment = nightly_report.to_deployment(
+            "dockered", work_pool_name="docker-pool", image="registry.example/etl:1",
+            build=False, push=False, version="2.1")
+    assert deployment.body.version == "2.1" and deployment.body.work_pool == "docker-pool"
+    assert "image='registry.example/etl:1' is not used" in caplog.text
+    assert to_deployment(nightly_report, "plain").body.version == nightly_report.version
+    with pytest.raises(UserInputError, match=r"job_variables \(env\) are not supported"):
+        nightly_report.to_deployment("env", job_variables={"env": {"X": "1"}})
