@@ -347,6 +347,8 @@ def test_serializable_isolation_runs_one_call_per_key_at_a_time(runtime: Any) ->
     @flow
     def racing() -> list[str]:
         futures = [slow.submit(1) for _ in range(3)]
+        for f in futures:
+            f.wait()
         return [f.state.name for f in futures]
 
     assert sorted(racing()) == ["Cached", "Cached", "Completed"]

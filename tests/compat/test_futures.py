@@ -127,3 +127,29 @@ def test_prefect_names_are_the_same_classes() -> None:
     assert PrefectFutureList is TaskFutureList
     assert DoneAndNotDoneFutures is DoneAndNotDone
     assert PrefectFutureList[int] is not None  # usable in annotations
+
+
+def test_a_futures_state_is_where_the_run_is_now_without_waiting() -> None:
+    import threading
+
+    from transom import flow, task
+
+    release = threading.Event()
+
+    @task
+    def held() -> int:
+        release.wait(10)
+        return 7
+
+    @flow
+    def main() -> tuple[str, bool, str, int]:
+        future = held.submit()
+        future.wait(timeout=0.05)  # a wait that runs out leaves the run going
+        before, done = future.state.type.value, future.done()
+        release.set()
+        value = future.result()
+        return before, done, future.state.name, value
+
+    before, done, after, value = main()
+    assert before in ("PENDING", "RUNNING") and not done
+    assert after == "Completed" and value == 7

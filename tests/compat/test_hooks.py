@@ -138,6 +138,7 @@ def test_task_on_failure_and_hooks_of_submitted_runs(runtime: Any) -> None:
     @flow
     def main() -> list[int]:
         futures = check.map([1, 2, 3])
+        futures.wait()
         return [f.result(raise_on_failure=False) for f in futures if f.state.is_completed()]
 
     assert main() == [2]

@@ -86,7 +86,9 @@ def test_a_failed_upstream_in_wait_for_makes_the_run_not_ready(runtime: Any) -> 
     @flow
     def main() -> None:
         failed = broken.submit()
-        seen.append(after.submit(wait_for=[failed]).state)
+        waiting = after.submit(wait_for=[failed])
+        waiting.wait()
+        seen.append(waiting.state)
         seen.append(after(wait_for=[failed], return_state=True))
         with pytest.raises(RunFailed, match=r"NotReady.*upstream task run 'broken-0' ended Failed"):
             after(wait_for=[failed])

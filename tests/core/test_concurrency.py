@@ -99,7 +99,9 @@ def test_failed_upstream_makes_downstream_not_ready(runtime: Any) -> None:
 
     @flow
     def main() -> None:
-        seen.append(add.submit(broken.submit(), 1).state)
+        future = add.submit(broken.submit(), 1)
+        future.wait()
+        seen.append(future.state)
 
     main()
     (state,) = seen

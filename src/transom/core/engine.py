@@ -656,7 +656,7 @@ def submit_task(task: Task[..., Any], args: tuple[Any, ...], kwargs: Mapping[str
     if flow_ctx is None:
         raise RuntimeError(f"{task.name}.submit() must be called inside a flow run")
     run = _start_task(task, args, kwargs, wait_for)
-    return TaskFuture(flow_ctx.task_runner.submit(run), run.run_id, run.name)
+    return TaskFuture(flow_ctx.task_runner.submit(run), run.run_id, run.name, run)
 
 
 def _start_flow(flow: Flow[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any],

@@ -43,12 +43,14 @@ R = TypeVar("R")
 class TaskFuture(Generic[R]):
     """A task run that was submitted; resolves to its final State."""
 
-    __slots__ = ("_future", "task_name", "task_run_id")
+    __slots__ = ("_future", "_run", "task_name", "task_run_id")
 
-    def __init__(self, future: cf.Future[State], task_run_id: uuid.UUID, task_name: str) -> None:
+    def __init__(self, future: cf.Future[State], task_run_id: uuid.UUID, task_name: str,
+                 run: object = None) -> None:
         self._future = future
         self.task_run_id = task_run_id
         self.task_name = task_name
+        self._run = run  # the run itself, whose `state` is where it is now
 
     def wait(self, timeout: float | None = None) -> None:
         cf.wait([self._future], timeout=timeout)
@@ -58,7 +60,15 @@ class TaskFuture(Generic[R]):
 
     @property
     def state(self) -> State:
-        """The final state if done (waits for it)."""
+        """The run's state now, without waiting (as Prefect's): its final state once it is
+        done, else Pending or Running."""
+        if self._future.done():
+            return self._future.result()
+        current = getattr(self._run, "state", None)
+        return current if isinstance(current, State) else st.Pending()
+
+    def final_state(self) -> State:
+        """The run's final state (waits for it)."""
         return self._future.result()
 
     def result(self, timeout: float | None = None, raise_on_failure: bool = True) -> R:
@@ -333,7 +343,7 @@ def upstream_ids(args: tuple[Any, ...], kwargs: dict[str, Any],
 
 def _final(value: TaskFuture[Any] | State[Any]) -> tuple[State[Any], str]:
     if isinstance(value, TaskFuture):
-        return value.state, f"upstream task run {value.task_name!r}"
+        return value.final_state(), f"upstream task run {value.task_name!r}"
     return value, "an upstream state"
 
 
@@ -402,10 +412,10 @@ def state_of_return(value: Any) -> State[Any] | None:
             return value.copy(timestamp=st.now_utc())
         return _aggregate([value], lambda values: values[0])
     if isinstance(value, TaskFuture):
-        return _aggregate([value.state], lambda values: values[0])
+        return _aggregate([value.final_state()], lambda values: values[0])
     if (isinstance(value, _COLLECTIONS) and value
             and all(isinstance(v, State | TaskFuture) for v in value)):
-        states = [v.state if isinstance(v, TaskFuture) else v for v in value]
+        states = [v.final_state() if isinstance(v, TaskFuture) else v for v in value]
         shape: Callable[[list[Any]], Any] = tuple if isinstance(value, tuple) else list
         return _aggregate(states, shape)
     return None

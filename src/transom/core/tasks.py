@@ -293,7 +293,7 @@ class Task(Generic[P, R]):
         return_state = bool(kwargs.pop("return_state", False))
         wait_for = kwargs.pop("wait_for", None)
         future = engine.submit_task(self, args, kwargs, wait_for=wait_for)
-        return future.state if return_state else future
+        return future.final_state() if return_state else future
 
     # `map` takes iterables of the parameters (or `unmapped(...)`), which a ParamSpec cannot
     # express: its arguments are not checked, its futures are typed.
@@ -319,7 +319,7 @@ class Task(Generic[P, R]):
         calls = expand_map_arguments(self.name, args, kwargs)
         futures: TaskFutureList[Any] = TaskFutureList(
             engine.submit_task(self, a, k, wait_for=wait_for) for a, k in calls)
-        return [future.state for future in futures] if return_state else futures
+        return [future.final_state() for future in futures] if return_state else futures
 
     def __get__(self, instance: Any, owner: Any) -> Any:
         # Decorated methods: bind the instance like a plain function would.
