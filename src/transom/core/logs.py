@@ -74,9 +74,9 @@ def get_run_logger() -> RunLogger:
     flow_ctx = current_flow_run()
     if flow_ctx is not None:
         return flow_run_logger(flow_ctx)
-    from transom.exceptions import TransomError
+    from transom.exceptions import MissingContextError
 
-    raise TransomError("get_run_logger() was called outside a flow or task run; "
+    raise MissingContextError("get_run_logger() was called outside a flow or task run; "
                        "use logging.getLogger(__name__) there instead")
 
 
