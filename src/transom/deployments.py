@@ -9,12 +9,15 @@ module-level `serve(*deployments)` and `deploy(*deployments, work_pool_name=...)
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 import logging
 import os
 import re
 import sys
+import time
+import uuid
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Deployment",
+    "arun_deployment",
     "deploy",
     "deploy_flow",
     "deployment_for",
@@ -39,6 +43,7 @@ __all__ = [
     "from_source",
     "next_run_times",
     "parse_interval",
+    "run_deployment",
     "schedules_from",
     "serve",
     "serve_flow",
@@ -390,6 +395,94 @@ def _describe(schedules: Sequence[ScheduleIn | ScheduleRead]) -> str:
         return "no schedule"
     return "; ".join(Schedule(s.cron, s.interval, s.anchor_date, s.rrule, s.timezone).describe()
                      for s in schedules)
+
+
+# -- run_deployment: a run of a deployment started from code, waited for ----------------------
+def run_deployment(
+    name: str | uuid.UUID, parameters: Mapping[str, Any] | None = None,
+    scheduled_time: datetime | None = None, flow_run_name: str | None = None,
+    timeout: float | None = None, poll_interval: float | None = 5,
+    tags: Sequence[str] | None = None, idempotency_key: str | None = None,
+    work_queue_name: str | None = None, as_subflow: bool = True,
+    job_variables: Mapping[str, Any] | None = None, *, settings: Settings | None = None,
+) -> Any:
+    """Start a run of the deployment `name` (`flow/deployment`, or its id) and wait until it
+    ends, or `timeout` seconds (0: do not wait); returns the run as it is then (a FlowRunRead:
+    `.state`, `.state_name`, `.parameters`, ...), ended or not. Inside a flow or task the new
+    run is its subflow unless `as_subflow=False`. A worker of the deployment's pool runs it.
+
+    As in Prefect, from a coroutine (an async flow) it returns an awaitable: `await
+    run_deployment(...)`; `arun_deployment` is the async form by name."""
+    arguments: dict[str, Any] = dict(name=name, parameters=parameters, scheduled_time=scheduled_time,
+                     flow_run_name=flow_run_name, timeout=timeout, poll_interval=poll_interval,
+                     tags=tags, idempotency_key=idempotency_key,
+                     work_queue_name=work_queue_name, as_subflow=as_subflow,
+                     job_variables=job_variables, settings=settings)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return _run_deployment(**arguments)
+    return arun_deployment(**arguments)
+
+
+async def arun_deployment(name: str | uuid.UUID, **options: Any) -> Any:
+    """`run_deployment` as a coroutine: the waiting happens on a thread, the loop runs on."""
+    return await asyncio.to_thread(_run_deployment, name, **options)  # context goes along
+
+
+def _run_deployment(
+    name: str | uuid.UUID, *, parameters: Mapping[str, Any] | None = None,
+    scheduled_time: datetime | None = None, flow_run_name: str | None = None,
+    timeout: float | None = None, poll_interval: float | None = 5,
+    tags: Sequence[str] | None = None, idempotency_key: str | None = None,
+    work_queue_name: str | None = None, as_subflow: bool = True,
+    job_variables: Mapping[str, Any] | None = None, settings: Settings | None = None,
+) -> Any:
+    from transom.core.context import current_flow_run, current_task_run
+    from transom.core.states import FINAL_TYPES
+    from transom.schemas import DeploymentRunCreate
+    from transom.services import open_backend
+
+    if job_variables:
+        raise UserInputError(
+            f"job_variables ({', '.join(sorted(job_variables))}) are not supported: a Transom "
+            "worker runs the flow run as a process with the worker's own environment")
+    interval = 5.0 if poll_interval is None else float(poll_interval)
+    if not interval > 0 or (timeout is not None and not timeout >= 0):
+        raise UserInputError(f"run_deployment needs poll_interval > 0 and timeout >= 0 (or "
+                             f"None), not poll_interval={poll_interval!r}, timeout={timeout!r}")
+    parent_flow = parent_task = None
+    if as_subflow:
+        task_ctx, flow_ctx = current_task_run(), current_flow_run()
+        parent_task = task_ctx.task_run_id if task_ctx is not None else None
+        parent_flow = (flow_ctx.flow_run_id if flow_ctx is not None
+                       else task_ctx.flow_run_id if task_ctx is not None else None)
+    body = _checked_body(DeploymentRunCreate, dict(
+        parameters=dict(parameters or {}), scheduled_time=scheduled_time, name=flow_run_name,
+        tags=list(tags or ()), idempotency_key=idempotency_key, work_queue_name=work_queue_name,
+        parent_flow_run_id=parent_flow, parent_task_run_id=parent_task))
+    deadline = None if timeout is None else time.monotonic() + timeout
+    with open_backend(settings) as backend:
+        run = backend.create_deployment_run(name, body)
+        while run.state_type not in FINAL_TYPES:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                break
+            time.sleep(interval if left is None else min(interval, left))
+            run = backend.read_flow_run(run.id)
+    return run
+
+
+def _checked_body(model: Any, values: dict[str, Any]) -> Any:
+    import pydantic
+
+    try:
+        return model(**values)
+    except pydantic.ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(p) for p in error.get("loc", ())) or "run"
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        raise UserInputError(f"run_deployment: {where}: {message}") from None
 
 
 # -- flows from a folder or a git repository (`Flow.from_source`) ------------------------------

@@ -92,6 +92,16 @@ class _RunFields(_Model):
     updated: datetime
 
     @property
+    def state(self) -> State[Any] | None:
+        """The run's state as a State, as Prefect's `flow_run.state` (`.is_completed()`,
+        `.type`, `.name`, `.message`); the result and exception stay with the run's process."""
+        if self.state_type is None:
+            return None
+        return State(self.state_type, self.state_name or self.state_type.value.title(),
+                     timestamp=self.state_timestamp or self.updated, message=self.state_message,
+                     run_id=self.id)
+
+    @property
     def duration(self) -> float | None:
         """Seconds from start to end; for a run still going, until now if it is running (or
         being cancelled), else until its last state (e.g. while it waits to retry)."""
@@ -583,7 +593,8 @@ class DeploymentRead(_Model):
 
 class DeploymentRunCreate(BaseModel):
     """A run of a deployment: its default parameters updated by `parameters`, Scheduled at
-    `scheduled_time` (default: now). A repeated `idempotency_key` returns the first run."""
+    `scheduled_time` (default: now), in the deployment's work queue unless `work_queue_name`
+    says another. A repeated `idempotency_key` returns the first run."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -592,6 +603,10 @@ class DeploymentRunCreate(BaseModel):
     name: str | None = Field(default=None, max_length=255)
     tags: list[str] = []
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
+    work_queue_name: str | None = Field(default=None, min_length=1, max_length=255)
+    # The run that started it (`run_deployment` inside a flow or task): shown as its subflow.
+    parent_flow_run_id: uuid.UUID | None = None
+    parent_task_run_id: uuid.UUID | None = None
 
 
 class WorkerPoll(BaseModel):

@@ -13,6 +13,7 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -306,3 +307,68 @@ def test_prefects_container_options_are_taken_and_said_to_be_unused(
     assert to_deployment(nightly_report, "plain").body.version == nightly_report.version
     with pytest.raises(UserInputError, match=r"job_variables \(env\) are not supported"):
         nightly_report.to_deployment("env", job_variables={"env": {"X": "1"}})
+
+
+# -- run_deployment ----------------------------------------------------------------------------
+@on_sqlite
+def test_run_deployment_in_a_flow_waits_for_the_run_and_links_it_as_a_subflow(
+        harness: Harness) -> None:  # noqa: F811
+    from transom.deployments import run_deployment
+    from transom.runtime import flow_run
+
+    harness.deploy("flows.py:hello", name="greet", parameters={"name": "default"})
+    harness.start_worker()
+
+    @flow(name="starts-another")
+    def starts_another() -> tuple[Any, str]:
+        run = run_deployment("hello/greet", parameters={"name": "ada"}, poll_interval=0.1,
+                             tags=["from-code"], settings=harness.settings)
+        return run, str(flow_run.id)
+
+    run, caller = starts_another()
+    assert run.state is not None and run.state.is_completed() and run.state_name == "Completed"
+    assert run.parameters == {"name": "ada"} and "from-code" in run.tags
+    assert str(run.parent_flow_run_id) == caller and run.parent_task_run_id is None
+    logs = [line.message for line in harness.client.flow_run_logs(run.id).items]
+    assert "hello ada" in logs
+
+    # timeout=0 returns at once, whatever the run's state; as_subflow=False links nothing.
+    @flow(name="fires-and-forgets")
+    def fires_and_forgets() -> Any:
+        return run_deployment("hello/greet", timeout=0, as_subflow=False,
+                              settings=harness.settings)
+
+    started = fires_and_forgets()
+    assert started.state_type is not None and started.parent_flow_run_id is None
+    assert harness.final(started.id).state_name == "Completed"
+
+
+@on_sqlite
+def test_run_deployment_is_awaited_in_an_async_flow(harness: Harness) -> None:  # noqa: F811
+    import asyncio
+
+    from transom.deployments import arun_deployment, run_deployment
+
+    harness.deploy("flows.py:hello", name="greet")
+    harness.start_worker()
+
+    @flow(name="async-starter")
+    async def async_starter() -> tuple[Any, Any]:
+        first = await run_deployment("hello/greet", poll_interval=0.1, settings=harness.settings)
+        second = await arun_deployment("hello/greet", parameters={"name": "bo"},
+                                       poll_interval=0.1, settings=harness.settings,
+                                       timeout=30)
+        return first, second
+
+    first, second = asyncio.run(async_starter())
+    assert first.state_name == second.state_name == "Completed"
+    assert second.parameters == {"name": "bo"}
+
+
+def test_run_deployment_says_what_is_wrong_in_one_sentence() -> None:
+    from transom.deployments import run_deployment
+
+    with pytest.raises(UserInputError, match="poll_interval > 0"):
+        run_deployment("hello/greet", poll_interval=0)
+    with pytest.raises(UserInputError, match=r"job_variables \(image\) are not supported"):
+        run_deployment("hello/greet", job_variables={"image": "x"})

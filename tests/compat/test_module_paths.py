@@ -41,7 +41,7 @@ PATHS: dict[str, list[str]] = {
     "transom.utilities.annotations": ["allow_failure", "quote", "unmapped"],
     "transom.testing.utilities": ["prefect_test_harness"],
     "transom.client.orchestration": ["PrefectClient", "SyncPrefectClient", "get_client"],
-    "transom.deployments": ["deploy", "serve"],
+    "transom.deployments": ["arun_deployment", "deploy", "run_deployment", "serve"],
     "transom.exceptions": ["CancelledRun", "CrashedRun", "FailedRun", "MissingContextError",
                            "MissingResult", "ObjectAlreadyExists", "ObjectNotFound",
                            "ParameterBindError", "ParameterTypeError", "PrefectException",
@@ -55,7 +55,6 @@ PATHS: dict[str, list[str]] = {
 # Prefect names a renamed file may import that Transom does not have yet.
 NOT_YET: dict[str, list[str]] = {
     "transom": ["pause_flow_run", "resume_flow_run", "suspend_flow_run"],
-    "transom.deployments": ["run_deployment"],
     "transom.logging": ["disable_run_logger"],
     "transom.artifacts": ["create_markdown_artifact", "create_table_artifact"],
     "transom.variables": ["Variable"],

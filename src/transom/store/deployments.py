@@ -391,6 +391,11 @@ def create_deployment_run(conn: Connection, ref: str | uuid.UUID, body: Deployme
     when = body.scheduled_time or now
     (run_id,) = _insert_runs(conn, deployment, [(when, key, body.name, parameters,
                                                   [*deployment.tags, *body.tags])], now)
+    links = {k: v for k, v in (("parent_flow_run_id", body.parent_flow_run_id),
+                               ("parent_task_run_id", body.parent_task_run_id),
+                               ("work_queue_name", body.work_queue_name)) if v is not None}
+    if links:
+        conn.execute(sa.update(m.flow_runs).where(fr.id == run_id).values(**links))
     return read_flow_run(conn, run_id)
 
 
