@@ -3,6 +3,8 @@ the client (never a second copy)."""
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
@@ -12,6 +14,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationError,
     field_validator,
     model_validator,
 )
@@ -31,6 +34,8 @@ T = TypeVar("T")
 
 __all__ = [
     "MAX_LOG_LINE",
+    "MAX_VARIABLE_NAME",
+    "MAX_VARIABLE_VALUE",
     "ClaimedRun",
     "DeploymentCreate",
     "DeploymentRead",
@@ -56,12 +61,15 @@ __all__ = [
     "TaskRunRead",
     "ValidationErrorBody",
     "ValidationErrorItem",
+    "VariableCreate",
+    "VariableRead",
     "WorkPoolCreate",
     "WorkPoolRead",
     "WorkPoolUpdate",
     "WorkerPoll",
     "WorkerRead",
     "event_to_wire",
+    "first_error",
     "wire_to_event",
 ]
 
@@ -672,6 +680,65 @@ class WorkerRead(_Model):
     created: datetime
     online: bool = False
     active_runs: int = 0
+
+
+# -- variables -----------------------------------------------------------------------------------
+MAX_VARIABLE_NAME = 255
+MAX_VARIABLE_VALUE = 5000
+"""Prefect's caps: a name of at most 255 characters, a value of at most 5,000 characters of
+JSON (`json.dumps(value)`)."""
+
+_VARIABLE_NAME = re.compile(r"[a-z0-9_-]+")
+
+
+def _check_variable_name(value: str) -> str:
+    if not _VARIABLE_NAME.fullmatch(value):
+        raise ValueError(f"{value!r} cannot be a variable name: use lowercase letters, digits, "
+                         "dashes and underscores only")
+    return value
+
+
+def _check_variable_value(value: Any) -> Any:
+    try:
+        size = len(json.dumps(value, allow_nan=False, ensure_ascii=False))
+    except (TypeError, ValueError):
+        raise ValueError("a variable's value must be JSON: a string, number, boolean, None, "
+                         f"or a list or dict of them (got {type(value).__name__})") from None
+    if size > MAX_VARIABLE_VALUE:
+        raise ValueError(f"a variable's value may be at most {MAX_VARIABLE_VALUE} characters "
+                         f"as JSON; this one is {size}")
+    return value
+
+
+VariableName = Annotated[str, Field(min_length=1, max_length=MAX_VARIABLE_NAME),
+                         AfterValidator(_check_variable_name)]
+Tag = Annotated[str, Field(min_length=1, max_length=255)]
+
+
+class VariableCreate(BaseModel):
+    """A variable to set: a name, a JSON value and tags."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: VariableName
+    value: Annotated[Any, AfterValidator(_check_variable_value)] = None
+    tags: list[Tag] = Field(default=[], max_length=100)
+
+
+class VariableRead(_Model):
+    id: uuid.UUID
+    name: str
+    value: Any = None
+    tags: list[str] = []
+    created: datetime
+    updated: datetime
+
+
+def first_error(exc: ValidationError, what: str) -> str:
+    """A pydantic error in one sentence: where, and the first problem (`what` if no field)."""
+    error = exc.errors()[0]
+    where = ".".join(str(p) for p in error.get("loc", ())) or what
+    return f"{where}: {str(error.get('msg', 'invalid')).removeprefix('Value error, ')}"
 
 
 # -- error answers --------------------------------------------------------------------------------

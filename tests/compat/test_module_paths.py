@@ -50,6 +50,7 @@ PATHS: dict[str, list[str]] = {
                                "TASK_SOURCE", "CacheKeyFnPolicy", "CachePolicy"],
     "transom.transactions": ["CommitMode", "IsolationLevel", "Transaction", "get_transaction",
                              "transaction"],
+    "transom.variables": ["Variable"],
 }
 
 # Prefect names a renamed file may import that Transom does not have yet.
@@ -57,7 +58,6 @@ NOT_YET: dict[str, list[str]] = {
     "transom": ["pause_flow_run", "resume_flow_run", "suspend_flow_run"],
     "transom.logging": ["disable_run_logger"],
     "transom.artifacts": ["create_markdown_artifact", "create_table_artifact"],
-    "transom.variables": ["Variable"],
     "transom.blocks.system": ["Secret"],
 }
 

@@ -73,6 +73,27 @@ def test_integers_past_their_columns_are_a_422(http: httpx.Client) -> None:
     assert http.get("/flow_runs", params={"offset": 2**31 - 1}).status_code == 200
 
 
+def test_variables_refuse_bad_names_values_and_duplicates(http: httpx.Client) -> None:
+    _refused(http.post("/variables", json={"name": "Has Space", "value": 1}), 422,
+             "name: 'Has Space' cannot be a variable name")
+    _refused(http.post("/variables", json={"name": "n" * 256, "value": 1}), 422, "name")
+    _refused(http.post("/variables", json={"name": "big", "value": "x" * 5000}), 422,
+             "value: a variable's value may be at most 5000 characters as JSON")
+    _refused(http.post("/variables", json={"name": "t", "value": 1, "tags": [""]}), 422, "tags")
+    _refused(http.post("/variables", json={"name": "x", "value": 1, "extra": 2}), 422, "extra")
+    assert http.post("/variables", json={"name": "x", "value": [1]}).status_code == 201
+    _refused(http.post("/variables", json={"name": "x", "value": 2}), 409, "already exists")
+    answer = http.post("/variables", params={"overwrite": "true"}, json={"name": "x", "value": 2})
+    assert answer.status_code == 201 and answer.json()["value"] == 2
+    _refused(http.get("/variables/nope"), 404, "no variable named 'nope'")
+    _refused(http.delete("/variables/nope"), 404, "no variable named 'nope'")
+    _refused(http.get("/variables", params={"limit": 0}), 422, "limit")
+    assert http.delete("/variables/x").status_code == 204
+    spec = http.get("/openapi.json").json()
+    assert {"/api/variables", "/api/variables/{name}"} <= set(spec["paths"])
+    assert {"409", "422"} <= set(spec["paths"]["/api/variables"]["post"]["responses"])
+
+
 def test_the_422_body_in_the_spec_is_the_body_sent(http: httpx.Client) -> None:
     spec = http.get("/openapi.json").json()
     answer = http.get("/flow_runs", params={"limit": 0})

@@ -28,6 +28,7 @@ from transom.schemas import (
     FlowRunCreate,
     LogIn,
     StateIn,
+    VariableCreate,
     WorkerPoll,
     WorkPoolCreate,
     WorkPoolUpdate,
@@ -217,6 +218,40 @@ class TestBackendContract:
         backend.delete_deployment("etl/nightly")
         backend.delete_work_pool("main")
         assert backend.list_work_pools() == []
+
+    # -- variables -------------------------------------------------------------------------------
+    def test_variables(self, backend: Backend) -> None:
+        values: dict[str, Any] = {
+            "text": "héllo", "int": 42, "float": 2.5, "bool": False, "none": None,
+            "list": [1, "two", None, [3.0]], "dict": {"a": {"b": [True]}, "n": -1},
+        }
+        for name, value in values.items():
+            created = backend.set_variable(VariableCreate(name=f"v-{name}", value=value))
+            assert (created.name, created.value, created.tags) == (f"v-{name}", value, [])
+        for name, value in values.items():
+            read = backend.read_variable(f"v-{name}")
+            assert read.value == value and type(read.value) is type(value)
+        listed = backend.list_variables()
+        assert [v.name for v in listed] == sorted(f"v-{name}" for name in values)
+        assert [v.name for v in backend.list_variables(limit=2, offset=1)] == [
+            v.name for v in listed[1:3]]
+
+        first = backend.set_variable(VariableCreate(name="answer", value=41, tags=["a", "b"]))
+        error = _raises(AlreadyExists, backend.set_variable,
+                        VariableCreate(name="answer", value=42))
+        assert "answer" in str(error) and "overwrite" in str(error)
+        assert backend.read_variable("answer").value == 41  # untouched by the refused set
+        replaced = backend.set_variable(VariableCreate(name="answer", value=42, tags=["c"]),
+                                        overwrite=True)
+        assert (replaced.id, replaced.value, replaced.tags) == (first.id, 42, ["c"])
+        assert replaced.created == first.created and replaced.updated >= first.updated
+        new = backend.set_variable(VariableCreate(name="fresh", value="x"), overwrite=True)
+        assert backend.read_variable("fresh").id == new.id  # overwrite creates one too
+
+        backend.delete_variable("answer")
+        _raises(NotFound, backend.read_variable, "answer")
+        _raises(NotFound, backend.delete_variable, "answer")
+        _raises(NotFound, backend.read_variable, "Not A Name")
 
     # -- deployments -----------------------------------------------------------------------------
     def test_deployments(self, backend: Backend) -> None:

@@ -20,6 +20,7 @@ from transom.schemas import (
     DeploymentRunCreate,
     DeploymentUpdate,
     ScheduleIn,
+    VariableCreate,
     WorkerPoll,
     WorkPoolCreate,
     WorkPoolUpdate,
@@ -381,7 +382,7 @@ def _states_messages(db: Database, run_id: uuid.UUID) -> list[str]:
         return [s.message or "" for s in queries.list_states(conn, flow_run_id=run_id)]
 
 
-@pytest.mark.parametrize("revision", ["0001", "0002", "0003"])
+@pytest.mark.parametrize("revision", ["0001", "0002", "0003", "0004"])
 def test_an_older_database_is_upgraded_with_its_runs(database_url: str, revision: str) -> None:
     from alembic import command
     from alembic.config import Config
@@ -408,7 +409,7 @@ def test_an_older_database_is_upgraded_with_its_runs(database_url: str, revision
     engine.dispose()
     db = open_database(database_url)
     try:
-        assert db.revision() == HEAD_REVISION == "0004"
+        assert db.revision() == HEAD_REVISION == "0005"
         with db.read() as conn:
             run = queries.read_flow_run(conn, run_id)
         assert run.state_name == "Running" and run.worker_id is None
@@ -419,5 +420,9 @@ def test_an_older_database_is_upgraded_with_its_runs(database_url: str, revision
         assert backend.crash_runs_without_heartbeat() == 0
         _pool(db)
         assert _deploy(db, every=60) is not None
+        # Variables (0005): a table of their own, empty, set and read back.
+        assert backend.list_variables() == []
+        backend.set_variable(VariableCreate(name="after-upgrade", value={"n": [1, None]}))
+        assert backend.read_variable("after-upgrade").value == {"n": [1, None]}
     finally:
         db.close()

@@ -18,6 +18,7 @@ from transom.cli import run as run_cli
 from transom.cli import runs as runs_cli
 from transom.cli import server as server_cli
 from transom.cli import service as service_cli
+from transom.cli import variable as variable_cli
 from transom.cli import work_pool as work_pool_cli
 from transom.cli import worker as worker_cli
 from transom.cli.help import Typer
@@ -47,6 +48,8 @@ app.add_typer(deployment_cli.app, name="deployment",
               help="List, inspect, run, pause, resume and delete deployments.")
 app.add_typer(work_pool_cli.app, name="work-pool", help="Manage work pools.")
 app.add_typer(worker_cli.app, name="worker", help="Start and list workers.")
+app.add_typer(variable_cli.app, name="variable",
+              help="Set, get, list and unset variables (Variable.get in flows).")
 app.command("version", help="Show the version of Transom, Python, the platform and the database.")(
     version)
 

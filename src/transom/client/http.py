@@ -39,6 +39,8 @@ from transom.schemas import (
     StateIn,
     StateRecord,
     TaskRunRead,
+    VariableCreate,
+    VariableRead,
     WorkerPoll,
     WorkerRead,
     WorkPoolCreate,
@@ -251,6 +253,22 @@ class TransomClient:
         params = {"work_pool": work_pool} if work_pool else None
         return [WorkerRead.model_validate(w)
                 for w in self.request("GET", "/workers", params=params)]
+
+    # -- variables ----------------------------------------------------------------------------
+    def set_variable(self, body: VariableCreate, *, overwrite: bool = False) -> VariableRead:
+        data = self.request("POST", "/variables", json=body.model_dump(mode="json"),
+                            params={"overwrite": "true"} if overwrite else None)
+        return VariableRead.model_validate(data)
+
+    def read_variable(self, name: str) -> VariableRead:
+        return VariableRead.model_validate(self.request("GET", f"/variables/{_segment(name)}"))
+
+    def list_variables(self, *, limit: int = 200, offset: int = 0) -> list[VariableRead]:
+        return [VariableRead.model_validate(v) for v in
+                self.request("GET", "/variables", params={"limit": limit, "offset": offset})]
+
+    def delete_variable(self, name: str) -> None:
+        self.request("DELETE", f"/variables/{_segment(name)}")
 
     def housekeeping(self, now: datetime | None = None) -> None:
         """Nothing to do: the server runs its background work itself."""

@@ -8,13 +8,14 @@ from types import TracebackType
 from transom.services.context import Context
 from transom.services.deployments import Deployments
 from transom.services.flow_runs import FlowRuns
+from transom.services.variables import Variables
 from transom.services.work_pools import WorkPools
 from transom.services.workers import Workers
 
 __all__ = ["EmbeddedBackend"]
 
 
-class EmbeddedBackend(FlowRuns, WorkPools, Deployments, Workers):
+class EmbeddedBackend(FlowRuns, WorkPools, Deployments, Workers, Variables):
     """The operations straight on a database (what the server itself runs)."""
 
     def __init__(self, ctx: Context, *, owns_database: bool = True) -> None:

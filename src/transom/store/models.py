@@ -15,6 +15,7 @@ __all__ = [
     "metadata",
     "states",
     "task_runs",
+    "variables",
     "work_pools",
     "workers",
 ]
@@ -191,4 +192,16 @@ workers = sa.Table(
     sa.Column("last_heartbeat", UTCDateTime, nullable=False),
     sa.Column("created", UTCDateTime, nullable=False),
     sa.Index("ix_workers_work_pool_id", "work_pool_id"),
+)
+
+
+# -- variables (revision 0005) --------------------------------------------------------------------
+variables = sa.Table(
+    "variables", metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("value", sa.JSON(none_as_null=False)),  # None is the JSON value null
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("created", UTCDateTime, nullable=False),
+    sa.Column("updated", UTCDateTime, nullable=False),
 )
