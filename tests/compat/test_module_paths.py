@@ -51,13 +51,15 @@ PATHS: dict[str, list[str]] = {
     "transom.transactions": ["CommitMode", "IsolationLevel", "Transaction", "get_transaction",
                              "transaction"],
     "transom.variables": ["Variable"],
+    "transom.artifacts": ["create_image_artifact", "create_link_artifact",
+                          "create_markdown_artifact", "create_progress_artifact",
+                          "create_table_artifact", "update_progress_artifact"],
 }
 
 # Prefect names a renamed file may import that Transom does not have yet.
 NOT_YET: dict[str, list[str]] = {
     "transom": ["pause_flow_run", "resume_flow_run", "suspend_flow_run"],
     "transom.logging": ["disable_run_logger"],
-    "transom.artifacts": ["create_markdown_artifact", "create_table_artifact"],
     "transom.blocks.system": ["Secret"],
 }
 

@@ -94,6 +94,22 @@ def test_variables_refuse_bad_names_values_and_duplicates(http: httpx.Client) ->
     assert {"409", "422"} <= set(spec["paths"]["/api/variables"]["post"]["responses"])
 
 
+def test_artifacts_refuse_bad_keys_types_sizes_and_updates(http: httpx.Client) -> None:
+    _refused(http.post("/artifacts", json={"type": "markdown", "key": "Bad_Key", "data": "x"}),
+             422, "key: 'Bad_Key' cannot be an artifact key")
+    _refused(http.post("/artifacts", json={"type": "video", "data": "x"}), 422, "type")
+    _refused(http.post("/artifacts", json={"type": "markdown", "data": "x" * 1_000_000}), 422,
+             "data: an artifact's data may be at most 1000000 characters as JSON")
+    table = http.post("/artifacts", json={"type": "table", "key": "t", "data": [[1]]}).json()
+    _refused(http.patch(f"/artifacts/{table['id']}", json={"data": 5}), 400,
+             "only progress artifacts are updated")
+    _refused(http.patch(f"/artifacts/{uuid.uuid4()}", json={"data": 5}), 404, "no artifact")
+    _refused(http.patch("/artifacts/not-an-id", json={"data": 5}), 422, "artifact_id")
+    _refused(http.get("/artifacts/key/nope"), 404, "no artifact with key 'nope'")
+    _refused(http.delete("/artifacts/key/nope"), 404, "no artifact with key 'nope'")
+    assert http.delete("/artifacts/key/t").json() == {"deleted": 1}
+
+
 def test_the_422_body_in_the_spec_is_the_body_sent(http: httpx.Client) -> None:
     spec = http.get("/openapi.json").json()
     answer = http.get("/flow_runs", params={"limit": 0})

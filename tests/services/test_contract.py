@@ -22,6 +22,8 @@ from transom.exceptions import (
     WorkerNameTaken,
 )
 from transom.schemas import (
+    ArtifactCreate,
+    ArtifactUpdate,
     DeploymentCreate,
     DeploymentRunCreate,
     DeploymentUpdate,
@@ -252,6 +254,41 @@ class TestBackendContract:
         _raises(NotFound, backend.read_variable, "answer")
         _raises(NotFound, backend.delete_variable, "answer")
         _raises(NotFound, backend.read_variable, "Not A Name")
+
+    # -- artifacts -------------------------------------------------------------------------------
+    def test_artifacts(self, backend: Backend) -> None:
+        run = backend.create_flow_run(FlowRunCreate(flow_name="etl"))
+        task_id = uuid.uuid4()
+        first = backend.create_artifact(ArtifactCreate(
+            key="report", type="markdown", data="# v1", description="nightly",
+            flow_run_id=run.id, task_run_id=task_id))
+        assert (first.key, first.version, first.type, first.data, first.description) == (
+            "report", 1, "markdown", "# v1", "nightly")
+        assert (first.flow_run_id, first.task_run_id) == (run.id, task_id)
+        second = backend.create_artifact(ArtifactCreate(key="report", type="markdown",
+                                                        data="# v2"))
+        assert second.version == 2 and backend.read_artifact("report").id == second.id
+        table = backend.create_artifact(ArtifactCreate(
+            key="rows", type="table", data=[{"a": 1, "b": None}], flow_run_id=run.id))
+        keyless = backend.create_artifact(ArtifactCreate(type="image", data="https://x/i.png"))
+        assert keyless.key is None and keyless.version is None
+
+        assert [a.id for a in backend.list_artifacts(key="report")] == [second.id, first.id]
+        assert {a.id for a in backend.list_artifacts()} == {second.id, table.id}  # keys' newest
+        assert {a.id for a in backend.list_artifacts(flow_run_id=run.id)} == {first.id, table.id}
+        assert backend.list_artifacts(key="report", limit=1, offset=1)[0].id == first.id
+
+        progress = backend.create_artifact(ArtifactCreate(type="progress", data=0.0))
+        moved = backend.update_artifact(progress.id, ArtifactUpdate(data=42.5,
+                                                                    description="halfway"))
+        assert (moved.id, moved.data, moved.description) == (progress.id, 42.5, "halfway")
+        _raises(UserInputError, backend.update_artifact, table.id, ArtifactUpdate(data=1))
+        _raises(NotFound, backend.update_artifact, uuid.uuid4(), ArtifactUpdate(data=1))
+
+        assert backend.delete_artifact("report") == 2
+        _raises(NotFound, backend.read_artifact, "report")
+        _raises(NotFound, backend.delete_artifact, "report")
+        assert backend.list_artifacts(key="report") == []
 
     # -- deployments -----------------------------------------------------------------------------
     def test_deployments(self, backend: Backend) -> None:

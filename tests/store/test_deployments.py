@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from transom.core.states import StateType
 from transom.exceptions import InvalidTransition, NotFound, UserInputError
 from transom.schemas import (
+    ArtifactCreate,
     DeploymentCreate,
     DeploymentRunCreate,
     DeploymentUpdate,
@@ -382,7 +383,7 @@ def _states_messages(db: Database, run_id: uuid.UUID) -> list[str]:
         return [s.message or "" for s in queries.list_states(conn, flow_run_id=run_id)]
 
 
-@pytest.mark.parametrize("revision", ["0001", "0002", "0003", "0004"])
+@pytest.mark.parametrize("revision", ["0001", "0002", "0003", "0004", "0005"])
 def test_an_older_database_is_upgraded_with_its_runs(database_url: str, revision: str) -> None:
     from alembic import command
     from alembic.config import Config
@@ -409,7 +410,7 @@ def test_an_older_database_is_upgraded_with_its_runs(database_url: str, revision
     engine.dispose()
     db = open_database(database_url)
     try:
-        assert db.revision() == HEAD_REVISION == "0005"
+        assert db.revision() == HEAD_REVISION == "0006"
         with db.read() as conn:
             run = queries.read_flow_run(conn, run_id)
         assert run.state_name == "Running" and run.worker_id is None
@@ -424,5 +425,11 @@ def test_an_older_database_is_upgraded_with_its_runs(database_url: str, revision
         assert backend.list_variables() == []
         backend.set_variable(VariableCreate(name="after-upgrade", value={"n": [1, None]}))
         assert backend.read_variable("after-upgrade").value == {"n": [1, None]}
+        # Artifacts (0006): versions by key, linked to the run from before the upgrade.
+        for text in ("v1", "v2"):
+            backend.create_artifact(ArtifactCreate(key="report", type="markdown", data=text,
+                                                   flow_run_id=run_id))
+        latest = backend.read_artifact("report")
+        assert (latest.version, latest.data, latest.flow_run_id) == (2, "v2", run_id)
     finally:
         db.close()

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import typer
 from rich.text import Text
 
+from transom.cli import artifact as artifact_cli
 from transom.cli import config as config_cli
 from transom.cli import db as db_cli
 from transom.cli import deploy as deploy_cli
@@ -50,6 +51,8 @@ app.add_typer(work_pool_cli.app, name="work-pool", help="Manage work pools.")
 app.add_typer(worker_cli.app, name="worker", help="Start and list workers.")
 app.add_typer(variable_cli.app, name="variable",
               help="Set, get, list and unset variables (Variable.get in flows).")
+app.add_typer(artifact_cli.app, name="artifact",
+              help="List, inspect and delete the artifacts runs published.")
 app.command("version", help="Show the version of Transom, Python, the platform and the database.")(
     version)
 

@@ -24,6 +24,9 @@ from transom.core.states import StateType
 from transom.core.storable import storable_event
 from transom.exceptions import ApiError, UserInputError, error_from_http
 from transom.schemas import (
+    ArtifactCreate,
+    ArtifactRead,
+    ArtifactUpdate,
     DeploymentCreate,
     DeploymentRead,
     DeploymentRunCreate,
@@ -269,6 +272,31 @@ class TransomClient:
 
     def delete_variable(self, name: str) -> None:
         self.request("DELETE", f"/variables/{_segment(name)}")
+
+    # -- artifacts ----------------------------------------------------------------------------
+    def create_artifact(self, body: ArtifactCreate) -> ArtifactRead:
+        return ArtifactRead.model_validate(
+            self.request("POST", "/artifacts", json=body.model_dump(mode="json")))
+
+    def update_artifact(self, artifact_id: uuid.UUID, body: ArtifactUpdate) -> ArtifactRead:
+        return ArtifactRead.model_validate(self.request(
+            "PATCH", f"/artifacts/{artifact_id}", json=body.model_dump(mode="json")))
+
+    def read_artifact(self, key: str) -> ArtifactRead:
+        return ArtifactRead.model_validate(
+            self.request("GET", f"/artifacts/key/{_segment(key)}"))
+
+    def list_artifacts(self, *, key: str | None = None, flow_run_id: uuid.UUID | None = None,
+                       limit: int = 200, offset: int = 0) -> list[ArtifactRead]:
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        params.update({k: str(v) for k, v in (("key", key), ("flow_run_id", flow_run_id))
+                       if v is not None})
+        return [ArtifactRead.model_validate(a)
+                for a in self.request("GET", "/artifacts", params=params)]
+
+    def delete_artifact(self, key: str) -> int:
+        deleted: int = self.request("DELETE", f"/artifacts/key/{_segment(key)}")["deleted"]
+        return deleted
 
     def housekeeping(self, now: datetime | None = None) -> None:
         """Nothing to do: the server runs its background work itself."""

@@ -52,11 +52,12 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     app.add_middleware(Guards, settings=settings)  # outermost: before auth and routing
 
-    from transom.server import deployments, routes, variables
+    from transom.server import artifacts, deployments, routes, variables
 
     app.include_router(routes.router, prefix="/api")
     app.include_router(deployments.router, prefix="/api")
     app.include_router(variables.router, prefix="/api")
+    app.include_router(artifacts.router, prefix="/api")
     _document_validation_errors(app)
     return app
 

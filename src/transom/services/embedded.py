@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from types import TracebackType
 
+from transom.services.artifacts import Artifacts
 from transom.services.context import Context
 from transom.services.deployments import Deployments
 from transom.services.flow_runs import FlowRuns
@@ -15,7 +16,8 @@ from transom.services.workers import Workers
 __all__ = ["EmbeddedBackend"]
 
 
-class EmbeddedBackend(FlowRuns, WorkPools, Deployments, Workers, Variables):
+class EmbeddedBackend(FlowRuns, WorkPools, Deployments, Workers, Variables,
+                      Artifacts):
     """The operations straight on a database (what the server itself runs)."""
 
     def __init__(self, ctx: Context, *, owns_database: bool = True) -> None:

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from transom.store.types import UTCDateTime
 
 __all__ = [
+    "artifacts",
     "deployment_schedules",
     "deployments",
     "flow_runs",
@@ -204,4 +205,22 @@ variables = sa.Table(
     sa.Column("tags", sa.JSON, nullable=False),
     sa.Column("created", UTCDateTime, nullable=False),
     sa.Column("updated", UTCDateTime, nullable=False),
+)
+
+
+# -- artifacts (revision 0006) --------------------------------------------------------------------
+artifacts = sa.Table(
+    "artifacts", metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("key", sa.String(255)),  # versions share a key; the newest is the key's artifact
+    sa.Column("version", sa.Integer),  # 1, 2, ... per key (clocks tie; Windows' by 15 ms)
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("data", sa.JSON(none_as_null=False)),
+    sa.Column("description", sa.Text),
+    sa.Column("flow_run_id", sa.Uuid),  # no foreign key: a run's events may come after it
+    sa.Column("task_run_id", sa.Uuid),
+    sa.Column("created", UTCDateTime, nullable=False),
+    sa.Column("updated", UTCDateTime, nullable=False),
+    sa.Index("ix_artifacts_key_version", "key", "version", unique=True),
+    sa.Index("ix_artifacts_flow_run_id", "flow_run_id"),
 )
