@@ -254,6 +254,8 @@ class TestBackendContract:
         _raises(NotFound, backend.read_variable, "answer")
         _raises(NotFound, backend.delete_variable, "answer")
         _raises(NotFound, backend.read_variable, "Not A Name")
+        _raises(NotFound, backend.read_variable, "")
+        _raises(NotFound, backend.delete_variable, "")
 
     # -- artifacts -------------------------------------------------------------------------------
     def test_artifacts(self, backend: Backend) -> None:
@@ -289,6 +291,8 @@ class TestBackendContract:
         _raises(NotFound, backend.read_artifact, "report")
         _raises(NotFound, backend.delete_artifact, "report")
         assert backend.list_artifacts(key="report") == []
+        _raises(NotFound, backend.read_artifact, "")
+        _raises(NotFound, backend.delete_artifact, "")
 
     # -- deployments -----------------------------------------------------------------------------
     def test_deployments(self, backend: Backend) -> None:

@@ -22,7 +22,7 @@ from transom._version import __version__
 from transom.core.recorder import Event
 from transom.core.states import StateType
 from transom.core.storable import storable_event
-from transom.exceptions import ApiError, UserInputError, error_from_http
+from transom.exceptions import ApiError, NotFound, UserInputError, error_from_http
 from transom.schemas import (
     ArtifactCreate,
     ArtifactRead,
@@ -264,14 +264,14 @@ class TransomClient:
         return VariableRead.model_validate(data)
 
     def read_variable(self, name: str) -> VariableRead:
-        return VariableRead.model_validate(self.request("GET", f"/variables/{_segment(name)}"))
+        return VariableRead.model_validate(self.request("GET", f"/variables/{_named(name)}"))
 
     def list_variables(self, *, limit: int = 200, offset: int = 0) -> list[VariableRead]:
         return [VariableRead.model_validate(v) for v in
                 self.request("GET", "/variables", params={"limit": limit, "offset": offset})]
 
     def delete_variable(self, name: str) -> None:
-        self.request("DELETE", f"/variables/{_segment(name)}")
+        self.request("DELETE", f"/variables/{_named(name)}")
 
     # -- artifacts ----------------------------------------------------------------------------
     def create_artifact(self, body: ArtifactCreate) -> ArtifactRead:
@@ -284,7 +284,7 @@ class TransomClient:
 
     def read_artifact(self, key: str) -> ArtifactRead:
         return ArtifactRead.model_validate(
-            self.request("GET", f"/artifacts/key/{_segment(key)}"))
+            self.request("GET", f"/artifacts/key/{_named(key, 'artifact with key')}"))
 
     def list_artifacts(self, *, key: str | None = None, flow_run_id: uuid.UUID | None = None,
                        limit: int = 200, offset: int = 0) -> list[ArtifactRead]:
@@ -295,7 +295,8 @@ class TransomClient:
                 for a in self.request("GET", "/artifacts", params=params)]
 
     def delete_artifact(self, key: str) -> int:
-        deleted: int = self.request("DELETE", f"/artifacts/key/{_segment(key)}")["deleted"]
+        deleted: int = self.request(
+            "DELETE", f"/artifacts/key/{_named(key, 'artifact with key')}")["deleted"]
         return deleted
 
     def housekeeping(self, now: datetime | None = None) -> None:
@@ -308,6 +309,13 @@ def _run(id_or_prefix: str | uuid.UUID) -> str:
 
 def _segment(name: str) -> str:
     return quote(name, safe="")
+
+
+def _named(name: str, what: str = "variable named") -> str:
+    """A name as a path segment; an empty one names nothing (its path would be the listing's)."""
+    if not name:
+        raise NotFound(f"no {what} {name!r}")
+    return _segment(name)
 
 
 def _path(ref: str | uuid.UUID) -> str:
