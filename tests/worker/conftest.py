@@ -45,6 +45,13 @@ def sleepy(seconds: float = 60, pidfile: str = ""):
     time.sleep(seconds)
 
 @flow
+def doublefork(pidfile: str, seconds: float = 60):
+    # The shell exits at once; its child left the session: an orphan nobody's tree holds.
+    script = f"setsid sh -c 'echo $$ > {pidfile}; exec sleep 1000' &"
+    subprocess.run(["bash", "-c", script], check=True)
+    time.sleep(seconds)
+
+@flow
 async def waiting(seconds: float = 60):
     import asyncio
     await asyncio.sleep(seconds)

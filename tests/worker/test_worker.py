@@ -97,6 +97,27 @@ def test_cancel_stops_the_whole_tree_and_nothing_else(harness: Harness, tmp_path
     assert harness.final(other).state_name == "Completed"  # the worker and other runs go on
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a subreaper is Linux's")
+def test_cancel_stops_a_double_forked_grandchild(harness: Harness, tmp_path: Path) -> None:
+    harness.deploy("flows.py:doublefork")
+    pidfile = tmp_path / "orphan"
+    run_id = harness.run("doublefork", pidfile=str(pidfile))
+    harness.start_worker()
+    harness.wait(run_id, lambda r: r.state_name == "Running")
+    deadline = time.monotonic() + 10
+    while not pidfile.exists() or not pidfile.read_text().strip():
+        assert time.monotonic() < deadline, harness.lines
+        time.sleep(0.05)
+    orphan = int(pidfile.read_text())
+    try:
+        harness.client.cancel_flow_run(run_id)
+        assert harness.final(run_id, timeout=20).state_name == "Cancelled"
+        assert gone(orphan, 10), "the double-forked grandchild outlived the cancel"
+    finally:
+        if not gone(orphan, 0):
+            psutil.Process(orphan).kill()
+
+
 @pytest.mark.parametrize("flow", ["sleepy", "waiting"])
 def test_a_cancelled_run_is_stopped_by_its_flow_and_recorded_by_it(harness: Harness,
                                                                    flow: str) -> None:

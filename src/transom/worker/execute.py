@@ -3,7 +3,8 @@
 The run comes in `TRANSOM__RUN` (a ClaimedRun as JSON); the engine runs the flow into that
 existing run and records it as usual (through the server when TRANSOM_API_URL is set). Stdin is
 the worker's line to us: its stop message means "cancel this run", and its end means the worker
-is gone, so the run stops as Crashed rather than going on unwatched.
+is gone, so the run stops as Crashed rather than going on unwatched. On Linux this process is
+the subreaper of what the flow starts, so nothing it leaves behind escapes the worker's stop.
 
 Exit codes: 0 the run Completed, 1 it ended otherwise, 3 it could not start (the entrypoint or
 the parameters are wrong; the last line of stderr says why).
@@ -57,9 +58,13 @@ def _stop_run(phase: _Phase, message: str, *, cancelled: bool) -> None:
 def main() -> int:
     from transom.platform.console import setup_utf8_console
     from transom.platform.processes import watch_for_stop
+    from transom.platform.reaper import become_subreaper
     from transom.schemas import ClaimedRun
 
     setup_utf8_console()
+    # What the flow starts and then leaves (a double fork, `setsid cmd &`) stays our descendant,
+    # so the worker's stop of this process's tree on a cancel reaches it (Linux).
+    become_subreaper()
     raw = claimed_run_json()
     if raw is None:
         print("transom: this process was not started by a worker (no claimed run)",
