@@ -257,3 +257,30 @@ def test_api_key_protects_every_api_route(start_server: Callable[..., Any]) -> N
     assert httpx.get(f"{server.url}/flow_runs", headers={"X-API-Key": "k-123"}).status_code == 200
     assert httpx.get(f"{server.url}/flow_runs", headers={"Authorization": "Bearer k-123"}).status_code == 200
     assert httpx.get(f"{server.url}/flow_runs", headers={"Authorization": "Bearer nope"}).status_code == 401
+
+
+def test_the_server_goes_on_after_db_reset_under_it(start_server: Callable[..., Any],
+                                                    database_url: str, tmp_path: Path) -> None:
+    # `transom db reset --yes` from another process while the server runs: the flow ids the
+    # server knew are gone with their rows, and its next runs of those flows must still start.
+    import subprocess
+    import sys
+
+    from tests.cli.conftest import clean_environ
+
+    from transom.client import TransomClient
+    from transom.schemas import FlowRunCreate
+
+    server = start_server()
+    client = TransomClient(server.url, retries=0)
+    client.create_flow_run(FlowRunCreate(flow_name="etl"))
+    client.create_flow_run(FlowRunCreate(flow_name="report"))
+    env = {**clean_environ(tmp_path / "cli home"), "TRANSOM_DATABASE_URL": database_url}
+    done = subprocess.run([sys.executable, "-m", "transom", "db", "reset", "--yes"],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    run = client.create_flow_run(FlowRunCreate(flow_name="etl"))
+    assert client.read_flow_run(run.id).flow_name == "etl"
+    batch = FlowRunCreated(uuid.uuid4(), "report", "batched", process=None)
+    client.send_events([batch])
+    assert client.read_flow_run(batch.id).name == "batched"

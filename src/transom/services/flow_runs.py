@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
+from typing import Any
 
 from transom.core.recorder import Event, current_process
 from transom.core.states import StateType
+from transom.exceptions import WriteConflict
 from transom.platform.processes import stop_process_tree
 from transom.schemas import (
     FlowRead,
@@ -44,19 +47,27 @@ class FlowRuns:
 
     def create_flow_run(self, body: FlowRunCreate) -> FlowRunRead:
         """A new flow run, Pending unless `body.state` says otherwise."""
-        flow_ids = self._known_flow(body.flow_name)
-        with self.ctx.db.write() as conn:
-            run = runs.create_flow_run(conn, body, flow_ids)
-        self.ctx.db.flow_ids.update(flow_ids)  # committed now
-        return run
+        return self._create_flow_run(body, self.ctx.db.write)
 
     def create_flow_run_now(self, body: FlowRunCreate) -> FlowRunRead:
         """`create_flow_run` only if the write lock is free at once (WriteWouldWait if not): for
         the server's event loop, which must never wait for a lock."""
+        return self._create_flow_run(body, self.ctx.db.write_now)
+
+    def _create_flow_run(self, body: FlowRunCreate,
+                         begin: Callable[[], AbstractContextManager[Any]]) -> FlowRunRead:
         flow_ids = self._known_flow(body.flow_name)
-        with self.ctx.db.write_now() as conn:
-            run = runs.create_flow_run(conn, body, flow_ids)
-        self.ctx.db.flow_ids.update(flow_ids)
+        try:
+            with begin() as conn:
+                run = runs.create_flow_run(conn, body, flow_ids)
+        except WriteConflict:
+            if not self.ctx.db.flow_ids.pop(body.flow_name, None):
+                raise
+            # The flow we knew is gone (`transom db reset` under us): look it up, or create it.
+            flow_ids = {}
+            with begin() as conn:
+                run = runs.create_flow_run(conn, body, flow_ids)
+        self.ctx.db.flow_ids.update(flow_ids)  # committed now
         return run
 
     def _known_flow(self, name: str) -> dict[str, uuid.UUID]:

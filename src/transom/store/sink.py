@@ -27,6 +27,7 @@ from transom.core.recorder import (
 )
 from transom.core.states import FINAL_TYPES, TRANSITIONS, StateType, now_utc
 from transom.core.storable import storable_event
+from transom.exceptions import WriteConflict
 from transom.store import models as m
 from transom.store.database import Database, open_database
 from transom.store.transitions import Gate
@@ -107,17 +108,25 @@ def _write_batch(db: Database, events: Sequence[Event], resent: bool,
                  driver_sql: bool | None) -> int:
     # Flow ids learnt in the batch join `db.flow_ids` only once it commits: a rolled-back batch
     # took its new flow rows with it, and a cached id of a missing row would fail every retry.
-    flow_ids = dict(db.flow_ids)
-    try:
-        with db.write() as conn:
-            if resent:
-                events = unwritten(conn, events)
-            refused = write_events(conn, events, flow_ids, driver_sql=driver_sql)
-    except BaseException:
-        db.flow_ids.clear()  # the database may have been reset under us, too
-        raise
-    db.flow_ids.update(flow_ids)
-    return len(events) - len(refused)
+    cached = bool(db.flow_ids)
+    while True:
+        flow_ids = dict(db.flow_ids)
+        try:
+            with db.write() as conn:
+                if resent:
+                    events = unwritten(conn, events)
+                refused = write_events(conn, events, flow_ids, driver_sql=driver_sql)
+        except WriteConflict:
+            db.flow_ids.clear()
+            if cached:  # a flow we knew is gone (`transom db reset` under us): look flows up
+                cached = False
+                continue
+            raise
+        except BaseException:
+            db.flow_ids.clear()  # the database may have been reset under us, too
+            raise
+        db.flow_ids.update(flow_ids)
+        return len(events) - len(refused)
 
 
 def is_refused_value(exc: BaseException) -> bool:
