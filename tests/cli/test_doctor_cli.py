@@ -91,3 +91,17 @@ def test_doctor_under_a_legacy_console_encoding(transom: Transom, tmp_path: Path
     done = transom("doctor", env=legacy)
     assert "домашний 数据" in done.stdout  # decoded strictly as UTF-8 by the fixture
     assert "charmap" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_an_emptied_database_fails_doctor_and_every_command(transom: Transom, home: Path,
+                                                            tmp_path: Path) -> None:
+    (tmp_path / "flows.py").write_text("from transom import flow\n\n@flow\ndef hello():\n"
+                                       "    return 1\n", encoding="utf-8")
+    assert transom("run", "flows.py:hello").code == 0
+    (home / "transom.db").write_bytes(b"")
+    checked = transom("doctor", "--json", env={"TRANSOM_SERVER_API_PORT": str(free_port())})
+    assert checked.code != 0
+    database = next(c for c in json.loads(checked.stdout)["checks"] if c["name"] == "database")
+    assert database["status"] == "fail" and "is empty (0 bytes)" in database["finding"]
+    transom("runs", "ls").assert_user_error("is empty (0 bytes)", "restore the file")
+    assert (home / "transom.db").stat().st_size == 0

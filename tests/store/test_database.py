@@ -64,6 +64,24 @@ def test_a_corrupt_file_is_named_as_such(tmp_path: Path) -> None:
         open_database(f"sqlite:///{path}")
 
 
+def test_a_database_file_emptied_under_us_is_reported_not_made_anew(tmp_path: Path) -> None:
+    path = tmp_path / "transom.db"
+    open_database(f"sqlite:///{path}").close()
+    path.write_bytes(b"")  # truncated: SQLite alone would take it for a brand-new database
+    with pytest.raises(DatabaseError, match=r"transom\.db is empty \(0 bytes\) although Transom "
+                       r"made a database there on .*restore .* or delete transom\.db\.created"):
+        open_database(f"sqlite:///{path}")
+    assert path.stat().st_size == 0  # nothing written over what a backup could restore
+    # A new empty file Transom never made a database in is simply a new database.
+    other = tmp_path / "new.db"
+    other.write_bytes(b"")
+    open_database(f"sqlite:///{other}").close()
+    # And after the user deletes the marker, the emptied file becomes a new database.
+    (tmp_path / "transom.db.created").unlink()
+    open_database(f"sqlite:///{path}").close()
+    assert path.stat().st_size > 0
+
+
 def test_a_locked_database_says_who_to_blame(tmp_path: Path) -> None:
     path = tmp_path / "transom.db"
     open_database(f"sqlite:///{path}").close()

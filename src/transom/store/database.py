@@ -178,7 +178,41 @@ def open_database(url: str, *, busy_timeout: float = 30.0, migrate: bool = True)
         except BaseException:
             db.close()
             raise
+        if db.path is not None:
+            _record_created(db.path)
     return db
+
+
+def created_marker(path: Path) -> Path:
+    """The file beside a SQLite database that says Transom made a database there (and when)."""
+    return path.with_name(path.name + ".created")
+
+
+def check_not_emptied(path: Path) -> None:
+    """DatabaseError if `path` is an empty file where Transom had made a database: SQLite would
+    take it for a new database and the lost history would go unnoticed. Nothing is written."""
+    marker = created_marker(path)
+    try:
+        if path.stat().st_size != 0 or not marker.is_file():
+            return
+        created = marker.read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return
+    when = f" on {created}" if created else ""
+    raise DatabaseError(
+        f"the database file {path} is empty (0 bytes) although Transom made a database there"
+        f"{when}, so its history is gone from that file; restore the file from a backup, or "
+        f"delete {marker.name} beside it to start a new empty database", permanent=True)
+
+
+def _record_created(path: Path) -> None:
+    marker = created_marker(path)
+    if marker.exists():
+        return
+    try:
+        marker.write_text(time.strftime("%Y-%m-%d %H:%M:%S %z") + "\n", encoding="utf-8")
+    except OSError:
+        pass  # a read-only folder: the check above just has nothing to go by
 
 
 def _migrate_on_open(db: Database, busy_timeout: float) -> None:
@@ -239,6 +273,7 @@ def _check_known(revision: str | None, where: str) -> None:
 def _sqlite_engine(parsed: sa.engine.URL, busy_timeout: float) -> tuple[Engine, str]:
     path = _sqlite_path(parsed)
     if path is not None:
+        check_not_emptied(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
