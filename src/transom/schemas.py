@@ -642,6 +642,7 @@ class WorkerPoll(BaseModel):
     hostname: str | None = Field(default=None, max_length=255)
     pid: int | None = Field(default=None, ge=0, le=2**31 - 1)  # an INTEGER column on PostgreSQL
     run_limit: int | None = Field(default=None, ge=1, le=2**31 - 1)  # the worker's --limit
+    stopping: bool = False  # its last poll: it stops now, so it is offline at once
 
 
 class ClaimedRun(_Model):

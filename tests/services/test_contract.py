@@ -356,6 +356,19 @@ class TestBackendContract:
         _raises(ClaimLost, backend.set_flow_run_state, run.id,
                 _state(StateType.CRASHED, worker_id=claimed.worker_id))
 
+    def test_a_worker_that_stops_is_offline_at_once(self, backend: Backend) -> None:
+        _deploy(backend)
+        instance = uuid.uuid4()
+        _poll(backend, "w1", instance=instance)
+        assert [w.online for w in backend.list_workers()] == [True]
+        assert backend.read_work_pool("main").workers_online == 1
+        backend.poll_worker(WorkerPoll(name="w1", instance=instance, work_pool="main",
+                                       stopping=True))
+        assert [w.online for w in backend.list_workers()] == [False]
+        assert backend.read_work_pool("main").workers_online == 0
+        _poll(backend, "w1")  # its name is free for the next start at once, and online again
+        assert [w.online for w in backend.list_workers()] == [True]
+
     def test_a_worker_name_is_taken_while_its_owner_lives(self, backend: Backend) -> None:
         _deploy(backend)
         _poll(backend, "w1")

@@ -383,7 +383,7 @@ def _states_messages(db: Database, run_id: uuid.UUID) -> list[str]:
         return [s.message or "" for s in queries.list_states(conn, flow_run_id=run_id)]
 
 
-@pytest.mark.parametrize("revision", ["0001", "0002", "0003", "0004", "0005"])
+@pytest.mark.parametrize("revision", ["0001", "0002", "0003", "0004", "0005", "0006"])
 def test_an_older_database_is_upgraded_with_its_runs(database_url: str, revision: str) -> None:
     from alembic import command
     from alembic.config import Config
@@ -410,7 +410,7 @@ def test_an_older_database_is_upgraded_with_its_runs(database_url: str, revision
     engine.dispose()
     db = open_database(database_url)
     try:
-        assert db.revision() == HEAD_REVISION == "0006"
+        assert db.revision() == HEAD_REVISION == "0007"
         with db.read() as conn:
             run = queries.read_flow_run(conn, run_id)
         assert run.state_name == "Running" and run.worker_id is None

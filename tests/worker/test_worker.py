@@ -118,6 +118,20 @@ def test_cancel_stops_a_double_forked_grandchild(harness: Harness, tmp_path: Pat
             psutil.Process(orphan).kill()
 
 
+def test_a_worker_stopped_gracefully_is_offline_at_once(harness: Harness) -> None:
+    harness.deploy("flows.py:hello")
+    worker = harness.start_worker()
+    deadline = time.monotonic() + 10
+    while worker.polls == 0:
+        assert time.monotonic() < deadline, harness.lines
+        time.sleep(0.05)
+    assert [w.online for w in harness.client.list_workers()] == [True]
+    worker.stop(now=False)
+    harness.workers[-1][1].join(20)
+    assert [w.online for w in harness.client.list_workers()] == [False]  # not 30 s later
+    assert harness.client.read_work_pool("main").workers_online == 0
+
+
 @pytest.mark.parametrize("flow", ["sleepy", "waiting"])
 def test_a_cancelled_run_is_stopped_by_its_flow_and_recorded_by_it(harness: Harness,
                                                                    flow: str) -> None:

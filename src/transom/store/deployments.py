@@ -125,7 +125,7 @@ def _pool_stats(now: datetime, worker_timeout: float) -> list[Any]:
                .where(fr.work_pool_id == pools.id, active())
                .correlate(m.work_pools).scalar_subquery())
     online = (sa.select(sa.func.count()).select_from(m.workers)
-              .where(m.workers.c.work_pool_id == pools.id,
+              .where(m.workers.c.work_pool_id == pools.id, m.workers.c.stopped.is_(None),
                      m.workers.c.last_heartbeat >= now - timedelta(seconds=worker_timeout))
               .correlate(m.work_pools).scalar_subquery())
     return [scheduled.label("scheduled_runs"), running.label("active_runs"),

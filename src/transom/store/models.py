@@ -192,6 +192,7 @@ workers = sa.Table(
     sa.Column("run_limit", sa.Integer),
     sa.Column("last_heartbeat", UTCDateTime, nullable=False),
     sa.Column("created", UTCDateTime, nullable=False),
+    sa.Column("stopped", UTCDateTime),  # revision 0005: when it stopped gracefully (offline)
     sa.Index("ix_workers_work_pool_id", "work_pool_id"),
 )
 

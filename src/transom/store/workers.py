@@ -77,7 +77,8 @@ def _heartbeat(conn: Connection, body: WorkerPoll, pool_id: uuid.UUID | None, no
         query = query.with_for_update()
     row = conn.execute(query).first()
     values = {"work_pool_id": pool_id, "instance": body.instance, "hostname": body.hostname,
-              "pid": body.pid, "run_limit": body.run_limit, "last_heartbeat": now}
+              "pid": body.pid, "run_limit": body.run_limit, "last_heartbeat": now,
+              "stopped": now if body.stopping else None}
     if row is None:
         worker_id = uuid.uuid4()
         result = conn.execute(insert_ignore(conn, m.workers).values(id=worker_id, name=body.name,
@@ -86,7 +87,8 @@ def _heartbeat(conn: Connection, body: WorkerPoll, pool_id: uuid.UUID | None, no
             raise WorkerNameTaken(f"a worker named {body.name!r} started at the same moment; "
                                   "give this one another --name")
         return worker_id
-    if row.instance != body.instance and row.last_heartbeat >= now - timedelta(seconds=worker_timeout):
+    if row.instance != body.instance and row.stopped is None \
+            and row.last_heartbeat >= now - timedelta(seconds=worker_timeout):
         where = f" (pid {row.pid} on {row.hostname})" if row.pid else ""
         raise WorkerNameTaken(f"a worker named {body.name!r} is already running{where}; give "
                               "this one another --name, or stop the other first")
@@ -240,7 +242,8 @@ def list_workers(conn: Connection, *, work_pool: str | None = None, now: datetim
     if work_pool is not None:
         query = query.where(wk.work_pool_id == work_pool_id(conn, work_pool))
     cutoff = now - timedelta(seconds=worker_timeout)
-    return [WorkerRead.model_validate({**row._mapping, "online": row.last_heartbeat >= cutoff})
+    return [WorkerRead.model_validate({**row._mapping, "online": row.stopped is None
+                                       and row.last_heartbeat >= cutoff})
             for row in conn.execute(query)]
 
 

@@ -365,12 +365,14 @@ class Worker:
             self._pump()
             if self.children or self.finishing:
                 time.sleep(0.1)
-        # A last poll tells the server these runs are no longer here (they are settled now).
+        # A last poll tells the server these runs are no longer here (they are settled now)
+        # and that this worker is offline from now on.
         try:
             self.backend.poll_worker(WorkerPoll(
                 name=self.name, instance=self.instance, work_pool=self.work_pool,
                 deployment_ids=self.deployment_ids, running=list(self.finishing), limit=0,
-                hostname=socket.gethostname(), pid=os.getpid(), run_limit=self.limit))
+                hostname=socket.gethostname(), pid=os.getpid(), run_limit=self.limit,
+                stopping=True))
         except TransomError:
             pass
         self.say(f"Worker {self.name!r} stopped.")
