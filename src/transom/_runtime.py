@@ -38,7 +38,8 @@ class SettingsRuntime:
             close_timeout=self.flush_timeout,
             # A server that cannot take events is waited for a few seconds, not the whole flush
             # timeout; what it did not take is spooled for the next process that reaches it.
-            patience=tuning.patience, on_unsent=self._keep if settings.api_url else None)
+            patience=tuning.patience, on_unsent=self._keep if settings.api_url else None,
+            fail_exit_on_loss=True)
         self._stores: dict[str, LocalResultStore | RemoteResultStore] = {}
         self._lock = threading.Lock()
 
@@ -49,7 +50,7 @@ class SettingsRuntime:
 
         return BackendSink(open_backend(self.settings, retries=0, http_timeout=15.0))
 
-    def _keep(self, events: list[Event]) -> None:
+    def _keep(self, events: list[Event]) -> bool:
         from transom.services import spool
 
         url = self.settings.api_url or ""
@@ -58,9 +59,10 @@ class SettingsRuntime:
         except OSError as exc:
             print(f"transom: the server at {url} did not answer and {len(events)} events could "
                   f"not be kept ({exc}); they are lost", file=sys.stderr)
-            return
+            return False
         print(f"transom: the server at {url} did not answer; {len(events)} events kept in "
               f"{path}, delivered the next time Transom reaches it", file=sys.stderr)
+        return True
 
     def result_store(self, location: str | None = None) -> LocalResultStore | RemoteResultStore:
         where = location or self.settings.results_storage_resolved

@@ -174,3 +174,31 @@ def test_a_spool_is_sent_in_order_and_kept_when_the_server_fails_midway(tmp_path
     steady = Flaky(fail_after=10)
     assert spool.deliver(steady, home, url) == 1
     assert steady.sent == [second] and not newer.exists()
+
+
+def test_a_run_that_nothing_could_record_exits_non_zero(tmp_path: Path) -> None:
+    # No server on the port and no spool to keep the events in: the run's history is gone, and
+    # `python flow.py` must say so with its exit code, not 0 as if all were well.
+    from tests.support.network import free_port
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "spool").write_text("a file where the spool folder would be")
+    script = tmp_path / "lost.py"
+    script.write_text(textwrap.dedent("""
+        from transom import flow
+
+        @flow
+        def lost() -> int:
+            return 42
+
+        print(lost())
+    """), encoding="utf-8")
+    url = f"http://127.0.0.1:{free_port()}/api"
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          env=_env(home, url), timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.strip() == "42"  # the flow itself ran
+    lines = [line for line in done.stderr.splitlines() if line.startswith("transom: ")]
+    assert lines and "could not be kept" in lines[-1] and "they are lost" in lines[-1]
+    assert "Traceback" not in done.stderr

@@ -9,6 +9,7 @@ them to the server. `flush()` waits until everything recorded so far has been wr
 from __future__ import annotations
 
 import atexit
+import os
 import sys
 import threading
 import time
@@ -183,7 +184,9 @@ class BatchingRecorder:
     An error whose `permanent` attribute is true (a corrupt or unwritable database) is reported
     once and stops recording: retrying cannot help, and exit must not wait for it.
     With `patience`, a flush or close stops waiting once the sink has failed for that many
-    seconds in a row; what is still unwritten at close goes to `on_unsent` (a spool) when given.
+    seconds in a row; what is still unwritten at close goes to `on_unsent` (a spool) when given,
+    which says whether it kept them. Events neither written nor kept are counted in `lost`; with
+    `fail_exit_on_loss`, a process that lost any exits 1 (see `_close_at_exit`).
     """
 
     def __init__(
@@ -197,7 +200,8 @@ class BatchingRecorder:
         close_timeout: float = 30.0,
         heartbeat: float | None = None,
         patience: float | None = None,
-        on_unsent: Callable[[list[Event]], None] | None = None,
+        on_unsent: Callable[[list[Event]], bool] | None = None,
+        fail_exit_on_loss: bool = False,
     ) -> None:
         self._sink_factory = sink_factory
         self._sink: EventSink | None = None
@@ -209,6 +213,7 @@ class BatchingRecorder:
         self._heartbeat = heartbeat
         self._patience = patience
         self._on_unsent = on_unsent
+        self._fail_exit_on_loss = fail_exit_on_loss
         self._failing_since: float | None = None  # when the sink started failing, if it is
         self._in_flight: list[Event] = []
         self._next_beat = 0.0
@@ -223,10 +228,12 @@ class BatchingRecorder:
         self._pid = 0
         self.last_error: BaseException | None = None
         self.broken: BaseException | None = None  # a permanent failure: recording has stopped
+        self.lost = 0  # events neither written nor kept (on_unsent): gone for good
 
     # -- caller side -----------------------------------------------------------------------
     def record(self, event: Event) -> None:
         if self.broken is not None:
+            self.lost += 1
             return
         self._queue.append(event)  # deque.append is atomic; no lock on the hot path
         if self._thread is None or self._pid != _getpid():
@@ -284,15 +291,41 @@ class BatchingRecorder:
         """At close: hand what was never written to `on_unsent`, in the order recorded. A batch
         still in flight (its write has not returned) is included: whoever delivers it later
         marks it resent, so the server skips what it did receive."""
-        if self._on_unsent is None or self.broken is not None:
+        if self.broken is not None:
             return
         with self._cond:
             alive = self._thread is not None and self._thread.is_alive()
             unsent = [*(self._in_flight if alive else []), *self._queue]
             self._queue.clear()
         unsent = [e for e in unsent if not isinstance(e, ProcessHeartbeat)]
-        if unsent:
-            self._on_unsent(unsent)
+        if not unsent:
+            return
+        if self._on_unsent is None:
+            self.lost += len(unsent)
+            print(f"transom: {len(unsent)} run events could not be recorded before exit "
+                  f"({self.last_error or 'the database did not take them in time'}); they are "
+                  "lost", file=sys.stderr)
+        elif not self._on_unsent(unsent):
+            self.lost += len(unsent)  # on_unsent said why
+
+    def _close_at_exit(self) -> None:
+        """The interpreter's exit: close, and with `fail_exit_on_loss`, a process whose run
+        events were lost (the reason is on stderr already) exits 1 rather than 0, so a script or
+        scheduler calling `python flow.py` sees that its runs went unrecorded."""
+        if self._closed:
+            return  # closed by its owner; not this exit's to judge
+        self.close()
+        if not (self._fail_exit_on_loss and self.lost):
+            return
+        import logging
+
+        logging.shutdown()  # the handlers os._exit would skip
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError, AttributeError):
+                pass
+        os._exit(1)
 
     # -- background side -------------------------------------------------------------------
     def _start(self) -> None:
@@ -303,7 +336,7 @@ class BatchingRecorder:
             self._closed = False
             self._thread = threading.Thread(target=self._loop, name="transom-recorder", daemon=True)
             self._thread.start()
-            atexit.register(self.close)
+            atexit.register(self._close_at_exit)
 
     def _loop(self) -> None:
         backoff = 0.0
@@ -370,6 +403,7 @@ class BatchingRecorder:
         self._on_error(exc, permanent=True)
         with self._cond:
             lost = in_flight + len(self._queue)
+            self.lost += lost
             self._queue.clear()
             self._taken += lost - in_flight
             self._written += lost
