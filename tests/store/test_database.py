@@ -140,8 +140,42 @@ def test_postgresql_wrong_password_is_one_sentence(postgres_server: object) -> N
 
     right = make_url(postgres_server.url("postgres"))  # type: ignore[attr-defined]
     url = right.set(password="wrong-" + str(right.password)).render_as_string(hide_password=False)
-    with pytest.raises(DatabaseError, match=r"at 127\.0\.0\.1:\d+/postgres refused the user name or password"):
+    with pytest.raises(DatabaseError, match=r"at 127\.0\.0\.1:\d+/postgres refused the password "
+                       r"for user transom; check the user name and password"):
         open_database(url)
+
+
+def test_postgresql_no_password_is_its_own_sentence(postgres_server: object) -> None:
+    from sqlalchemy.engine import make_url
+
+    right = make_url(postgres_server.url("postgres"))  # type: ignore[attr-defined]
+    url = f"postgresql://{right.username}@{right.host}:{right.port}/postgres"  # no password
+    with pytest.raises(DatabaseError) as caught:
+        open_database(url)
+    message = str(caught.value)
+    assert "asks for a password and TRANSOM_DATABASE_URL gives none" in message, message
+    assert "refused" not in message and "cannot reach" not in message
+
+
+@pytest.mark.parametrize(("url", "fragment"), [
+    ("mysql://u:p@127.0.0.1/x", "Transom keeps its runs in SQLite or PostgreSQL, not mysql"),
+    ("mongodb://u:p@127.0.0.1/x", "Transom keeps its runs in SQLite or PostgreSQL, not mongodb"),
+    ("oracle+nodriver://u:p@h/x", "not oracle"),
+    ("postgresql+psycopg2://u:p@127.0.0.1/x", 'pip install "psycopg2-binary"'),
+    ("postgresql+asyncpg://u:p@127.0.0.1/x", "use postgresql:// (psycopg)"),
+])
+def test_database_urls_transom_cannot_use_are_each_named(url: str, fragment: str) -> None:
+    import importlib.util
+
+    if "psycopg2" in url and importlib.util.find_spec("psycopg2") is not None:
+        pytest.skip("psycopg2 is installed here")
+    with pytest.raises(DatabaseError) as caught:
+        open_database(url)
+    message = str(caught.value)
+    assert fragment in message, message
+    assert "NoSuchModuleError" not in message and "sqlalchemy" not in message.lower(), message
+    if "psycopg2" not in url:
+        assert "psycopg[binary]" not in message, message
 
 
 def test_postgresql_unreachable_names_the_host() -> None:

@@ -161,15 +161,21 @@ def open_database(url: str, *, busy_timeout: float = 30.0, migrate: bool = True)
         raise DatabaseError(f"the database URL {url!r} is not valid; expected e.g. "
                             "sqlite:///path/to/transom.db or postgresql://user:pw@host:5432/db",
                             permanent=True) from None
-    if parsed.get_backend_name() == "sqlite":
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise DatabaseError(
+            f"Transom keeps its runs in SQLite or PostgreSQL, not {backend}; set "
+            "TRANSOM_DATABASE_URL to sqlite:///path/to/transom.db or "
+            "postgresql://user:password@host:5432/db", permanent=True)
+    if backend == "sqlite":
         engine, where = _sqlite_engine(parsed, busy_timeout)
     else:
         where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}/{parsed.database or ''}"
+        _check_postgresql_driver(parsed.get_driver_name())
         try:
             engine = sa.create_engine(parsed, pool_pre_ping=True, json_serializer=_json_dumps)
-        except ModuleNotFoundError as exc:
-            raise DatabaseError(f"the database driver for {parsed.drivername} is not installed "
-                                f"({exc.name}); install it with: pip install \"psycopg[binary]\"",
+        except (ModuleNotFoundError, sa.exc.NoSuchModuleError) as exc:
+            raise DatabaseError(_missing_driver(parsed.get_driver_name(), exc),
                                 permanent=True) from None
     db = Database(engine, where, _sqlite_path(parsed), busy_timeout=busy_timeout)
     if migrate:
@@ -213,6 +219,26 @@ def _record_created(path: Path) -> None:
         marker.write_text(time.strftime("%Y-%m-%d %H:%M:%S %z") + "\n", encoding="utf-8")
     except OSError:
         pass  # a read-only folder: the check above just has nothing to go by
+
+
+_POSTGRESQL_DRIVERS = {"psycopg": "psycopg[binary]", "psycopg2": "psycopg2-binary",
+                       "pg8000": "pg8000"}
+"""The synchronous PostgreSQL drivers SQLAlchemy knows, and the package each comes in."""
+
+
+def _check_postgresql_driver(driver: str) -> None:
+    if driver not in _POSTGRESQL_DRIVERS:
+        kind = "an asynchronous driver" if driver in ("asyncpg", "psycopg_async") else \
+            "not a driver Transom can use"
+        raise DatabaseError(f"postgresql+{driver} is {kind}; use postgresql:// (psycopg) in "
+                            "TRANSOM_DATABASE_URL", permanent=True)
+
+
+def _missing_driver(driver: str, exc: BaseException) -> str:
+    package = _POSTGRESQL_DRIVERS.get(driver, "psycopg[binary]")
+    module = getattr(exc, "name", None) or driver
+    return (f"the PostgreSQL driver {driver} is not installed (no module {module}); install it "
+            f"with: pip install \"{package}\"")
 
 
 def _migrate_on_open(db: Database, busy_timeout: float) -> None:
@@ -412,7 +438,13 @@ def describe_error(exc: sa.exc.DBAPIError, where: str,
     if "disk i/o error" in low or "disk is full" in low or "database or disk is full" in low:
         return f"cannot write the database {where}: the disk failed or is full ({_first_line(text)})", False
     if "password authentication failed" in low:
-        return f"the database server at {where} refused the user name or password", True
+        user = re.search(r'for user "([^"]*)"', text)
+        whom = f" for user {user.group(1)}" if user else ""
+        return (f"the database server at {where} refused the password{whom}; check the user "
+                "name and password in TRANSOM_DATABASE_URL"), True
+    if "no password supplied" in low:
+        return (f"the database server at {where} asks for a password and TRANSOM_DATABASE_URL "
+                "gives none; add it as postgresql://user:password@host:port/db"), True
     if "does not exist" in low and "database" in low:
         return f"the database at {where} does not exist; create it first ({_first_line(text)})", True
     if "connection refused" in low:
