@@ -52,9 +52,9 @@ class Database:
         self.busy_timeout = busy_timeout
         self.where = where  # the file or host, for messages
         self.path = path  # the SQLite file, if it is one
-        # Flow name -> id, for flows known to be committed here (flows are never deleted while a
-        # database is open; `transom db reset` needs the server restarted). Saves a lookup per
-        # run created through the API. Add to it only after the transaction committed.
+        # Flow name -> id, for flows known to be committed here. Saves a lookup per run created
+        # through the API. Add to it only after the transaction committed; a write that fails on
+        # a cached id (`transom db reset` by another process) forgets it and looks again.
         self.flow_ids: dict[str, uuid.UUID] = {}
         self._write_lock = threading.Lock()  # SQLite only: PostgreSQL writes run side by side
         # SQLite: the one connection this process writes with (its writes queue on the lock
