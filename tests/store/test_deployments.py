@@ -433,3 +433,34 @@ def test_an_older_database_is_upgraded_with_its_runs(database_url: str, revision
         assert (latest.version, latest.data, latest.flow_run_id) == (2, "v2", run_id)
     finally:
         db.close()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_work_pool_another_writer_creates_meanwhile_is_already_exists(db: Database) -> None:
+    """The race path: the name is free when looked up, and taken by the time of the insert
+    (PostgreSQL lets the two writers interleave; SQLite has one writer at a time)."""
+    from transom.exceptions import AlreadyExists
+    from transom.store import models
+
+    now = datetime.now(timezone.utc)
+    other = db.engine.connect()
+    holding = other.begin()
+    other.execute(sa.insert(models.work_pools).values(
+        id=uuid.uuid4(), name="raced", paused=False, created=now, updated=now))
+    outcome: list[BaseException | str] = []
+
+    def create() -> None:
+        try:
+            with db.engine.begin() as conn:
+                deps.create_work_pool(conn, WorkPoolCreate(name="raced"))
+            outcome.append("created")
+        except BaseException as exc:  # reported below
+            outcome.append(exc)
+
+    thread = threading.Thread(target=create)
+    thread.start()
+    time.sleep(0.5)  # its INSERT waits on the row not yet committed
+    holding.commit()
+    other.close()
+    thread.join(20)
+    assert len(outcome) == 1 and isinstance(outcome[0], AlreadyExists), outcome

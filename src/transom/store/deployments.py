@@ -108,10 +108,12 @@ def create_work_pool(conn: Connection, body: WorkPoolCreate, *, now: datetime | 
     if exists is not None:
         raise AlreadyExists(f"a work pool named {body.name!r} already exists; "
                              f"`transom work-pool inspect {body.name}` shows it")
-    result = conn.execute(insert_ignore(conn, m.work_pools).values(
+    # (RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT DO NOTHING)
+    inserted = conn.execute(insert_ignore(conn, m.work_pools).values(
         id=uuid.uuid4(), name=body.name, description=body.description,
-        concurrency_limit=body.concurrency_limit, paused=body.paused, created=now, updated=now))
-    if result.rowcount == 0:  # created by someone else a moment ago
+        concurrency_limit=body.concurrency_limit, paused=body.paused, created=now, updated=now)
+        .returning(m.work_pools.c.id)).first()
+    if inserted is None:  # created by someone else a moment ago
         raise AlreadyExists(f"a work pool named {body.name!r} already exists")
     return read_work_pool(conn, body.name, now=now, worker_timeout=worker_timeout)
 
@@ -279,9 +281,10 @@ def upsert_deployment(conn: Connection, body: DeploymentCreate, *, now: datetime
     existing = conn.execute(query).first()
     if existing is None:
         deployment_id = uuid.uuid4()
-        result = conn.execute(insert_ignore(conn, m.deployments).values(
-            id=deployment_id, flow_id=flow_id, name=body.name, created=now, **values))
-        if result.rowcount == 0:  # created concurrently: update that one instead
+        inserted = conn.execute(insert_ignore(conn, m.deployments).values(
+            id=deployment_id, flow_id=flow_id, name=body.name, created=now, **values)
+            .returning(m.deployments.c.id)).first()
+        if inserted is None:  # created concurrently: update that one instead
             return upsert_deployment(conn, body, now=now, window=window)
     else:
         deployment_id = uuid.UUID(str(existing.id))

@@ -81,9 +81,9 @@ def _heartbeat(conn: Connection, body: WorkerPoll, pool_id: uuid.UUID | None, no
               "stopped": now if body.stopping else None}
     if row is None:
         worker_id = uuid.uuid4()
-        result = conn.execute(insert_ignore(conn, m.workers).values(id=worker_id, name=body.name,
-                                                                    created=now, **values))
-        if result.rowcount == 0:
+        inserted = conn.execute(insert_ignore(conn, m.workers).values(
+            id=worker_id, name=body.name, created=now, **values).returning(m.workers.c.id)).first()
+        if inserted is None:  # (psycopg's rowcount is -1 for ON CONFLICT DO NOTHING)
             raise WorkerNameTaken(f"a worker named {body.name!r} started at the same moment; "
                                   "give this one another --name")
         return worker_id
