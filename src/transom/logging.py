@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import logging
 
-from transom.core.logs import RunLogger, get_run_logger
+from transom.core.logs import RunLogger, disable_run_logger, get_run_logger
 
-__all__ = ["RunLogger", "get_logger", "get_run_logger"]
+__all__ = ["RunLogger", "disable_run_logger", "get_logger", "get_run_logger"]
 
 
 def get_logger(name: str | None = None) -> logging.Logger:

@@ -31,7 +31,7 @@ PATHS: dict[str, list[str]] = {
                        "Scheduled", "State", "StateType", "Suspended"],
     "transom.task_runners": ["ConcurrentTaskRunner", "ProcessPoolTaskRunner",
                              "ThreadPoolTaskRunner"],
-    "transom.logging": ["get_logger", "get_run_logger"],
+    "transom.logging": ["disable_run_logger", "get_logger", "get_run_logger"],
     "transom.context": ["FlowRunContext", "TaskRunContext", "get_run_context", "tags"],
     "transom.runtime": ["deployment", "flow_run", "task_run"],
     "transom.runtime.flow_run": ["id", "name", "parameters", "run_count", "scheduled_start_time",
@@ -59,7 +59,6 @@ PATHS: dict[str, list[str]] = {
 # Prefect names a renamed file may import that Transom does not have yet.
 NOT_YET: dict[str, list[str]] = {
     "transom": ["pause_flow_run", "resume_flow_run", "suspend_flow_run"],
-    "transom.logging": ["disable_run_logger"],
     "transom.blocks.system": ["Secret"],
 }
 

@@ -67,3 +67,31 @@ def test_the_end_names_the_state_it_ended_in(runtime: Any) -> None:
     main()
     assert task_lines(runtime, "fails") == [(logging.ERROR,
                                              "finished in state Failed: ValueError: nope")]
+
+
+def test_disable_run_logger_lets_a_unit_test_call_a_tasks_function(
+        runtime: Any, capsys: Any) -> None:
+    from transom import get_run_logger
+    from transom.exceptions import MissingContextError
+    from transom.logging import disable_run_logger
+
+    @task
+    def double(x: int) -> int:
+        get_run_logger().info("doubling %s", x)
+        return 2 * x
+
+    with pytest.raises(MissingContextError):
+        double.fn(2)  # outside a run, as in Prefect
+    with disable_run_logger():
+        assert double.fn(3) == 6
+    assert "doubling" not in capsys.readouterr().err
+    assert not logging.getLogger("transom.task_runs").disabled  # as it was before
+
+    @flow
+    def main() -> int:
+        with disable_run_logger():
+            quiet = double(1)
+        return quiet + double(2)
+
+    assert main() == 6
+    assert "doubling 1" not in runtime.logs() and "doubling 2" in runtime.logs()

@@ -11,6 +11,8 @@ import io
 import logging
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
@@ -28,6 +30,7 @@ __all__ = [
     "RecorderHandler",
     "RunLogger",
     "configure_logging",
+    "disable_run_logger",
     "enable_print_capture",
     "flow_run_logger",
     "get_run_logger",
@@ -74,10 +77,31 @@ def get_run_logger() -> RunLogger:
     flow_ctx = current_flow_run()
     if flow_ctx is not None:
         return flow_run_logger(flow_ctx)
+    if logging.getLogger(TASK_LOGGER).disabled:  # inside disable_run_logger(): a silent one
+        return RunLogger(_SILENT, {"flow_run_id": None, "task_run_id": None, "run_label": None})
     from transom.exceptions import MissingContextError
 
     raise MissingContextError("get_run_logger() was called outside a flow or task run; "
                        "use logging.getLogger(__name__) there instead")
+
+
+_SILENT = logging.getLogger("transom.silent")
+_SILENT.disabled = True
+
+
+@contextmanager
+def disable_run_logger() -> Iterator[None]:
+    """Run loggers say nothing inside, and `get_run_logger()` outside a run gives a silent
+    logger instead of raising: to call a task's function (`my_task.fn(...)`) in a unit test."""
+    loggers = [logging.getLogger(FLOW_LOGGER), logging.getLogger(TASK_LOGGER)]
+    before = [one.disabled for one in loggers]
+    for one in loggers:
+        one.disabled = True
+    try:
+        yield
+    finally:
+        for one, was in zip(loggers, before, strict=True):
+            one.disabled = was
 
 
 class RecorderHandler(logging.Handler):
