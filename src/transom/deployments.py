@@ -439,7 +439,6 @@ def _run_deployment(
     job_variables: Mapping[str, Any] | None = None, settings: Settings | None = None,
 ) -> Any:
     from transom.core.context import current_flow_run, current_task_run
-    from transom.core.states import FINAL_TYPES
     from transom.schemas import DeploymentRunCreate
     from transom.services import open_backend
 
@@ -461,15 +460,28 @@ def _run_deployment(
         parameters=dict(parameters or {}), scheduled_time=scheduled_time, name=flow_run_name,
         tags=list(tags or ()), idempotency_key=idempotency_key, work_queue_name=work_queue_name,
         parent_flow_run_id=parent_flow, parent_task_run_id=parent_task))
-    deadline = None if timeout is None else time.monotonic() + timeout
     with open_backend(settings) as backend:
-        run = backend.create_deployment_run(name, body)
-        while run.state_type not in FINAL_TYPES:
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                break
-            time.sleep(interval if left is None else min(interval, left))
-            run = backend.read_flow_run(run.id)
+        return wait_for_run(backend, backend.create_deployment_run(name, body), timeout,
+                            interval)
+
+
+def wait_for_run(backend: Any, run: Any, timeout: float | None, interval: float,
+                 on_state: Callable[[Any], None] | None = None) -> Any:
+    """Read `run` again every `interval` seconds until it ends or `timeout` runs out; the run
+    as it was last read. `on_state` hears of each state it is seen in."""
+    from transom.core.states import FINAL_TYPES
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    seen = run.state_name
+    while run.state_type not in FINAL_TYPES:
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            break
+        time.sleep(interval if left is None else min(interval, left))
+        run = backend.read_flow_run(run.id)
+        if on_state is not None and run.state_name != seen:
+            seen = run.state_name
+            on_state(run)
     return run
 
 

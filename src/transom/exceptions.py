@@ -32,6 +32,7 @@ TransomError
  │    ├── MissingResult .......... its stored result is gone (expired or deleted)
  │    └── TaskRunTimeout / FlowRunTimeout (also TimeoutError)
  ├── MissingContextError ......... run context asked for outside a run (also RuntimeError)
+ ├── FlowRunWaitTimeout .......... wait_for_flow_run gave up waiting (also TimeoutError)
  └── Abort ....................... raised inside a run to end it Failed without retries
 
 RunInterrupted (BaseException, not Exception) is raised into a run that must stop now
@@ -67,6 +68,7 @@ __all__ = [
     "EntrypointError",
     "FailedRun",
     "FlowRunTimeout",
+    "FlowRunWaitTimeout",
     "InvalidTransition",
     "MissingContextError",
     "MissingResult",
@@ -243,6 +245,10 @@ class UnfinishedRun(RunFailed):
 
 class MissingResult(RunFailed):
     """A result is not there any more (expired or deleted from result storage)."""
+
+
+class FlowRunWaitTimeout(TransomError, TimeoutError):
+    """`wait_for_flow_run` gave up: the run had not ended within its timeout."""
 
 
 class MissingContextError(TransomError, RuntimeError):

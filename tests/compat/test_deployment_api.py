@@ -372,3 +372,24 @@ def test_run_deployment_says_what_is_wrong_in_one_sentence() -> None:
         run_deployment("hello/greet", poll_interval=0)
     with pytest.raises(UserInputError, match=r"job_variables \(image\) are not supported"):
         run_deployment("hello/greet", job_variables={"image": "x"})
+
+
+@on_sqlite
+def test_wait_for_flow_run_returns_the_ended_run_or_times_out(
+        harness: Harness, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+    import asyncio
+
+    from transom.exceptions import FlowRunWaitTimeout
+    from transom.flow_runs import wait_for_flow_run
+
+    harness.deploy("flows.py:hello", name="greet")
+    run = harness.client.create_deployment_run("hello/greet", DeploymentRunCreate())
+    with pytest.raises(FlowRunWaitTimeout, match=r"had not ended after 0.2 s; it is Scheduled"):
+        asyncio.run(wait_for_flow_run(run.id, timeout=0.2, poll_interval=0.05,
+                                      settings=harness.settings))
+    harness.start_worker()
+    with caplog.at_level("INFO", logger="transom.flow_runs"):
+        ended = asyncio.run(wait_for_flow_run(run.id, poll_interval=0.05, log_states=True,
+                                              settings=harness.settings))
+    assert ended.state is not None and ended.state.is_completed()
+    assert f"flow run {run.name!r} is Completed" in caplog.text
