@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from datetime import datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from datetime import datetime, timedelta, timezone
+from typing import Annotated, Any, Generic, Literal, NamedTuple, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -57,6 +57,7 @@ __all__ = [
     "LogLine",
     "Page",
     "PollResult",
+    "RunCursor",
     "ScheduleIn",
     "ScheduleRead",
     "StateEvent",
@@ -366,6 +367,40 @@ class Page(BaseModel, Generic[T]):
     total: int
     limit: int
     offset: int
+    next_cursor: str | None = Field(
+        default=None, description="Flow run lists: pass as `after` for the next (older) page; "
+                                  "null on the last page.")
+    prev_cursor: str | None = Field(
+        default=None, description="Flow run lists: pass as `before` for the previous (newer) "
+                                  "page; null on the first page.")
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+class RunCursor(NamedTuple):
+    """A place in the flow run list (newest first): a run's creation time and id. On the wire
+    `<microseconds since 1970>_<id hex>`, exact, so a page boundary never skips or repeats."""
+
+    created: datetime
+    id: uuid.UUID
+
+    def encode(self) -> str:
+        return f"{(self.created - _EPOCH) // timedelta(microseconds=1)}_{self.id.hex}"
+
+    @classmethod
+    def decode(cls, text: str) -> RunCursor:
+        """ValueError, in one sentence, when `text` is not a cursor this server gave."""
+        micros, _, hex_id = text.strip().partition("_")
+        try:
+            return cls(_EPOCH + timedelta(microseconds=int(micros)), uuid.UUID(hex=hex_id))
+        except (ValueError, OverflowError):
+            raise ValueError(f"{text!r} is not a page cursor; use next_cursor or prev_cursor "
+                             "of a page") from None
+
+    @classmethod
+    def of(cls, run: FlowRunRead) -> RunCursor:
+        return cls(run.created, run.id)
 
 
 # -- deployments, schedules, work pools and workers --------------------------------------------

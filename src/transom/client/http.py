@@ -144,8 +144,13 @@ class TransomClient:
 
     def list_flow_runs(self, *, flow_name: str | None = None,
                        state: StateType | str | None = None, since: datetime | None = None,
-                       limit: int = 50, offset: int = 0) -> Page[FlowRunRead]:
+                       limit: int = 50, offset: int = 0, after: str | None = None,
+                       before: str | None = None) -> Page[FlowRunRead]:
         params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if after is not None:
+            params["after"] = after
+        if before is not None:
+            params["before"] = before
         if flow_name:
             params["flow"] = flow_name
         if state:

@@ -1,4 +1,5 @@
-"""The FastAPI app factory: routes under /api, errors as readable 4xx, optional auth."""
+"""The FastAPI app factory: routes under /api, the web UI's pages, errors as readable 4xx,
+optional auth."""
 
 from __future__ import annotations
 
@@ -52,12 +53,13 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     app.add_middleware(Guards, settings=settings)  # outermost: before auth and routing
 
-    from transom.server import artifacts, deployments, routes, variables
+    from transom.server import artifacts, deployments, routes, ui, variables
 
     app.include_router(routes.router, prefix="/api")
     app.include_router(deployments.router, prefix="/api")
     app.include_router(variables.router, prefix="/api")
     app.include_router(artifacts.router, prefix="/api")
+    app.include_router(ui.router)
     _document_validation_errors(app)
     return app
 
@@ -111,7 +113,9 @@ def _add_error_handlers(app: FastAPI) -> None:
 
 def _add_auth(app: FastAPI, settings: Settings) -> None:
     """With TRANSOM_SERVER_API_AUTH_STRING (basic) or TRANSOM_SERVER_API_KEY set, every /api
-    request must carry it."""
+    request and every page must carry it (a browser asks for basic auth's user and password)."""
+    from transom.server import ui
+
     basic = settings.server_api_auth_string
     key = settings.server_api_key
     if not basic and not key:
@@ -135,7 +139,8 @@ def _add_auth(app: FastAPI, settings: Settings) -> None:
     @app.middleware("http")
     async def require_auth(request: Request,
                            call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        if request.url.path.startswith("/api") and not allowed(request):
+        path = request.url.path
+        if (path.startswith("/api") or ui.is_page(path)) and not allowed(request):
             return JSONResponse(
                 {"detail": "this server needs credentials: set TRANSOM_API_KEY or "
                            "TRANSOM_API_AUTH_STRING for the client"},

@@ -100,9 +100,15 @@ def list_flow_runs(
     since: Annotated[datetime | None, Query(description="Only runs created at or after this time.")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
+    after: Annotated[str | None, Query(max_length=64, description=(
+        "Keyset paging: a page's next_cursor, for the runs after it (older).")),] = None,
+    before: Annotated[str | None, Query(max_length=64, description=(
+        "Keyset paging: a page's prev_cursor, for the runs before it (newer).")),] = None,
 ) -> Page[FlowRunRead]:
+    """Newest first. Page through a long list with the cursors, not offset: a cursor page costs
+    the same at the end of the list as at its start."""
     return api.list_flow_runs(flow_name=flow, state=state, since=since, limit=limit,
-                              offset=offset)
+                              offset=offset, after=after, before=before)
 
 
 @router.get("/flow_runs/{run_id}", tags=["flow runs"])

@@ -10,7 +10,7 @@ from typing import Any
 
 from transom.core.recorder import Event, current_process
 from transom.core.states import StateType
-from transom.exceptions import WriteConflict
+from transom.exceptions import UserInputError, WriteConflict
 from transom.platform.processes import stop_process_tree
 from transom.schemas import (
     FlowRead,
@@ -19,6 +19,7 @@ from transom.schemas import (
     LogIn,
     LogLine,
     Page,
+    RunCursor,
     StateIn,
     StateRecord,
     TaskRunRead,
@@ -77,13 +78,33 @@ class FlowRuns:
 
     def list_flow_runs(self, *, flow_name: str | None = None,
                        state: StateType | str | None = None, since: datetime | None = None,
-                       limit: int = 50, offset: int = 0) -> Page[FlowRunRead]:
-        """Flow runs, newest first, and how many match in all."""
+                       limit: int = 50, offset: int = 0, after: str | None = None,
+                       before: str | None = None) -> Page[FlowRunRead]:
+        """Flow runs, newest first, and how many match in all. Keyset paging: `after` a page's
+        next_cursor the older page, `before` its prev_cursor the newer one (no OFFSET)."""
+        if after is not None and before is not None:
+            raise UserInputError("give after or before, not both")
+        try:
+            keys = {"after": RunCursor.decode(after) if after is not None else None,
+                    "before": RunCursor.decode(before) if before is not None else None}
+        except ValueError as exc:
+            raise UserInputError(str(exc)) from None
         with self.ctx.db.read() as conn:
+            # One more than a page: whether another page follows, without counting.
             items = queries.list_flow_runs(conn, flow_name=flow_name, state=state, since=since,
-                                           limit=limit, offset=offset)
+                                           limit=limit + 1, offset=offset, **keys)
             total = queries.count_flow_runs(conn, flow_name=flow_name, state=state, since=since)
-        return Page[FlowRunRead](items=items, total=total, limit=limit, offset=offset)
+        more = len(items) > limit
+        if before is not None:  # newest first: the extra run is the newest one
+            items = items[1:] if more else items
+            newer, older = more, bool(items)
+        else:
+            items = items[:limit]
+            newer, older = (after is not None or offset > 0) and bool(items), more
+        return Page[FlowRunRead](
+            items=items, total=total, limit=limit, offset=offset,
+            next_cursor=RunCursor.of(items[-1]).encode() if older else None,
+            prev_cursor=RunCursor.of(items[0]).encode() if newer else None)
 
     def read_flow_run(self, id_or_prefix: str | uuid.UUID) -> FlowRunRead:
         """A flow run by id, or by a unique prefix of its id."""

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from transom.core.states import StateType, state_type
 from transom.exceptions import NotFound, UserInputError
-from transom.schemas import FlowRead, FlowRunRead, LogLine, StateRecord, TaskRunRead
+from transom.schemas import FlowRead, FlowRunRead, LogLine, RunCursor, StateRecord, TaskRunRead
 from transom.store import models as m
 
 __all__ = [
@@ -59,10 +59,25 @@ def _filtered(query: sa.Select[Any], flow_name: str | None, state: StateType | s
 
 def list_flow_runs(conn: Connection, *, flow_name: str | None = None,
                    state: StateType | str | None = None, since: datetime | None = None,
-                   limit: int = 50, offset: int = 0) -> list[FlowRunRead]:
-    """Flow runs, newest first, filtered by flow name, state type and creation time."""
+                   limit: int = 50, offset: int = 0, after: RunCursor | None = None,
+                   before: RunCursor | None = None) -> list[FlowRunRead]:
+    """Flow runs, newest first (created, then id), filtered by flow name, state type and
+    creation time. Keyset paging: `after` a cursor, the runs that follow it (older); `before`
+    one, the `limit` runs just ahead of it (newer), still newest first. No OFFSET is needed."""
+    created, run_id = m.flow_runs.c.created, m.flow_runs.c.id
     query = _filtered(_FLOW_RUN_SELECT, flow_name, state, since)
-    query = query.order_by(m.flow_runs.c.created.desc(), m.flow_runs.c.id).limit(limit).offset(offset)
+    # `created <= c AND NOT (created = c AND id <= i)`: a range on the created index, unlike
+    # the usual OR, which SQLite cannot use an index for.
+    if after is not None:
+        query = query.where(created <= after.created,
+                            sa.not_(sa.and_(created == after.created, run_id <= after.id)))
+    if before is not None:
+        query = query.where(created >= before.created,
+                            sa.not_(sa.and_(created == before.created, run_id >= before.id)))
+        query = query.order_by(created, run_id.desc()).limit(limit).offset(offset)
+        rows = [FlowRunRead.model_validate(row._mapping) for row in conn.execute(query)]
+        return rows[::-1]
+    query = query.order_by(created.desc(), run_id).limit(limit).offset(offset)
     return [FlowRunRead.model_validate(row._mapping) for row in conn.execute(query)]
 
 

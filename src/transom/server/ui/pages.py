@@ -1,0 +1,150 @@
+"""The web UI's pages: server-rendered Jinja2 templates, each route a thin adapter over the
+backend's operations (`app.state.backend`, the same ones the /api routes call). Everything
+shown is escaped by Jinja2's autoescape; the pages load only this server's own files."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader
+from markupsafe import Markup
+
+from transom.core.states import StateType
+from transom.exceptions import NotFound, UserInputError
+from transom.server.routes import Api
+from transom.server.ui.assets import IMMUTABLE, Assets
+
+__all__ = ["LOG_PAGE", "router"]
+
+LOG_PAGE = 200
+"""Log lines on one page of a run's logs."""
+
+# Pages load only this server's files; no inline script or style (htmx's own indicator style
+# is switched off in base.html so it needs none either).
+_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+_PAGE_HEADERS = {"Content-Security-Policy": _CSP, "X-Content-Type-Options": "nosniff",
+                 "Referrer-Policy": "same-origin", "Cache-Control": "no-store",
+                 "Vary": "Accept-Encoding"}
+
+router = APIRouter(include_in_schema=False)
+assets = Assets()
+
+
+def _when(value: datetime | None) -> Markup:
+    """A time as <time>, in UTC and saying so; the page's script shows it in the browser's
+    zone, named."""
+    if value is None:
+        return Markup('<span class="muted">–</span>')
+    utc = value.astimezone(timezone.utc)
+    return Markup('<time datetime="{}">{} UTC</time>').format(
+        utc.isoformat(), utc.strftime("%Y-%m-%d %H:%M:%S"))
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "–"
+    if value < 60:
+        return f"{value:.2f} s" if value < 10 else f"{value:.1f} s"
+    minutes, secs = divmod(int(value), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
+
+
+def _state(kind: StateType | None, name: str | None) -> Markup:
+    kind_text = kind.value if kind is not None else "NONE"
+    return Markup('<span class="state s-{}">{}</span>').format(kind_text, name or kind_text.title())
+
+
+_env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
+                   autoescape=True, trim_blocks=True, lstrip_blocks=True)
+_env.globals.update(asset=assets.url, state_types=list(StateType))
+_env.filters.update(when=_when, seconds=_seconds, level=logging.getLevelName,
+                    pretty=lambda value: json.dumps(value, indent=2, sort_keys=True, default=str))
+_env.globals["state"] = _state
+
+
+def _render(request: Request, template: str, status: int = 200, **context: Any) -> Response:
+    body = _env.get_template(template).render(request=request, **context).encode()
+    headers = dict(_PAGE_HEADERS)
+    if len(body) > 1024 and "gzip" in request.headers.get("accept-encoding", ""):
+        body = gzip.compress(body, 6)
+        headers["Content-Encoding"] = "gzip"
+    return Response(body, status_code=status, headers=headers,
+                    media_type="text/html; charset=utf-8")
+
+
+@router.get("/")
+def home() -> RedirectResponse:
+    return RedirectResponse("/runs", status_code=307)
+
+
+@router.get("/static/{name}")
+def static(name: str, request: Request) -> Response:
+    asset = assets.by_name.get(name)
+    if asset is None:
+        return Response("no such file", status_code=404, media_type="text/plain")
+    headers = {"Cache-Control": IMMUTABLE, "Vary": "Accept-Encoding",
+               "X-Content-Type-Options": "nosniff"}
+    body = asset.body
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        body = asset.gzipped
+        headers["Content-Encoding"] = "gzip"
+    return Response(body, headers=headers, media_type=asset.media_type)
+
+
+@router.get("/runs")
+def runs(
+    request: Request, api: Api,
+    state: Annotated[str | None, Query(max_length=20)] = None,
+    flow: Annotated[str | None, Query(max_length=200)] = None,
+    after: Annotated[str | None, Query(max_length=64)] = None,
+    before: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Response:
+    """The flow runs, newest first, keyset-paged; the filters are in the URL."""
+    kind = StateType(state.upper()) if state and state.upper() in StateType.__members__ else None
+    flow = flow.strip() if flow and flow.strip() else None
+    try:
+        page = api.list_flow_runs(flow_name=flow, state=kind, limit=limit, after=after,
+                                  before=before)
+    except UserInputError as exc:  # a cursor edited by hand
+        return _render(request, "error.html", 400, title="Bad page link", message=str(exc))
+    filters = {k: v for k, v in {"state": kind.value if kind else None, "flow": flow,
+                                 "limit": limit if limit != 50 else None}.items() if v}
+    return _render(request, "runs.html", page=page, filters=filters, kind=kind, flow=flow,
+                   flows=[f.name for f in api.list_flows(limit=500)])
+
+
+@router.get("/runs/{run_id}")
+def run(
+    run_id: str, request: Request, api: Api,
+    logs_from: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
+) -> Response:
+    """One flow run: its states, parameters, error, task runs and a page of its logs (the
+    latest page unless `logs_from` says which line to start at)."""
+    try:
+        flow_run = api.read_flow_run(run_id)
+    except (NotFound, UserInputError) as exc:
+        return _render(request, "error.html", 404, title="No such flow run", message=str(exc))
+    run_uuid: uuid.UUID = flow_run.id
+    states = api.flow_run_states(run_uuid)
+    task_runs = api.flow_run_task_runs(run_uuid)
+    if logs_from is None:
+        total = api.flow_run_logs(run_uuid, limit=1).total
+        logs_from = max(total - LOG_PAGE, 0)
+    logs = api.flow_run_logs(run_uuid, limit=LOG_PAGE, offset=logs_from)
+    failed = next((s for s in reversed(states) if s.error or s.type in
+                   (StateType.FAILED, StateType.CRASHED)), None)
+    return _render(request, "run.html", run=flow_run, states=states, task_runs=task_runs,
+                   logs=logs, failed=failed if flow_run.state_type in
+                   (StateType.FAILED, StateType.CRASHED) else None, log_page=LOG_PAGE)
+

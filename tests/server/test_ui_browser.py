@@ -1,0 +1,136 @@
+"""The web UI in a real headless Chromium (Debian's, driven by Playwright): what a user sees
+and clicks, with no console error and no request to any host but the server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from tests.server.conftest import LiveServer
+from tests.support.seed import T0, flow_run, seed
+
+try:
+    from playwright.sync_api import Browser, expect, sync_playwright
+except ImportError:
+    if os.environ.get("TRANSOM_TEST_REQUIRE_BROWSER"):
+        raise
+    pytest.skip("playwright is not installed: pip install -e '.[test]'", allow_module_level=True)
+
+CHROMIUM = os.environ.get("TRANSOM_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("TRANSOM_TEST_REQUIRE_BROWSER"):
+            pytest.fail(f"no Chromium at {CHROMIUM}: apt-get install chromium")
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM)
+        yield chromium
+        chromium.close()
+
+
+class Watched:
+    """A page, and what it did that a user should never see: console errors, uncaught
+    exceptions, dialogs (an alert from injected script), requests to another host."""
+
+    def __init__(self, browser: Browser, server: LiveServer, **options: Any) -> None:
+        self.backend = server.server.config.app.state.backend
+        self.origin = server.url.removesuffix("/api")
+        self.context = browser.new_context(viewport={"width": 1280, "height": 800}, **options)
+        self.page = self.context.new_page()
+        self.problems: list[str] = []
+        self.hosts: set[str] = set()
+        self.page.on("console", lambda m: m.type == "error" and self.problems.append(m.text))
+        self.page.on("pageerror", lambda e: self.problems.append(str(e)))
+        self.page.on("dialog", lambda d: (self.problems.append(f"dialog: {d.message}"), d.dismiss()))
+        self.page.on("request", lambda r: self.hosts.add(urlsplit(r.url).netloc))
+
+    def goto(self, path: str) -> None:
+        self.page.goto(self.origin + path)
+
+    def rows(self) -> list[str]:
+        return list(self.page.locator("#runs tbody tr td:first-child").all_inner_texts())
+
+    def check(self) -> None:
+        assert not self.problems, self.problems
+        assert self.hosts == {urlsplit(self.origin).netloc}, self.hosts
+        self.context.close()
+
+
+@pytest.fixture
+def watched(browser: Browser,
+            start_server: Callable[..., LiveServer]) -> Iterator[Callable[..., Watched]]:
+    made: list[Watched] = []
+
+    def make(**options: Any) -> Watched:
+        server = start_server(server_services=False)
+        made.append(Watched(browser, server, **options))
+        return made[-1]
+
+    yield make
+    for w in made:
+        w.check()
+
+
+def test_the_list_pages_forward_and_back_and_keeps_its_filters(
+        watched: Callable[..., Watched]) -> None:
+    w = watched()
+    seed(w.backend, 120)
+    w.goto("/runs")
+    rows = w.rows()
+    assert rows[0] == "run-00119" and len(rows) == 50
+    assert w.page.locator("#zone").inner_text().startswith("Times in ")
+    w.page.click("#older")
+    w.page.wait_for_url("**/runs?after=*")
+    assert w.rows()[0] == "run-00069"
+    w.page.click("#older")
+    expect(w.page.locator("#runs tbody tr")).to_have_count(20)
+    assert w.rows()[-1] == "run-00000"
+    w.page.click("#newer")
+    w.page.wait_for_url("**/runs?before=*")
+    assert w.rows()[0] == "run-00069"
+    w.page.go_back()
+    expect(w.page.locator("#runs tbody tr")).to_have_count(20)
+    w.page.go_back()
+    expect(w.page.locator("#runs td a").first).to_have_text("run-00069")
+    # A filter is in the URL: kept on back and forward.
+    w.page.select_option("select[name=state]", "FAILED")
+    w.page.click("form.filters button")
+    w.page.wait_for_url("**/runs?state=FAILED*")
+    assert set(w.page.locator("#runs .state").all_inner_texts()) == {"Failed"}
+    assert w.page.title().startswith("Flow runs · Failed")
+    w.goto("/runs")
+    w.page.go_back()
+    w.page.wait_for_url("**state=FAILED*")
+    assert w.page.locator("select[name=state]").input_value() == "FAILED"
+    assert set(w.page.locator("#runs .state").all_inner_texts()) == {"Failed"}
+
+
+def test_a_run_page_shows_its_task_runs_logs_and_error(watched: Callable[..., Watched]) -> None:
+    w = watched(timezone_id="Asia/Tokyo", locale="en-US")
+    run_id, events = flow_run("etl", "<script>alert(1)</script>", created=T0, failed=True,
+                              tasks=4, logs=300)
+    w.backend.send_events(events)
+    w.goto("/runs")
+    w.page.click("#runs td a")
+    w.page.wait_for_url(f"**/runs/{run_id}")
+    assert w.page.title() == "<script>alert(1)</script> · Failed · Transom"
+    assert w.page.locator("h1").inner_text().startswith("<script>alert(1)</script>")
+    assert w.page.locator("#task-runs tbody tr").count() == 4
+    assert w.page.locator("#logs tbody tr").count() == 200
+    assert "line 299 of" in w.page.locator("#logs").inner_text()
+    assert "the input file is empty" in w.page.locator("#error").inner_text()
+    w.page.click("#earlier")
+    w.page.wait_for_url("**logs_from=0*")
+    assert "line 0 of" in w.page.locator("#logs").inner_text()
+    # Times come in UTC and are shown in the browser's zone, named (T0 is 09:00 UTC).
+    assert w.page.locator("#states time").last.inner_text() == "2026-01-05 18:00:03 GMT+9"
+    assert w.page.locator("#zone").inner_text() == "Times in GMT+9"

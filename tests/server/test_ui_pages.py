@@ -1,0 +1,139 @@
+"""The web UI's pages over HTTP, from a real server on 127.0.0.1: what they show, what they
+escape, and that the API's guards (Host header, credentials) hold for them too."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import timedelta
+
+import httpx
+import pytest
+from tests.server.conftest import LiveServer
+from tests.support.seed import T0, flow_run, seed
+
+XSS = "<script>alert(1)</script>"
+
+
+def _origin(server: LiveServer) -> str:
+    return server.url.removesuffix("/api")
+
+
+def _link(page: str, element_id: str) -> str:
+    match = re.search(rf'id="{element_id}"[^>]*href="([^"]*)"', page)
+    assert match, f"no link #{element_id}"
+    return match.group(1).replace("&amp;", "&")
+
+
+def test_the_runs_list_pages_by_cursor_with_its_filters_in_the_url(
+        start_server: Callable[..., LiveServer]) -> None:
+    server = start_server(server_services=False)
+    backend = server.server.config.app.state.backend
+    seed(backend, 120)
+    with httpx.Client(base_url=_origin(server), timeout=10) as web:
+        assert web.get("/", follow_redirects=False).headers["location"] == "/runs"
+        first = web.get("/runs")
+        assert first.status_code == 200 and "120 runs" in first.text
+        names = re.findall(r">(run-\d{5})</a>", first.text)
+        assert names[0] == "run-00119" and len(names) == 50
+        assert 'id="newer"' not in first.text  # the first page
+        second = web.get(_link(first.text, "older"))
+        assert re.findall(r">(run-\d{5})</a>", second.text)[0] == "run-00069"
+        third = web.get(_link(second.text, "older"))
+        assert len(re.findall(r">(run-\d{5})</a>", third.text)) == 20
+        assert 'id="older"' not in third.text
+        back = web.get(_link(third.text, "newer"))
+        assert re.findall(r">(run-\d{5})</a>", back.text) == \
+            re.findall(r">(run-\d{5})</a>", second.text)
+        failed = web.get("/runs", params={"state": "FAILED", "flow": "etl", "limit": 5})
+        assert "17 runs match" in failed.text
+        assert set(re.findall(r'class="state s-(\w+)"', failed.text.split("<tbody>")[1])) == {"FAILED"}
+        following = _link(failed.text, "older")
+        assert {"state=FAILED", "flow=etl", "limit=5"} <= set(following.split("?")[1].split("&"))
+        assert "No flow runs match" in web.get("/runs", params={"flow": "nope"}).text
+        bad = web.get("/runs", params={"after": "garbage"})
+        assert bad.status_code == 400 and "not a page cursor" in bad.text
+
+
+def test_a_run_page_shows_states_parameters_error_task_runs_and_paged_logs(
+        start_server: Callable[..., LiveServer]) -> None:
+    server = start_server(server_services=False)
+    backend = server.server.config.app.state.backend
+    run_id, events = flow_run("etl", "nightly", created=T0, failed=True, tasks=3, logs=450,
+                              parameters={"day": "2026-01-05"})
+    backend.send_events(events)
+    with httpx.Client(base_url=_origin(server), timeout=10) as web:
+        page = web.get(f"/runs/{run_id}").text
+        assert "<title>nightly · Failed · Transom</title>" in page
+        assert "ValueError: the input file is empty" in page.split('id="error"')[1]
+        assert re.findall(r'class="state s-(\w+)"', page.split('id="states"')[1].split("</ol>")[0]) \
+            == ["RUNNING", "FAILED"]
+        assert "&#34;day&#34;: &#34;2026-01-05&#34;" in page
+        assert page.count("etl.step") == 3
+        assert "450 lines; 251–450 shown" in page and "line 449 of nightly" in page
+        assert "line 250 of nightly" in page and "line 249 of nightly" not in page
+        earlier = web.get(_link(page, "earlier")).text
+        assert "line 50 of nightly" in earlier and "line 250 of nightly" not in earlier
+        assert '<time datetime="2026-01-05T09:00:03+00:00">2026-01-05 09:00:03 UTC</time>' in page
+        by_prefix = web.get(f"/runs/{str(run_id)[:8]}")
+        assert by_prefix.status_code == 200 and "nightly" in by_prefix.text
+        missing = web.get("/runs/0123456789abcdef")
+        assert missing.status_code == 404 and "No such flow run" in missing.text
+
+
+def test_user_text_is_escaped_everywhere(start_server: Callable[..., LiveServer]) -> None:
+    server = start_server(server_services=False)
+    backend = server.server.config.app.state.backend
+    run_id, events = flow_run(XSS, XSS, created=T0, tasks=1, logs=1,
+                              parameters={XSS: XSS})
+    backend.send_events(events)
+    with httpx.Client(base_url=_origin(server), timeout=10) as web:
+        for page in (web.get("/runs").text, web.get(f"/runs/{run_id}").text,
+                     web.get("/runs", params={"flow": XSS}).text):
+            assert XSS not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+            assert "<script>" not in page  # the page's own scripts are <script defer src=...>
+
+
+def test_pages_are_gzipped_and_forbid_inline_and_outside_scripts(
+        start_server: Callable[..., LiveServer]) -> None:
+    server = start_server(server_services=False)
+    seed(server.server.config.app.state.backend, 60)
+    with httpx.Client(base_url=_origin(server), timeout=10) as web:
+        raw = web.get("/runs", headers={"Accept-Encoding": "gzip"})
+        assert raw.headers["content-encoding"] == "gzip"
+        assert "script-src 'self'" in raw.headers["content-security-policy"]
+        assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', raw.text)
+        assert len(assets) == 3
+        for path in assets:
+            asset = web.get(path, headers={"Accept-Encoding": "gzip"})
+            assert asset.status_code == 200 and asset.headers["content-encoding"] == "gzip"
+            assert "immutable" in asset.headers["cache-control"]
+            assert asset.headers["content-type"].startswith(("text/javascript", "text/css"))
+        plain = httpx.get(f"{_origin(server)}{assets[0]}", headers={"Accept-Encoding": "identity"})
+        assert "content-encoding" not in plain.headers
+        assert plain.content.startswith(b"/*")
+        assert web.get("/static/htmx.min.0000.js").status_code == 404
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_pages_keep_the_api_guards(start_server: Callable[..., LiveServer]) -> None:
+    server = start_server(server_services=False, server_api_key="s3cret")
+    origin = _origin(server)
+    rebound = httpx.get(f"{origin}/runs", headers={"Host": "attacker.example:4200"})
+    assert rebound.status_code == 400 and "does not answer for the host" in rebound.text
+    assert httpx.get(f"{origin}/runs").status_code == 401
+    assert httpx.get(f"{origin}/", follow_redirects=False).status_code == 401
+    keyed = httpx.get(f"{origin}/runs", headers={"X-API-Key": "s3cret"})
+    assert keyed.status_code == 200 and "Flow runs" in keyed.text
+    asset = re.findall(r'src="(/static/[^"]+)"', keyed.text)[0]
+    assert httpx.get(f"{origin}{asset}").status_code == 200  # a static file holds no data
+    form = httpx.post(f"{origin}/runs", data={"state": "x"}, headers={"X-API-Key": "s3cret"})
+    assert form.status_code == 405
+
+
+def test_times_shown_are_utc_and_labelled() -> None:
+    from transom.server.ui.pages import _when
+
+    assert str(_when(T0 + timedelta(microseconds=5))) == (
+        '<time datetime="2026-01-05T09:00:00.000005+00:00">2026-01-05 09:00:00 UTC</time>')
+    assert "–" in str(_when(None))
