@@ -59,7 +59,7 @@ def test_a_run_page_shows_states_parameters_error_task_runs_and_paged_logs(
         start_server: Callable[..., LiveServer]) -> None:
     server = start_server(server_services=False)
     backend = server.server.config.app.state.backend
-    run_id, events = flow_run("etl", "nightly", created=T0, failed=True, tasks=3, logs=450,
+    run_id, events = flow_run("etl", "nightly", created=T0, failed=True, tasks=205, logs=450,
                               parameters={"day": "2026-01-05"})
     backend.send_events(events)
     with httpx.Client(base_url=_origin(server), timeout=10) as web:
@@ -69,7 +69,8 @@ def test_a_run_page_shows_states_parameters_error_task_runs_and_paged_logs(
         assert re.findall(r'class="state s-(\w+)"', page.split('id="states"')[1].split("</ol>")[0]) \
             == ["RUNNING", "FAILED"]
         assert "&#34;day&#34;: &#34;2026-01-05&#34;" in page
-        assert page.count("etl.step") == 3
+        assert page.count("etl.step") == 200 and "(205; the first 200 shown" in page
+        assert web.get(_link(page, "all-task-runs")).text.count("etl.step") == 205
         assert "450 lines; 251–450 shown" in page and "line 449 of nightly" in page
         assert "line 250 of nightly" in page and "line 249 of nightly" not in page
         earlier = web.get(_link(page, "earlier")).text

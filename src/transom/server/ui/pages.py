@@ -22,10 +22,12 @@ from transom.exceptions import NotFound, UserInputError
 from transom.server.routes import Api
 from transom.server.ui.assets import IMMUTABLE, Assets
 
-__all__ = ["LOG_PAGE", "router"]
+__all__ = ["LOG_PAGE", "TASK_RUNS_SHOWN", "router"]
 
 LOG_PAGE = 200
 """Log lines on one page of a run's logs."""
+TASK_RUNS_SHOWN = 200
+"""Task runs listed on a run's page unless all are asked for (a big run has thousands)."""
 
 # Pages load only this server's files; no inline script or style (htmx's own indicator style
 # is switched off in base.html so it needs none either).
@@ -128,9 +130,10 @@ def runs(
 def run(
     run_id: str, request: Request, api: Api,
     logs_from: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
+    tasks: Annotated[str | None, Query(pattern="^all$")] = None,
 ) -> Response:
-    """One flow run: its states, parameters, error, task runs and a page of its logs (the
-    latest page unless `logs_from` says which line to start at)."""
+    """One flow run: its states, parameters, error, task runs (the first TASK_RUNS_SHOWN unless
+    `tasks=all`) and a page of its logs (the latest unless `logs_from` names the first line)."""
     try:
         flow_run = api.read_flow_run(run_id)
     except (NotFound, UserInputError) as exc:
@@ -144,7 +147,9 @@ def run(
     logs = api.flow_run_logs(run_uuid, limit=LOG_PAGE, offset=logs_from)
     failed = next((s for s in reversed(states) if s.error or s.type in
                    (StateType.FAILED, StateType.CRASHED)), None)
-    return _render(request, "run.html", run=flow_run, states=states, task_runs=task_runs,
-                   logs=logs, failed=failed if flow_run.state_type in
-                   (StateType.FAILED, StateType.CRASHED) else None, log_page=LOG_PAGE)
+    shown = task_runs if tasks == "all" else task_runs[:TASK_RUNS_SHOWN]
+    return _render(request, "run.html", run=flow_run, states=states, task_runs=shown,
+                   task_run_count=len(task_runs), logs=logs, log_page=LOG_PAGE,
+                   failed=failed if flow_run.state_type in
+                   (StateType.FAILED, StateType.CRASHED) else None)
 
