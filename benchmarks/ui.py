@@ -13,6 +13,7 @@ last page by keyset cursor against the API's OFFSET.
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
 import sys
 import time
@@ -195,6 +196,7 @@ def main() -> None:
         rows.append(("UI files in the wheel", _wheel_share()))
     finally:
         server.stop()
+        shutil.rmtree(home, ignore_errors=True)
     report(f"Web UI, {runs:,} flow runs, headless Chromium, median of {TRIALS}", rows)
 
 
