@@ -38,6 +38,7 @@ def test_loopback_detection_and_the_warning_without_auth() -> None:
     assert not guarded[0].startswith("Warning")
     local = banner(Settings.load({}), "127.0.0.1", 4300, "sqlite:///x.db")
     assert local[0] == "Transom server on http://127.0.0.1:4300"
+    assert "  UI:   http://127.0.0.1:4300/runs" in local
     assert "TRANSOM_API_URL=http://127.0.0.1:4300/api" in local[-1]
     assert banner(Settings.load({}), "::1", 4200, "d")[0] == "Transom server on http://[::1]:4200"
 

@@ -26,7 +26,8 @@ def check_port(host: str, port: int, *, platform: str | None = None) -> None:
 
 
 def banner(settings: Settings, host: str, port: int, database: str) -> list[str]:
-    """What the server says when it starts: where the API and docs are, and any warning."""
+    """What the server says when it starts: where the UI, the API and docs are, and any
+    warning."""
     lines = []
     if not is_loopback(host) and not (settings.server_api_auth_string or settings.server_api_key):
         lines.append(f"Warning: listening on {host} without authentication; anyone who can reach "
@@ -36,6 +37,7 @@ def banner(settings: Settings, host: str, port: int, database: str) -> list[str]
     base = f"http://{shown}:{port}"
     lines += [
         f"Transom server on {base}",
+        f"  UI:   {base}/runs",
         f"  API:  {base}/api   (database: {database})",
         f"  Docs: {base}/docs",
         f"  Point flows at it with TRANSOM_API_URL={base}/api. Stop with Ctrl+C.",
