@@ -68,10 +68,10 @@ def _state(kind: StateType | None, name: str | None) -> Markup:
 
 _env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                    autoescape=True, trim_blocks=True, lstrip_blocks=True)
-_env.globals.update(asset=assets.url, state_types=list(StateType))
+_env.globals.update(asset=assets.url, state=_state, state_types=list(StateType))
 _env.filters.update(when=_when, seconds=_seconds, level=logging.getLevelName,
                     pretty=lambda value: json.dumps(value, indent=2, sort_keys=True, default=str))
-_env.globals["state"] = _state
+_ENDED_BADLY = (StateType.FAILED, StateType.CRASHED)
 
 
 def _render(request: Request, template: str, status: int = 200, **context: Any) -> Response:
@@ -145,11 +145,10 @@ def run(
         total = api.flow_run_logs(run_uuid, limit=1).total
         logs_from = max(total - LOG_PAGE, 0)
     logs = api.flow_run_logs(run_uuid, limit=LOG_PAGE, offset=logs_from)
-    failed = next((s for s in reversed(states) if s.error or s.type in
-                   (StateType.FAILED, StateType.CRASHED)), None)
+    # A run that ended Failed or Crashed shows that state's error at the top.
+    failed = next((s for s in reversed(states) if s.type in _ENDED_BADLY), None) \
+        if flow_run.state_type in _ENDED_BADLY else None
     shown = task_runs if tasks == "all" else task_runs[:TASK_RUNS_SHOWN]
     return _render(request, "run.html", run=flow_run, states=states, task_runs=shown,
-                   task_run_count=len(task_runs), logs=logs, log_page=LOG_PAGE,
-                   failed=failed if flow_run.state_type in
-                   (StateType.FAILED, StateType.CRASHED) else None)
+                   task_run_count=len(task_runs), logs=logs, log_page=LOG_PAGE, failed=failed)
 
