@@ -281,3 +281,20 @@ def test_runtime_attributes_are_module_level_lookups() -> None:
     assert isinstance(flow_run, types.ModuleType)
     assert inspect.getattr_static(flow_run, "__getattr__") is not None
     assert "id" not in vars(flow_run)
+
+
+def test_runtime_ui_url_is_the_runs_page_on_the_server_it_reports_to(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from transom.runtime import flow_run
+
+    @flow
+    def where() -> tuple[str | None, str | None, str]:
+        embedded = flow_run.ui_url  # no server: no page to link to
+        monkeypatch.setenv("TRANSOM_API_URL", "http://127.0.0.1:4200/api/")
+        try:
+            return embedded, flow_run.ui_url, str(flow_run.id)
+        finally:
+            monkeypatch.delenv("TRANSOM_API_URL")
+
+    embedded, served, run_id = where()
+    assert embedded is None and served == f"http://127.0.0.1:4200/runs/{run_id}"

@@ -61,6 +61,20 @@ def _api_url(ctx: FlowRunContext | None) -> str | None:
     return None if not base else f"{base.rstrip('/')}/flow_runs/{ctx.flow_run_id}"
 
 
+def _ui_url(ctx: FlowRunContext | None) -> str | None:
+    """The run's page in the web UI of the server it reports to (None when it reports to the
+    embedded database: no server is known to show it)."""
+    if ctx is None:
+        return None
+    from transom.settings import Settings
+
+    base = (Settings.load().api_url or "").rstrip("/")
+    if not base:
+        return None
+    root = base[:-len("/api")] if base.endswith("/api") else base
+    return f"{root}/runs/{ctx.flow_run_id}"
+
+
 _GETTERS: dict[str, Any] = {
     "id": _id,
     "name": lambda ctx: None if ctx is None else ctx.name,
@@ -72,8 +86,7 @@ _GETTERS: dict[str, Any] = {
     "tags": lambda ctx: [] if ctx is None else list(ctx.tags),
     "scheduled_start_time": _scheduled_start_time,
     "api_url": _api_url,
-    # Transom has no web UI yet: there is no page to link to.
-    "ui_url": lambda ctx: None,
+    "ui_url": _ui_url,
 }
 
 
