@@ -8,6 +8,7 @@ TransomError
  │    ├── NotFound ............... no run / flow / deployment / pool with that name or id         404
  │    ├── AlreadyExists .......... an object of that name exists already                         409
  │    │    └── WorkerNameTaken ... another live worker goes by that name                          409
+ │    ├── Ambiguous .............. a prefix or name more than one stored object has               409
  │    ├── PortInUse .............. the port the server should listen on is taken
  │    └── ShellNotFound .......... the shell asked for (or any usable shell) is not installed
  ├── StorageError ................ the database or result storage cannot be used                  503
@@ -59,6 +60,7 @@ __all__ = [
     "HTTP_STATUS",
     "Abort",
     "AlreadyExists",
+    "Ambiguous",
     "ApiError",
     "CancelledRun",
     "ClaimLost",
@@ -127,6 +129,10 @@ class NotFound(UserInputError):
 
 class AlreadyExists(UserInputError):
     """An object of that name exists already (a work pool, a deployment's flow and name, ...)."""
+
+
+class Ambiguous(UserInputError):
+    """An id prefix or a name that more than one stored object has: give more of it."""
 
 
 class WorkerNameTaken(AlreadyExists):
@@ -290,6 +296,7 @@ HTTP_STATUS: dict[type[TransomError], int] = {
     NotFound: 404,
     AlreadyExists: 409,
     WorkerNameTaken: 409,
+    Ambiguous: 409,
     InvalidTransition: 409,
     ClaimLost: 409,
     StorageError: 503,

@@ -29,6 +29,9 @@ from transom.core.recorder import (
     TaskRunCreated,
 )
 from transom.core.states import ErrorInfo, State, StateType, now_utc
+from transom.core.storable import storable_json
+from transom.fields import INT32, Count, Flag, JsonInteger, Seconds, Text, Timestamp
+from transom.schedules import MAX_INTERVAL, MIN_PERIOD
 
 T = TypeVar("T")
 
@@ -47,6 +50,7 @@ __all__ = [
     "DeploymentRunCreate",
     "DeploymentUpdate",
     "ErrorBody",
+    "ErrorIn",
     "EventBatch",
     "FlowRead",
     "FlowRunCreate",
@@ -82,6 +86,24 @@ __all__ = [
 
 class _Model(BaseModel):
     model_config = ConfigDict(from_attributes=True, frozen=True)
+
+
+# What runs record is repaired, never refused, as the engine's own reports are
+# (core/storable.py): NUL and lone surrogates in their text, NaN in their parameters. What
+# configures (deployments, work pools, workers) is refused instead: `Text`, a 422 naming it.
+Parameters = Annotated[dict[str, Any], AfterValidator(storable_json)]
+"""A run's parameters: any JSON, repaired as a recorded run's are."""
+Tags = Annotated[list[Annotated[Text, Field(max_length=255)]], Field(max_length=1000)]
+"""A deployment's tags."""
+
+
+def _kind_required(schema: dict[str, Any]) -> None:
+    # The events' union is told apart by `kind`: Python callers may leave it out (it has the
+    # event's default), but on the wire it is required.
+    schema["required"] = [*schema.get("required", []), "kind"]
+
+
+_EVENT = ConfigDict(json_schema_extra=_kind_required)
 
 
 class FlowRead(_Model):
@@ -173,24 +195,34 @@ class LogLine(_Model):
 
 
 # -- writes: what clients send (the ApiRecorder, `transom` commands, anyone with curl) ---------
+class ErrorIn(BaseModel):
+    """The exception a failed run recorded: its class, message and traceback."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Annotated[str, Field(max_length=1024)]
+    message: str = ""
+    traceback: str = ""
+
+
 class StateIn(BaseModel):
     """A state to propose for a run. `force` skips the transition rules (operators only)."""
 
     model_config = ConfigDict(extra="forbid")
 
     type: StateType
-    name: str | None = Field(None, max_length=32)
+    name: Annotated[str, Field(max_length=32)] | None = None
     message: str | None = None
-    timestamp: datetime | None = None
-    scheduled_time: datetime | None = None
-    error: dict[str, str] | None = None
-    force: bool = Field(default=False, description="Skip the transition table (an operator's override).")
+    timestamp: Timestamp | None = None
+    scheduled_time: Timestamp | None = None
+    error: ErrorIn | None = None
+    force: Flag = Field(default=False, description="Skip the transition table (an operator's override).")
     worker_id: uuid.UUID | None = Field(
         default=None, description="The worker reporting this state: refused (409 ClaimLost) when "
                           "another worker holds the run, or none does.")
 
     def to_state(self) -> State:
-        info = ErrorInfo(**self.error) if self.error else None
+        info = ErrorInfo(**self.error.model_dump()) if self.error else None
         return State(self.type, self.name or self.type.value.title(),
                      timestamp=self.timestamp or now_utc(), message=self.message, error=info,
                      scheduled_time=self.scheduled_time)
@@ -199,15 +231,15 @@ class StateIn(BaseModel):
     def from_state(cls, state: State) -> StateIn:
         return cls(type=state.type, name=state.name, message=state.message,
                    timestamp=state.timestamp, scheduled_time=state.scheduled_time,
-                   error=state.error.to_dict() if state.error else None)
+                   error=ErrorIn(**state.error.to_dict()) if state.error else None)
 
 
 class FlowRunCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    flow_name: str = Field(..., min_length=1, max_length=255)
-    name: str | None = Field(None, max_length=255)
-    parameters: dict[str, Any] = {}
+    flow_name: Annotated[str, Field(min_length=1, max_length=255)]
+    name: Annotated[str, Field(max_length=255)] | None = None
+    parameters: Parameters = {}
     tags: list[str] = []
     parent_flow_run_id: uuid.UUID | None = None
     parent_task_run_id: uuid.UUID | None = None
@@ -231,65 +263,75 @@ class LogIn(BaseModel):
 
     flow_run_id: uuid.UUID | None = None
     task_run_id: uuid.UUID | None = None
-    level: int = Field(..., ge=0, le=100)
-    logger: str = Field("transom", max_length=255)
+    level: Annotated[int, Field(ge=0, le=100), JsonInteger]
+    logger: Annotated[str, Field(max_length=255)] = "transom"
     message: Annotated[str, AfterValidator(_cap_log_line)]
-    timestamp: datetime | None = None
+    timestamp: Timestamp | None = None
 
 
 class ProcessIn(BaseModel):
     """The process that runs a flow run (it heart-beats while it lives)."""
 
     instance: uuid.UUID
-    pid: int = Field(..., ge=0, le=2**31 - 1)
-    hostname: str = Field(..., max_length=255)
+    pid: Count
+    hostname: Annotated[str, Field(max_length=255)]
 
 
 class HeartbeatEvent(BaseModel):
+    model_config = _EVENT
+
     kind: Literal["heartbeat"] = "heartbeat"
     process: ProcessIn
-    timestamp: datetime
+    timestamp: Timestamp
 
 
 class FlowRunEvent(BaseModel):
+    model_config = _EVENT
+
     kind: Literal["flow_run"] = "flow_run"
     id: uuid.UUID
-    flow_name: str = Field(..., min_length=1, max_length=255)
-    name: str = Field(..., max_length=255)
-    parameters: dict[str, Any] = {}
+    flow_name: Annotated[str, Field(min_length=1, max_length=255)]
+    name: Annotated[str, Field(max_length=255)]
+    parameters: Parameters = {}
     parent_flow_run_id: uuid.UUID | None = None
     parent_task_run_id: uuid.UUID | None = None
     tags: list[str] = []
     deployment_id: uuid.UUID | None = None
-    created: datetime
+    created: Timestamp
     process: ProcessIn | None = None
 
 
 class TaskRunEvent(BaseModel):
+    model_config = _EVENT
+
     kind: Literal["task_run"] = "task_run"
     id: uuid.UUID
     flow_run_id: uuid.UUID | None = None
-    task_key: str = Field(..., max_length=512)
-    name: str = Field(..., max_length=255)
-    dynamic_key: int = 0
-    cache_key: str | None = None
-    upstream: list[uuid.UUID] = []
+    task_key: Annotated[str, Field(max_length=512)]
+    name: Annotated[str, Field(max_length=255)]
+    dynamic_key: Count = 0
+    cache_key: Annotated[str, Field(max_length=255)] | None = None
+    upstream: list[uuid.UUID] = Field(default=[], max_length=10_000)
     tags: list[str] = []
-    created: datetime
+    created: Timestamp
 
 
 class StateEvent(BaseModel):
+    model_config = _EVENT
+
     kind: Literal["state"] = "state"
     run_id: uuid.UUID
-    is_task: bool
+    is_task: Flag
     state: StateIn
-    run_count: int = 0
+    run_count: Count = 0
     result_ref: str | None = None
 
 
 class LogEvent(LogIn):
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_kind_required)
+
     kind: Literal["log"] = "log"
-    timestamp: datetime
+    timestamp: Timestamp
 
 
 WireEvent = Annotated[FlowRunEvent | TaskRunEvent | StateEvent | LogEvent | HeartbeatEvent,
@@ -300,7 +342,7 @@ class EventBatch(BaseModel):
     """Many run events in one request: how the ApiRecorder reports runs to the server."""
 
     events: list[WireEvent] = Field(..., max_length=10_000)
-    resent: bool = Field(False, description=(
+    resent: Flag = Field(False, description=(
         "Some of these events may be stored already: an earlier send failed without an answer "
         "(the server may have written them before it went away). The server skips the states "
         "and log lines it has, so a resend never records one twice."))
@@ -404,20 +446,26 @@ class RunCursor(NamedTuple):
 
 
 # -- deployments, schedules, work pools and workers --------------------------------------------
+_NAME = re.compile(r"^[^/\x00-\x1f]*[^/\x00-\x1f\s][^/\x00-\x1f]*$")
+"""A name: not blank, no slash (`flow/deployment` names a deployment), no control characters."""
+
+
 def _check_name(value: str) -> str:
     if not value.strip():
         raise ValueError("the name is empty")
-    if "/" in value or any(ord(c) < 32 for c in value):
+    if not _NAME.match(value):
         raise ValueError(f"{value!r} cannot be a name: it may not hold '/' or control characters")
     return value
 
 
-def _refuse_nulls(model: BaseModel, *fields: str) -> None:
+def _refuse_nulls(data: Any, *fields: str) -> Any:
     """PATCH with `null` for a field that cannot be empty: a 422 naming it, not a database
-    error."""
-    for field in fields:
-        if field in model.model_fields_set and getattr(model, field) is None:
-            raise ValueError(f"{field} cannot be null; leave it out to keep it as it is")
+    error (the schema says the field is not nullable)."""
+    if isinstance(data, dict):
+        for field in fields:
+            if field in data and data[field] is None:
+                raise ValueError(f"{field} cannot be null; leave it out to keep it as it is")
+    return data
 
 
 def _check_parameter_schema(value: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -435,7 +483,8 @@ def _check_parameter_schema(value: dict[str, Any] | None) -> dict[str, Any] | No
     return value
 
 
-Name = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_check_name)]
+Name = Annotated[Text, Field(min_length=1, max_length=255, json_schema_extra={
+    "pattern": _NAME.pattern}), AfterValidator(_check_name)]
 """A user-given name: no slash (`flow/deployment` names a deployment) and no control characters."""
 
 
@@ -455,12 +504,13 @@ class ScheduleIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    cron: str | None = Field(default=None, max_length=255)
-    interval: float | None = Field(default=None, gt=0)
-    anchor_date: datetime | None = None
-    rrule: str | None = Field(default=None, max_length=4096)
-    timezone: str | None = Field(default=None, max_length=64)
-    active: bool = True
+    cron: Annotated[Text, Field(max_length=255)] | None = None
+    interval: Annotated[Seconds, Field(json_schema_extra={
+        "minimum": MIN_PERIOD, "maximum": MAX_INTERVAL})] | None = None
+    anchor_date: Timestamp | None = None
+    rrule: Annotated[Text, Field(max_length=4096)] | None = None
+    timezone: Annotated[Text, Field(max_length=64)] | None = None
+    active: Flag = True
 
     @field_validator("interval")
     @classmethod
@@ -520,9 +570,9 @@ class WorkPoolCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name
-    description: str | None = None
-    concurrency_limit: int | None = Field(default=None, ge=0, le=2**31 - 1)
-    paused: bool = False
+    description: Text | None = None
+    concurrency_limit: Count | None = None
+    paused: Flag = False
 
 
 class WorkPoolUpdate(BaseModel):
@@ -531,14 +581,14 @@ class WorkPoolUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    description: str | None = None
-    concurrency_limit: int | None = Field(default=None, ge=0, le=2**31 - 1)
-    paused: bool | None = None
+    description: Text | None = None
+    concurrency_limit: Count | None = None
+    paused: Flag = False
 
-    @model_validator(mode="after")
-    def _nulls(self) -> WorkPoolUpdate:
-        _refuse_nulls(self, "paused")
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls(cls, data: Any) -> Any:
+        return _refuse_nulls(data, "paused")
 
 
 class WorkPoolRead(_Model):
@@ -559,24 +609,24 @@ class DeploymentCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    flow_name: str = Field(..., min_length=1, max_length=255)
+    flow_name: Annotated[Text, Field(min_length=1, max_length=255)]
     name: Name
-    entrypoint: str = Field(..., min_length=3)
-    path: str | None = None  # the folder a relative entrypoint is read from
-    description: str | None = None
-    parameters: dict[str, Any] = {}
+    entrypoint: Annotated[Text, Field(min_length=3, max_length=4096)]
+    path: Annotated[Text, Field(max_length=4096)] | None = None  # where a relative entrypoint is
+    description: Text | None = None
+    parameters: Parameters = {}
     parameter_schema: Annotated[dict[str, Any] | None,
                                 AfterValidator(_check_parameter_schema)] = None
-    work_pool: str | None = Field(default=None, max_length=255)  # None: runs only through `serve`
-    work_queue: str | None = Field(default=None, max_length=255)
-    tags: list[str] = []
-    paused: bool = False
-    concurrency_limit: int | None = Field(default=None, ge=0, le=2**31 - 1)
-    schedules: list[ScheduleIn] = []
+    work_pool: Annotated[Text, Field(max_length=255)] | None = None  # None: only `serve` runs it
+    work_queue: Annotated[Text, Field(max_length=255)] | None = None
+    tags: Tags = []
+    paused: Flag = False
+    concurrency_limit: Count | None = None
+    schedules: list[ScheduleIn] = Field(default=[], max_length=100)
     # What a worker does before loading the flow (a project file's `pull:`), as Prefect writes
     # them: [{"transom.deployments.steps.git_clone": {"repository": ..., "branch": ...}}, ...]
-    pull_steps: list[dict[str, dict[str, str]]] = []
-    version: str | None = Field(default=None, max_length=255)
+    pull_steps: list[dict[str, dict[str, Text]]] = []
+    version: Annotated[Text, Field(max_length=255)] | None = None
 
 
 class DeploymentUpdate(BaseModel):
@@ -584,17 +634,17 @@ class DeploymentUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    description: str | None = None
-    parameters: dict[str, Any] | None = None
-    work_queue: str | None = None
-    tags: list[str] | None = None
-    paused: bool | None = None
-    concurrency_limit: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    description: Text | None = None
+    parameters: Parameters | None = None
+    work_queue: Annotated[Text, Field(max_length=255)] | None = None
+    tags: Tags | None = None
+    paused: Flag = False
+    concurrency_limit: Count | None = None
 
-    @model_validator(mode="after")
-    def _nulls(self) -> DeploymentUpdate:
-        _refuse_nulls(self, "paused")
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls(cls, data: Any) -> Any:
+        return _refuse_nulls(data, "paused")
 
 
 class DeploymentRead(_Model):
@@ -646,12 +696,12 @@ class DeploymentRunCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    parameters: dict[str, Any] = {}
-    scheduled_time: datetime | None = None
-    name: str | None = Field(default=None, max_length=255)
-    tags: list[str] = []
-    idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
-    work_queue_name: str | None = Field(default=None, min_length=1, max_length=255)
+    parameters: Parameters = {}
+    scheduled_time: Timestamp | None = None
+    name: Annotated[Text, Field(max_length=255)] | None = None
+    tags: Tags = []
+    idempotency_key: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
+    work_queue_name: Annotated[Text, Field(min_length=1, max_length=255)] | None = None
     # The run that started it (`run_deployment` inside a flow or task): shown as its subflow.
     parent_flow_run_id: uuid.UUID | None = None
     parent_task_run_id: uuid.UUID | None = None
@@ -664,20 +714,25 @@ class WorkerPoll(BaseModel):
     gives back, if it never started) any other run it had claimed for this worker.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    # A worker serves a pool, or (`serve`) deployments: the service refuses one with neither.
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"anyOf": [
+        {"required": ["work_pool"], "properties": {"work_pool": {"type": "string"}}},
+        {"required": ["deployment_ids"], "properties": {"deployment_ids": {"minItems": 1}}}]})
 
     name: Name
     instance: uuid.UUID
-    work_pool: str | None = Field(default=None, max_length=255)
-    deployment_ids: list[uuid.UUID] = []  # `serve`: runs of these deployments, not of a pool
-    queues: list[str] = []  # only runs of these queues (default: any)
+    work_pool: Annotated[Text, Field(min_length=1, max_length=255)] | None = None
+    # `serve`: runs of these deployments, not of a pool
+    deployment_ids: list[uuid.UUID] = Field(default=[], max_length=10_000)
+    # only runs of these queues (default: any)
+    queues: list[Annotated[Text, Field(max_length=255)]] = Field(default=[], max_length=1000)
     running: list[uuid.UUID] = Field(default=[], max_length=10_000)
-    limit: int = Field(default=0, ge=0, le=1000)  # how many runs to claim now
-    prefetch_seconds: float = Field(default=0.0, ge=0, le=3600)  # also runs due this soon
-    hostname: str | None = Field(default=None, max_length=255)
-    pid: int | None = Field(default=None, ge=0, le=2**31 - 1)  # an INTEGER column on PostgreSQL
-    run_limit: int | None = Field(default=None, ge=1, le=2**31 - 1)  # the worker's --limit
-    stopping: bool = False  # its last poll: it stops now, so it is offline at once
+    limit: Annotated[int, Field(ge=0, le=1000), JsonInteger] = 0  # how many runs to claim now
+    prefetch_seconds: Annotated[Seconds, Field(ge=0, le=3600)] = 0.0  # also runs due this soon
+    hostname: Annotated[Text, Field(max_length=255)] | None = None
+    pid: Count | None = None  # an INTEGER column on PostgreSQL
+    run_limit: Annotated[int, Field(ge=1, le=INT32), JsonInteger] | None = None  # the worker's --limit
+    stopping: Flag = False  # its last poll: it stops now, so it is offline at once
 
 
 class ClaimedRun(_Model):

@@ -126,6 +126,94 @@ def test_the_422_body_in_the_spec_is_the_body_sent(http: httpx.Client) -> None:
             assert {"400", "404", "409", "422", "503"} <= set(operation["responses"])
 
 
+def test_an_error_of_the_wrong_shape_is_a_422_not_a_500(http: httpx.Client) -> None:
+    run = http.post("/flow_runs", json={"flow_name": "f"}).json()
+    for error in ({"kind": "x"}, {"message": "no type"}, {"type": 3}, "boom"):
+        state = {"type": "FAILED", "error": error}
+        _refused(http.post(f"/flow_runs/{run['id']}/set_state", json=state), 422, "error")
+        _refused(http.post("/flow_runs", json={"flow_name": "f", "state": state}), 422, "error")
+    failed = {"type": "FAILED", "error": {"type": "ValueError", "message": "bad", "traceback": ""}}
+    assert http.post(f"/flow_runs/{run['id']}/set_state", json=failed).status_code == 201
+    stored = http.get(f"/flow_runs/{run['id']}/states").json()[-1]
+    assert stored["error"] == {"type": "ValueError", "message": "bad", "traceback": ""}
+
+
+@pytest.mark.parametrize("when,fragment", [
+    ("0001-01-01T00:00:00+05:00", "the year 1 is out of range (limit: years 2 to 9998)"),
+    ("9999-12-31T23:00:00-05:00", "the year 9999 is out of range"),
+    (0.5, "is a number, not a date-time"),
+    ("1700000000", "is a number, not a date-time"),
+])
+def test_times_out_of_range_or_given_as_numbers_are_a_422(
+        http: httpx.Client, when: object, fragment: str) -> None:
+    run = http.post("/flow_runs", json={"flow_name": "f"}).json()
+    state = {"type": "SCHEDULED", "scheduled_time": when}
+    _refused(http.post(f"/flow_runs/{run['id']}/set_state", json=state), 422, fragment)
+    _refused(http.get("/flow_runs", params={"since": str(when)}), 422, fragment)
+    _refused(http.post("/deployments/etl/nightly/runs", json={"scheduled_time": when}), 422,
+             fragment)
+    _refused(http.post("/deployments", json=_deployment(
+        schedules=[{"interval": 60, "anchor_date": when}])), 422, fragment)
+    edge = {"type": "SCHEDULED", "scheduled_time": "0002-01-01T00:00:00+23:59"}
+    assert http.post(f"/flow_runs/{run['id']}/set_state", json=edge).status_code == 201
+
+
+def test_booleans_and_integers_are_taken_as_json_schema_reads_them(http: httpx.Client) -> None:
+    _refused(http.post("/work_pools", json={"name": "p", "paused": 0}), 422, "paused")
+    _refused(http.post("/work_pools", json={"name": "p", "concurrency_limit": "3"}), 422,
+             "concurrency_limit: '3' is not a number")
+    _refused(http.post("/work_pools", json={"name": "p", "concurrency_limit": 2.5}), 422,
+             "concurrency_limit")
+    _refused(http.post("/events", json={"events": [], "resent": "yes"}), 422, "resent")
+    created = http.post("/work_pools", json={"name": "p", "concurrency_limit": 3.0})
+    assert created.status_code == 201 and created.json()["concurrency_limit"] == 3
+
+
+def test_text_no_database_stores_is_refused_in_what_configures(http: httpx.Client) -> None:
+    _refused(http.post("/work_pools", json={"name": "p", "description": "a\x00b"}), 422,
+             "description: text may not hold a NUL character")
+    _refused(http.post("/deployments", json=_deployment(entrypoint="flows/\x00.py:f")), 422,
+             "entrypoint")
+    _refused(http.post("/deployments", json=_deployment(version="v" * 256)), 422, "version")
+    _refused(http.post("/deployments", json=_deployment(tags=["t" * 256])), 422, "tags.0")
+    pool = http.patch("/work_pools/main", json={"description": "caf\u00e9 \U0001f600"})
+    assert pool.json()["description"] == "caf\u00e9 \U0001f600"
+
+
+def test_what_a_run_records_is_repaired_not_refused(http: httpx.Client) -> None:
+    # Infinity and NaN are not JSON, but Python's json writes them: stored as their names.
+    body = b'{"flow_name": "f", "parameters": {"x": NaN, "y": [Infinity], "z": "a\\u0000b"}}'
+    created = http.post("/flow_runs", content=body, headers={"Content-Type": "application/json"})
+    assert created.status_code == 201, created.text
+    stored = http.get(f"/flow_runs/{created.json()['id']}").json()["parameters"]
+    assert stored == {"x": "NaN", "y": ["Infinity"], "z": "a\ufffdb"}
+
+
+def test_an_id_prefix_or_a_name_more_than_one_has_is_a_409(http: httpx.Client) -> None:
+    ids = [http.post("/flow_runs", json={"flow_name": "f"}).json()["id"] for _ in range(17)]
+    shared = next(c for c in "0123456789abcdef" if sum(i.startswith(c) for i in ids) > 1)
+    answer = http.get(f"/flow_runs/{shared}")
+    _refused(answer, 409, f"more than one flow run id starts with '{shared}'")
+    assert answer.json()["error"] == "Ambiguous"
+    _refused(http.get("/flow_runs/not-hex"), 400, "is not a run id")
+    for flow in ("a", "b"):
+        assert http.post("/deployments", json=_deployment(flow_name=flow)).status_code == 201
+    _refused(http.get("/deployments/nightly"), 409, "more than one flow has a deployment named")
+
+
+def test_a_method_a_path_lacks_is_a_405_naming_its_methods(http: httpx.Client) -> None:
+    answer = http.put("/deployments", json={})
+    _refused(answer, 405, "PUT is not a method of /api/deployments: it takes GET, POST")
+    assert answer.headers["allow"] == "GET, POST"
+    answer = http.request("OPTIONS", "/flow_runs")
+    assert answer.status_code == 405 and answer.headers["allow"] == "GET, POST"
+    # Before the JSON check: a form sent with the wrong method is a wrong method.
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    assert http.put("/work_pools/main", content=b"x=1", headers=form).status_code == 405
+    assert http.post("/nothing/here", content=b"x=1", headers=form).status_code == 404
+    assert http.get("/work_pools/main").json()["name"] == "main"
+
+
 # -- browser safety -----------------------------------------------------------------------------
 def test_a_host_header_naming_another_site_is_refused(
         start_server: Callable[..., LiveServer]) -> None:

@@ -49,11 +49,13 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.settings = settings
     _add_error_handlers(app)
     _add_auth(app, settings)
+    from transom.server import artifacts, deployments, routes, ui, variables
     from transom.server.guards import Guards
 
-    app.add_middleware(Guards, settings=settings)  # outermost: before auth and routing
-
-    from transom.server import artifacts, deployments, routes, ui, variables
+    api_routes = [*routes.router.routes, *deployments.router.routes, *variables.router.routes,
+                  *artifacts.router.routes]
+    # outermost: before auth and routing
+    app.add_middleware(Guards, settings=settings, methods=_path_methods(api_routes, "/api"))
 
     app.include_router(routes.router, prefix="/api")
     app.include_router(deployments.router, prefix="/api")
@@ -62,6 +64,30 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.include_router(ui.router)
     _document_validation_errors(app)
     return app
+
+
+def _path_methods(routes: list[Any], prefix: str) -> Callable[[Any], frozenset[str] | None]:
+    """What Guards asks of a request no route may take: the methods of its path's routes (empty:
+    no such path), or None when a route takes it. Starlette's own 405 names the methods of the
+    first route of the path only, and a path has one route per method here."""
+    from starlette.routing import Match
+
+    def methods(scope: Any) -> frozenset[str] | None:
+        path = str(scope.get("path", ""))
+        if not path.startswith(prefix + "/"):
+            return frozenset()
+        scope = {**scope, "path": path[len(prefix):], "root_path": ""}
+        template = None
+        for route in routes:
+            match, _ = route.matches(scope)
+            if match is Match.FULL:
+                return None
+            if match is Match.PARTIAL and template is None:
+                template = route.path
+        return frozenset(method for route in routes if template is not None
+                         and route.path == template for method in (route.methods or ()))
+
+    return methods
 
 
 def _document_validation_errors(app: FastAPI) -> None:

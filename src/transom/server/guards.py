@@ -1,6 +1,8 @@
 """What keeps a browser page from using the API: the Host header must name this server (DNS
 rebinding), a state-changing request must be JSON (a cross-site form cannot send it), and a
-request body has a size cap. One pure ASGI middleware, before FastAPI parses anything."""
+request body has a size cap. One pure ASGI middleware, before FastAPI parses anything; it also
+answers a method no route of the path takes with 405 and every method the path has in `Allow`
+(before the JSON check: a PUT is a wrong method, not a wrong body)."""
 
 from __future__ import annotations
 
@@ -19,8 +21,11 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
+Methods = Callable[[Scope], "frozenset[str] | None"]
+"""The methods the app's routes take on a request's path; None when a route takes the request."""
 
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_READS = frozenset({"GET", "HEAD"})  # FastAPI's own 405 names the path's methods for these
 # What a page may send cross-site without a preflight: a form, or fetch with a text body.
 _SIMPLE = frozenset({"application/x-www-form-urlencoded", "multipart/form-data", "text/plain"})
 _WILDCARDS = frozenset({"0.0.0.0", "::", ""})
@@ -56,8 +61,9 @@ def _is_ip(name: str) -> bool:
 class Guards:
     """Host check (400), JSON-only writes (415) and the body cap (413) for every /api request."""
 
-    def __init__(self, app: App, settings: Settings) -> None:
+    def __init__(self, app: App, settings: Settings, methods: Methods | None = None) -> None:
         self.app = app
+        self.methods = methods
         self.hosts = allowed_hosts(settings)
         self.max_body = settings.server_max_body_bytes
 
@@ -74,6 +80,16 @@ class Guards:
                                      "to TRANSOM_SERVER_ALLOWED_HOSTS if it is this server's name")
             return
         path = str(scope.get("path", ""))
+        if self.methods is not None and scope.get("method") not in _READS:
+            allowed = self.methods(scope)
+            if allowed is not None and not allowed:  # no such path: a 404 that reads no body
+                await self.app(scope, receive, send)
+                return
+            if allowed:
+                await _answer(send, 405, f"{scope.get('method')} is not a method of {path}: it "
+                                         f"takes {', '.join(sorted(allowed))}",
+                              ((b"allow", ", ".join(sorted(allowed)).encode()),))
+                return
         if scope.get("method") in _WRITES and path.startswith("/api"):
             kind = headers.get("content-type", "").split(";", 1)[0].strip().lower()
             json_body = kind == "application/json" or kind.endswith("+json")
@@ -131,9 +147,10 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def _answer(send: Send, status: int, detail: str) -> None:
+async def _answer(send: Send, status: int, detail: str,
+                  headers: tuple[tuple[bytes, bytes], ...] = ()) -> None:
     body = json.dumps({"detail": detail}).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode())]})
+                            (b"content-length", str(len(body)).encode()), *headers]})
     await send({"type": "http.response.body", "body": body})

@@ -4,14 +4,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 
 from transom._version import __version__
 from transom.core.states import StateType
+from transom.fields import Timestamp
 from transom.schemas import (
     ErrorBody,
     EventBatch,
@@ -59,6 +59,8 @@ async def _backend(request: Request) -> EmbeddedBackend:
 Api = Annotated[EmbeddedBackend, Depends(_backend)]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Offset = Annotated[int, Query(ge=0, le=2**31 - 1)]
+RunRef = Annotated[str, Path(description="A flow run id, or a unique prefix of one.",
+                             json_schema_extra={"pattern": "^[0-9a-fA-F-]+$"})]
 
 
 @router.get("/health", tags=["server"])
@@ -97,7 +99,8 @@ def list_flow_runs(
     api: Api,
     flow: Annotated[str | None, Query(description="Only runs of this flow.")] = None,
     state: Annotated[StateType | None, Query(description="Only runs in this state type.")] = None,
-    since: Annotated[datetime | None, Query(description="Only runs created at or after this time.")] = None,
+    since: Annotated[Timestamp | None,
+                     Query(description="Only runs created at or after this time.")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
     after: Annotated[str | None, Query(max_length=64, description=(
@@ -112,7 +115,7 @@ def list_flow_runs(
 
 
 @router.get("/flow_runs/{run_id}", tags=["flow runs"])
-def read_flow_run(run_id: str, api: Api) -> FlowRunRead:
+def read_flow_run(run_id: RunRef, api: Api) -> FlowRunRead:
     """A flow run by id, or by a unique prefix of its id."""
     return api.read_flow_run(run_id)
 
@@ -124,9 +127,11 @@ def set_flow_run_state(run_id: uuid.UUID, body: StateIn, api: Api) -> StateRecor
     return api.set_flow_run_state(run_id, body)
 
 
+# Its body is optional to FastAPI but required by the server (a write is JSON, server/guards.py):
+# `{}` cancels without a message.
 @router.post("/flow_runs/{run_id}/cancel", status_code=status.HTTP_201_CREATED,
-             tags=["flow runs"])
-def cancel_flow_run(run_id: str, api: Api,
+             tags=["flow runs"], openapi_extra={"requestBody": {"required": True}})
+def cancel_flow_run(run_id: RunRef, api: Api,
                     message: Annotated[str | None, Body(embed=True)] = None) -> StateRecord:
     """Cancel (by id or a unique prefix of one): a running run goes to Cancelling (its process
     is told to stop), others to Cancelled."""

@@ -19,7 +19,7 @@ from transom.core import states as st
 from transom.core.naming import generate_run_name
 from transom.core.recorder import StateChanged
 from transom.core.states import StateType, now_utc
-from transom.exceptions import AlreadyExists, NotFound, UserInputError
+from transom.exceptions import AlreadyExists, Ambiguous, NotFound, UserInputError
 from transom.schedules import Schedule, occurrences
 from transom.schemas import (
     DeploymentCreate,
@@ -237,7 +237,7 @@ def resolve_deployment_id(conn: Connection, ref: str | uuid.UUID) -> uuid.UUID:
         raise NotFound(f"no deployment named {text!r}; `transom deployment ls` lists them")
     if len(matches) > 1:
         names = ", ".join(sorted(f"{f}/{text}" for _, f in matches))
-        raise UserInputError(f"more than one flow has a deployment named {text!r} ({names}); "
+        raise Ambiguous(f"more than one flow has a deployment named {text!r} ({names}); "
                              "write it as FLOW/NAME")
     return uuid.UUID(str(matches[0].id))
 

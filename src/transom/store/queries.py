@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from transom.core.states import StateType, state_type
-from transom.exceptions import NotFound, UserInputError
+from transom.exceptions import Ambiguous, NotFound, UserInputError
 from transom.schemas import FlowRead, FlowRunRead, LogLine, RunCursor, StateRecord, TaskRunRead
 from transom.store import models as m
 
@@ -105,7 +105,7 @@ def resolve_flow_run_id(conn: Connection, id_or_prefix: str | uuid.UUID) -> uuid
     if not matches:
         raise NotFound(f"no flow run has an id starting with {id_or_prefix!r}")
     if len(matches) > 1:
-        raise UserInputError(f"more than one flow run id starts with {id_or_prefix!r}; "
+        raise Ambiguous(f"more than one flow run id starts with {id_or_prefix!r}; "
                              "give more characters")
     return uuid.UUID(str(matches[0]))
 
