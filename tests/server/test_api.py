@@ -284,3 +284,21 @@ def test_the_server_goes_on_after_db_reset_under_it(start_server: Callable[..., 
     batch = FlowRunCreated(uuid.uuid4(), "report", "batched", process=None)
     client.send_events([batch])
     assert client.read_flow_run(batch.id).name == "batched"
+
+
+def test_a_batch_with_several_heartbeats_is_written(api: httpx.Client) -> None:
+    # Found by schemathesis (tests/server/test_fuzz_api.py): two heartbeats in one batch were a
+    # 500 on PostgreSQL (an expanding IN in an executemany).
+    run_id, instance = str(uuid.uuid4()), str(uuid.uuid4())
+    process = {"instance": instance, "pid": 4321, "hostname": "box"}
+    now = datetime.now(timezone.utc)
+    events = [{"kind": "flow_run", "id": run_id, "flow_name": "f", "name": "r",
+               "created": now.isoformat(), "process": process},
+              {"kind": "state", "run_id": run_id, "is_task": False,
+               "state": {"type": "RUNNING", "timestamp": now.isoformat()}}]
+    for seconds in (1, 2, 3):
+        events.append({"kind": "heartbeat", "process": process,
+                       "timestamp": (now + timedelta(seconds=seconds)).isoformat()})
+    answer = api.post("/events", json={"events": events})
+    assert answer.status_code == 201, answer.text
+    assert api.get(f"/flow_runs/{run_id}").json()["state_type"] == "RUNNING"
