@@ -383,7 +383,7 @@ def _heartbeats(conn: Connection, beats: list[tuple[Any, Any]], sqlite: bool) ->
         return
     c = m.flow_runs.c
     # The states as literals: an expanding IN cannot be executed many times in one call.
-    alive = [sa.literal_column(f"'{state}'") for state in _ALIVE]
+    alive: list[sa.ColumnElement[str]] = [sa.literal_column(f"'{state}'") for state in _ALIVE]
     conn.execute(sa.update(m.flow_runs)
                  .where(c.process == sa.bindparam("p"), c.state_type.in_(alive))
                  .values(heartbeat=sa.bindparam("t", type_=c.heartbeat.type)),
