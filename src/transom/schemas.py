@@ -311,7 +311,7 @@ class TaskRunEvent(BaseModel):
     name: Annotated[str, Field(max_length=255)]
     dynamic_key: Count = 0
     cache_key: Annotated[str, Field(max_length=255)] | None = None
-    upstream: list[uuid.UUID] = Field(default=[], max_length=10_000)
+    upstream: list[uuid.UUID] = []
     tags: list[str] = []
     created: Timestamp
 
