@@ -9,6 +9,7 @@ TransomError
  │    ├── AlreadyExists .......... an object of that name exists already                         409
  │    │    └── WorkerNameTaken ... another live worker goes by that name                          409
  │    ├── Ambiguous .............. a prefix or name more than one stored object has               409
+ │    ├── NotAllowedFor .......... the object is not of the kind the request is for              409
  │    ├── PortInUse .............. the port the server should listen on is taken
  │    └── ShellNotFound .......... the shell asked for (or any usable shell) is not installed
  ├── StorageError ................ the database or result storage cannot be used                  503
@@ -74,6 +75,7 @@ __all__ = [
     "InvalidTransition",
     "MissingContextError",
     "MissingResult",
+    "NotAllowedFor",
     "NotFound",
     "ObjectAlreadyExists",
     "ObjectNotFound",
@@ -129,6 +131,11 @@ class NotFound(UserInputError):
 
 class AlreadyExists(UserInputError):
     """An object of that name exists already (a work pool, a deployment's flow and name, ...)."""
+
+
+class NotAllowedFor(UserInputError):
+    """The object asked for is not of a kind the request applies to (a link artifact's
+    progress updated): answered 409, as a conflict with what is stored."""
 
 
 class Ambiguous(UserInputError):
@@ -297,6 +304,7 @@ HTTP_STATUS: dict[type[TransomError], int] = {
     AlreadyExists: 409,
     WorkerNameTaken: 409,
     Ambiguous: 409,
+    NotAllowedFor: 409,
     InvalidTransition: 409,
     ClaimLost: 409,
     StorageError: 503,

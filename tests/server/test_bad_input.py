@@ -101,7 +101,7 @@ def test_artifacts_refuse_bad_keys_types_sizes_and_updates(http: httpx.Client) -
     _refused(http.post("/artifacts", json={"type": "markdown", "data": "x" * 1_000_000}), 422,
              "data: an artifact's data may be at most 1000000 characters as JSON")
     table = http.post("/artifacts", json={"type": "table", "key": "t", "data": [[1]]}).json()
-    _refused(http.patch(f"/artifacts/{table['id']}", json={"data": 5}), 400,
+    _refused(http.patch(f"/artifacts/{table['id']}", json={"data": 5}), 409,
              "only progress artifacts are updated")
     _refused(http.patch(f"/artifacts/{uuid.uuid4()}", json={"data": 5}), 404, "no artifact")
     _refused(http.patch("/artifacts/not-an-id", json={"data": 5}), 422, "artifact_id")

@@ -17,6 +17,7 @@ from transom.exceptions import (
     AlreadyExists,
     ClaimLost,
     InvalidTransition,
+    NotAllowedFor,
     NotFound,
     UserInputError,
     WorkerNameTaken,
@@ -29,6 +30,7 @@ from transom.schemas import (
     DeploymentUpdate,
     FlowRunCreate,
     LogIn,
+    RunCursor,
     StateIn,
     VariableCreate,
     WorkerPoll,
@@ -132,8 +134,12 @@ class TestBackendContract:
         assert backend.list_flow_runs(limit=3, before=back.prev_cursor).prev_cursor is None
         assert backend.list_flow_runs(flow_name="etl", limit=3, after=first.next_cursor).total == 7
         _raises(UserInputError, backend.list_flow_runs, after="yesterday")
-        _raises(UserInputError, backend.list_flow_runs, after=first.next_cursor,
-                before=first.next_cursor)
+        # Both cursors: the runs between the two, newest first.
+        runs = backend.list_flow_runs(limit=100).items
+        newest, fifth = RunCursor.of(runs[0]).encode(), RunCursor.of(runs[4]).encode()
+        window = backend.list_flow_runs(limit=100, after=newest, before=fifth)
+        assert [r.id for r in window.items] == everything[1:4]
+        assert backend.list_flow_runs(limit=2, after=newest, before=fifth).next_cursor
 
     def test_proposed_states_follow_the_transition_table(self, backend: Backend) -> None:
         run = backend.create_flow_run(FlowRunCreate(flow_name="etl"))
@@ -310,7 +316,7 @@ class TestBackendContract:
         moved = backend.update_artifact(progress.id, ArtifactUpdate(data=42.5,
                                                                     description="halfway"))
         assert (moved.id, moved.data, moved.description) == (progress.id, 42.5, "halfway")
-        _raises(UserInputError, backend.update_artifact, table.id, ArtifactUpdate(data=1))
+        _raises(NotAllowedFor, backend.update_artifact, table.id, ArtifactUpdate(data=1))
         _raises(NotFound, backend.update_artifact, uuid.uuid4(), ArtifactUpdate(data=1))
 
         assert backend.delete_artifact("report") == 2

@@ -85,8 +85,10 @@ def get_run_logger() -> RunLogger:
                        "use logging.getLogger(__name__) there instead")
 
 
-_SILENT = logging.getLogger("transom.silent")
+# Not in logging's registry (a logging.config call elsewhere could enable a registered one).
+_SILENT = logging.Logger("transom.silent")
 _SILENT.disabled = True
+_SILENT.propagate = False
 
 
 @contextmanager

@@ -13,6 +13,7 @@ from transom._version import __version__
 from transom.core.states import StateType
 from transom.fields import Timestamp
 from transom.schemas import (
+    CURSOR_PATTERN,
     ErrorBody,
     EventBatch,
     FlowRead,
@@ -103,9 +104,9 @@ def list_flow_runs(
                      Query(description="Only runs created at or after this time.")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
-    after: Annotated[str | None, Query(max_length=64, description=(
+    after: Annotated[str | None, Query(pattern=CURSOR_PATTERN, description=(
         "Keyset paging: a page's next_cursor, for the runs after it (older).")),] = None,
-    before: Annotated[str | None, Query(max_length=64, description=(
+    before: Annotated[str | None, Query(pattern=CURSOR_PATTERN, description=(
         "Keyset paging: a page's prev_cursor, for the runs before it (newer).")),] = None,
 ) -> Page[FlowRunRead]:
     """Newest first. Page through a long list with the cursors, not offset: a cursor page costs

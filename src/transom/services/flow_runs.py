@@ -81,9 +81,8 @@ class FlowRuns:
                        limit: int = 50, offset: int = 0, after: str | None = None,
                        before: str | None = None) -> Page[FlowRunRead]:
         """Flow runs, newest first, and how many match in all. Keyset paging: `after` a page's
-        next_cursor the older page, `before` its prev_cursor the newer one (no OFFSET)."""
-        if after is not None and before is not None:
-            raise UserInputError("give after or before, not both")
+        next_cursor the older page, `before` its prev_cursor the newer one (no OFFSET); both,
+        the runs between the two, from the newest."""
         try:
             keys = {"after": RunCursor.decode(after) if after is not None else None,
                     "before": RunCursor.decode(before) if before is not None else None}
@@ -95,7 +94,7 @@ class FlowRuns:
                                            limit=limit + 1, offset=offset, **keys)
             total = queries.count_flow_runs(conn, flow_name=flow_name, state=state, since=since)
         more = len(items) > limit
-        if before is not None:  # newest first: the extra run is the newest one
+        if before is not None and after is None:  # newest first: the extra is the newest
             items = items[1:] if more else items
             newer, older = more, bool(items)
         else:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from transom.core.states import now_utc
-from transom.exceptions import NotFound, UserInputError
+from transom.exceptions import NotAllowedFor, NotFound
 from transom.schemas import ArtifactCreate, ArtifactRead, ArtifactUpdate
 from transom.store import models as m
 
@@ -53,7 +53,7 @@ def update_artifact(conn: Connection, artifact_id: uuid.UUID, body: ArtifactUpda
     """A progress artifact's new value; other types are written once."""
     current = _by_id(conn, artifact_id)
     if current.type != "progress":
-        raise UserInputError(f"artifact {artifact_id} is a {current.type} artifact; only "
+        raise NotAllowedFor(f"artifact {artifact_id} is a {current.type} artifact; only "
                              "progress artifacts are updated (a new version is made with the "
                              "same key)")
     values: dict[str, Any] = {"data": body.data, "updated": now or now_utc()}

@@ -1,20 +1,19 @@
-"""Read models of recorded runs: the one schema shared by the store, the CLI, the server and
-the client (never a second copy)."""
+"""The wire and read models: the one schema shared by the store, the CLI, the server and the
+client (never a second copy). Runs, events, deployments, work pools and workers are here;
+variables and artifacts in `objects.py`; every name is imported from `transom.schemas`."""
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
-from datetime import datetime, timedelta, timezone
-from typing import Annotated, Any, Generic, Literal, NamedTuple, TypeVar
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
@@ -32,10 +31,28 @@ from transom.core.states import ErrorInfo, State, StateType, now_utc
 from transom.core.storable import storable_json
 from transom.fields import INT32, Count, Flag, JsonInteger, Seconds, Text, Timestamp
 from transom.schedules import MAX_INTERVAL, MIN_PERIOD
-
-T = TypeVar("T")
+from transom.schemas._base import _Model
+from transom.schemas.errors import (
+    ErrorBody,
+    ValidationErrorBody,
+    ValidationErrorItem,
+    first_error,
+)
+from transom.schemas.objects import (
+    MAX_ARTIFACT,
+    MAX_VARIABLE_NAME,
+    MAX_VARIABLE_VALUE,
+    ArtifactCreate,
+    ArtifactRead,
+    ArtifactType,
+    ArtifactUpdate,
+    VariableCreate,
+    VariableRead,
+)
+from transom.schemas.paging import CURSOR_PATTERN, Page, RunCursor
 
 __all__ = [
+    "CURSOR_PATTERN",
     "MAX_ARTIFACT",
     "MAX_LOG_LINE",
     "MAX_VARIABLE_NAME",
@@ -82,10 +99,6 @@ __all__ = [
     "first_error",
     "wire_to_event",
 ]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(from_attributes=True, frozen=True)
 
 
 # What runs record is repaired, never refused, as the engine's own reports are
@@ -400,49 +413,6 @@ def wire_to_event(wire: FlowRunEvent | TaskRunEvent | StateEvent | LogEvent |
                           wire.parent_flow_run_id, wire.parent_task_run_id, list(wire.tags),
                           wire.deployment_id, wire.created,
                           _process(wire.process) if wire.process else None)
-
-
-class Page(BaseModel, Generic[T]):
-    """One page of a listing and how many items match in all."""
-
-    items: list[T]
-    total: int
-    limit: int
-    offset: int
-    next_cursor: str | None = Field(
-        default=None, description="Flow run lists: pass as `after` for the next (older) page; "
-                                  "null on the last page.")
-    prev_cursor: str | None = Field(
-        default=None, description="Flow run lists: pass as `before` for the previous (newer) "
-                                  "page; null on the first page.")
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-class RunCursor(NamedTuple):
-    """A place in the flow run list (newest first): a run's creation time and id. On the wire
-    `<microseconds since 1970>_<id hex>`, exact, so a page boundary never skips or repeats."""
-
-    created: datetime
-    id: uuid.UUID
-
-    def encode(self) -> str:
-        return f"{(self.created - _EPOCH) // timedelta(microseconds=1)}_{self.id.hex}"
-
-    @classmethod
-    def decode(cls, text: str) -> RunCursor:
-        """ValueError, in one sentence, when `text` is not a cursor this server gave."""
-        micros, _, hex_id = text.strip().partition("_")
-        try:
-            return cls(_EPOCH + timedelta(microseconds=int(micros)), uuid.UUID(hex=hex_id))
-        except (ValueError, OverflowError):
-            raise ValueError(f"{text!r} is not a page cursor; use next_cursor or prev_cursor "
-                             "of a page") from None
-
-    @classmethod
-    def of(cls, run: FlowRunRead) -> RunCursor:
-        return cls(run.created, run.id)
 
 
 # -- deployments, schedules, work pools and workers --------------------------------------------
@@ -776,130 +746,3 @@ class WorkerRead(_Model):
     created: datetime
     online: bool = False
     active_runs: int = 0
-
-
-# -- variables -----------------------------------------------------------------------------------
-MAX_VARIABLE_NAME = 255
-MAX_VARIABLE_VALUE = 5000
-"""Prefect's caps: names of at most 255 characters, values of 5,000 characters as JSON."""
-def _matching(pattern: str, what: str, allowed: str) -> AfterValidator:
-    """A name made of `allowed` only (None passes: no name), else a sentence naming `what`."""
-    compiled = re.compile(pattern)
-
-    def check(value: str | None) -> str | None:
-        if value is not None and not compiled.fullmatch(value):
-            raise ValueError(f"{value!r} cannot be {what}: use {allowed} only")
-        return value
-
-    return AfterValidator(check)
-
-
-def _json_capped(what: str, cap: int) -> AfterValidator:
-    """A JSON value (no NaN) of at most `cap` characters as JSON, else a sentence naming `what`."""
-
-    def check(value: Any) -> Any:
-        try:
-            size = len(json.dumps(value, allow_nan=False, ensure_ascii=False))
-        except (TypeError, ValueError):
-            raise ValueError(f"{what} must be JSON: a string, number, boolean, None, or a list "
-                             f"or dict of them (got {type(value).__name__})") from None
-        if size > cap:
-            raise ValueError(f"{what} may be at most {cap} characters as JSON; this one is {size}")
-        return value
-
-    return AfterValidator(check)
-
-
-VariableName = Annotated[str, Field(min_length=1, max_length=MAX_VARIABLE_NAME), _matching(
-    r"[a-z0-9_-]+", "a variable name", "lowercase letters, digits, dashes and underscores")]
-
-
-class VariableCreate(BaseModel):
-    """A variable to set: a name, a JSON value and tags."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: VariableName
-    value: Annotated[Any, _json_capped("a variable's value", MAX_VARIABLE_VALUE)] = None
-    tags: list[Annotated[str, Field(min_length=1, max_length=255)]] = Field([], max_length=100)
-
-
-class VariableRead(_Model):
-    id: uuid.UUID
-    name: str
-    value: Any = None
-    tags: list[str] = []
-    created: datetime
-    updated: datetime
-
-
-# -- artifacts -----------------------------------------------------------------------------------
-MAX_ARTIFACT = 1_000_000  # characters of an artifact's data as JSON (a report, a table)
-ArtifactType = Literal["markdown", "table", "link", "progress", "image"]
-ArtifactKey = Annotated[str | None, Field(min_length=1, max_length=255), _matching(
-    r"[a-z0-9-]+", "an artifact key", "lowercase letters, digits and dashes")]
-ArtifactData = Annotated[Any, _json_capped("an artifact's data", MAX_ARTIFACT)]
-
-
-class ArtifactCreate(BaseModel):
-    """An artifact a run (or anyone) made; a key seen before makes a new version of it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    key: ArtifactKey = None
-    type: ArtifactType
-    data: ArtifactData = None
-    description: str | None = Field(default=None, max_length=5000)
-    flow_run_id: uuid.UUID | None = None
-    task_run_id: uuid.UUID | None = None
-
-
-class ArtifactUpdate(BaseModel):
-    """A progress artifact's new value (and description)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    data: ArtifactData
-    description: str | None = Field(default=None, max_length=5000)
-
-
-class ArtifactRead(_Model):
-    id: uuid.UUID
-    key: str | None = None
-    version: int | None = None  # 1, 2, ... among the artifacts of its key
-    type: ArtifactType
-    data: Any = None
-    description: str | None = None
-    flow_run_id: uuid.UUID | None = None
-    task_run_id: uuid.UUID | None = None
-    created: datetime
-    updated: datetime
-
-
-def first_error(exc: ValidationError, what: str) -> str:
-    """A pydantic error in one sentence: where, and the first problem (`what` if no field)."""
-    error = exc.errors()[0]
-    where = ".".join(str(p) for p in error.get("loc", ())) or what
-    return f"{where}: {str(error.get('msg', 'invalid')).removeprefix('Value error, ')}"
-
-
-# -- error answers --------------------------------------------------------------------------------
-class ErrorBody(BaseModel):
-    """An error answer: one sentence, and the class of `transom.exceptions` it stands for."""
-
-    detail: str
-    error: str | None = None
-
-
-class ValidationErrorItem(BaseModel):
-    loc: list[str | int]
-    msg: str | None = None
-    type: str | None = None
-
-
-class ValidationErrorBody(BaseModel):
-    """A 422 for a request that does not match the schema: the first problem in one sentence,
-    then every problem."""
-
-    detail: str
-    errors: list[ValidationErrorItem] = []
