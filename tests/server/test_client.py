@@ -49,7 +49,7 @@ def test_client_sends_credentials(start_server: Callable[..., Any]) -> None:
     assert "TRANSOM_API_KEY" in str(info.value)
 
 
-def test_5xx_and_429_are_retried_with_backoff_4xx_are_not() -> None:
+def test_503_and_429_are_retried_with_backoff_4xx_and_500_are_not() -> None:
     answers = iter([503, 429, 200])
     seen: list[str] = []
 
@@ -71,6 +71,19 @@ def test_5xx_and_429_are_retried_with_backoff_4xx_are_not() -> None:
     with pytest.raises(ApiError, match="answered 503: database locked") as info:
         down.health()
     assert not info.value.permanent
+
+    # A 500 is a bug on the server: asked once, not again and again.
+    calls: list[int] = []
+
+    def broken(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(500, json={"detail": "Internal Server Error"})
+
+    buggy = TransomClient("http://test/api", retries=3, backoff=0.001,
+                          transport=httpx.MockTransport(broken))
+    with pytest.raises(ApiError, match="500"):
+        buggy.health()
+    assert len(calls) == 1
 
 
 def test_from_settings_needs_an_api_url() -> None:

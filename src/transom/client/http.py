@@ -1,7 +1,9 @@
 """TransomClient: the `services.Backend` protocol over the server's HTTP API (httpx), with
 timeouts, auth from settings, and retries.
 
-Connection errors, 5xx and 429 are retried with exponential backoff; 4xx answers are the
+Connection errors, 503 (the database unreachable), 502/504 (the server unreachable behind a
+proxy) and 429 are retried with exponential backoff; a 500 is a bug that retrying cannot mend,
+and comes back at once; 4xx answers are the
 caller's mistake and come back at once as the exception the server raised (`NotFound`,
 `InvalidTransition`, ... by `exceptions.HTTP_STATUS`), with the server's one-sentence reason.
 """
@@ -55,7 +57,7 @@ from transom.settings import Settings
 
 __all__ = ["ApiError", "TransomClient"]
 
-RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+RETRY_STATUS = frozenset({429, 502, 503, 504})
 
 
 class TransomClient:
