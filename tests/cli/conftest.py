@@ -6,7 +6,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,3 +70,24 @@ def transom(home: Path, tmp_path: Path) -> Transom:
         return Result(done.returncode, done.stdout.decode("utf-8"), done.stderr.decode("utf-8"))
 
     return run
+
+
+@pytest.fixture(params=["embedded", "server"])
+def backend_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """The environment of a `transom` command: no server (the embedded database of the test's
+    home), or TRANSOM_API_URL of a live server on its own SQLite file."""
+    from tests.server.conftest import LiveServer
+
+    from transom.settings import Settings
+
+    if request.param == "embedded":
+        yield {}
+        return
+    server = LiveServer(Settings.load({}, home=tmp_path / "server",
+                                      database_url=f"sqlite:///{tmp_path / 'server.db'}",
+                                      server_services=False))
+    server.start()
+    try:
+        yield {"TRANSOM_API_URL": server.url}
+    finally:
+        server.stop()

@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import json
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from tests.cli.conftest import Transom
-from tests.server.conftest import LiveServer
 
 from transom.schemas import ArtifactRead
-from transom.settings import Settings
 
 FLOWS = textwrap.dedent("""
     from transom import flow
@@ -30,47 +26,33 @@ FLOWS = textwrap.dedent("""
 """)
 
 
-@pytest.fixture(params=["embedded", "server"])
-def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
-    if request.param == "embedded":
-        yield {}
-        return
-    server = LiveServer(Settings.load({}, home=tmp_path / "server",
-                                      database_url=f"sqlite:///{tmp_path / 'server.db'}",
-                                      server_services=False))
-    server.start()
-    try:
-        yield {"TRANSOM_API_URL": server.url}
-    finally:
-        server.stop()
 
-
-def test_ls_inspect_delete_over_a_real_run(transom: Transom, env: dict[str, str],
+def test_ls_inspect_delete_over_a_real_run(transom: Transom, backend_env: dict[str, str],
                                           tmp_path: Path) -> None:
-    assert "No artifacts with a key yet" in transom("artifact", "ls", env=env).stdout
+    assert "No artifacts with a key yet" in transom("artifact", "ls", env=backend_env).stdout
     (tmp_path / "flows.py").write_text(FLOWS, encoding="utf-8")
     for week in ("1", "2"):
-        done = transom("run", "flows.py:report", "--param", f"week={week}", env=env)
+        done = transom("run", "flows.py:report", "--param", f"week={week}", env=backend_env)
         assert done.code == 0, done.stderr
 
     listed = [ArtifactRead.model_validate(a) for a in
-              json.loads(transom("artifact", "ls", "-o", "json", env=env).stdout)]
+              json.loads(transom("artifact", "ls", "-o", "json", env=backend_env).stdout)]
     assert sorted((a.key, a.version) for a in listed) == [
         ("import", 2), ("loads", 2), ("weekly-report", 2)]
     assert all(a.flow_run_id is not None for a in listed)
-    table = transom("artifact", "ls", env=env).stdout
+    table = transom("artifact", "ls", env=backend_env).stdout
     assert "Artifacts (3)" in table and "75%" in table and "2 columns" in table
 
-    versions = transom("artifact", "ls", "--key", "weekly-report", env=env).stdout
+    versions = transom("artifact", "ls", "--key", "weekly-report", env=backend_env).stdout
     assert "# Week 2 All loads done." in versions and "# Week 1 All loads done." in versions
-    shown = transom("artifact", "inspect", "weekly-report", env=env).stdout
+    shown = transom("artifact", "inspect", "weekly-report", env=backend_env).stdout
     assert "version 2" in shown and "what the week loaded" in shown and "# Week 2" in shown
-    data = json.loads(transom("artifact", "inspect", "loads", "-o", "json", env=env).stdout)
+    data = json.loads(transom("artifact", "inspect", "loads", "-o", "json", env=backend_env).stdout)
     assert data["data"] == {"city": ["Oslo", "Lima"], "rows": [10, 20]}
 
-    deleted = transom("artifact", "delete", "weekly-report", env=env)
+    deleted = transom("artifact", "delete", "weekly-report", env=backend_env)
     assert "Artifact weekly-report deleted (2 versions)." in deleted.stdout, deleted.stderr
-    transom("artifact", "inspect", "weekly-report", env=env).assert_user_error(
+    transom("artifact", "inspect", "weekly-report", env=backend_env).assert_user_error(
         "no artifact with key 'weekly-report'")
-    transom("artifact", "delete", "weekly-report", env=env).assert_user_error(
+    transom("artifact", "delete", "weekly-report", env=backend_env).assert_user_error(
         "no artifact with key 'weekly-report'")
