@@ -60,8 +60,19 @@ GuardFactory = Callable[[bool], AbstractContextManager[object]]
 
 
 def task_steps(run: _TaskRun) -> Steps:
-    """A task call: its upstream futures, then the cache, then its attempts."""
-    final = (yield Wait(run.prepare)) if run.waits_for_upstream else run.prepare()
+    """A task call: its upstream futures, then the cache, then its attempts.
+
+    A call with no futures among its arguments is prepared here and now, and its steps are the
+    attempts themselves: one generator less on the path every trivial task takes."""
+    if run.waits_for_upstream:
+        return _prepared_steps(run, None)
+    final = run.prepare()
+    return attempts(run) if final is None else _prepared_steps(run, final)
+
+
+def _prepared_steps(run: _TaskRun, final: State | None) -> Steps:
+    if run.waits_for_upstream:
+        final = yield Wait(run.prepare)
     if final is not None:
         if run.due:
             yield HOOKS
