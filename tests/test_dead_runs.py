@@ -180,3 +180,50 @@ def test_cancelling_a_run_no_worker_holds_stops_its_process(tmp_path: Path, wher
         process.kill()
         if server is not None:
             server.stop()
+
+
+DETACHING_FLOW = textwrap.dedent("""
+    import sys
+    from transom import flow
+    from transom.shell import shell_run
+
+    @flow
+    def detaching(pidfile: str) -> None:
+        # A double fork: the subshell starts a process that leaves its session, and exits; the
+        # orphan is nobody's descendant now (but the keeper's), while the shell goes on.
+        shell_run(f"( setsid sh -c 'echo $$ > {pidfile}; exec sleep 1000' & ); sleep 1000",
+                  shell="bash")
+
+    if __name__ == "__main__":
+        detaching(sys.argv[1])
+""")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the keeper is Linux's")
+def test_cancelling_a_run_no_worker_holds_stops_what_its_shell_task_detached(
+        tmp_path: Path) -> None:
+    env = {"TRANSOM_HOME": str(tmp_path / "home")}
+    script = tmp_path / "detaching.py"
+    script.write_text(DETACHING_FLOW, encoding="utf-8")
+    pidfile = tmp_path / "orphan.pid"
+    process = subprocess.Popen([sys.executable, str(script), str(pidfile)], cwd=tmp_path,
+                               env={**os.environ, **env},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    orphan = None
+    try:
+        settings = Settings.load(env)
+        with open_backend(settings) as backend:
+            run = _wait_running(lambda: backend.list_flow_runs().items, process)
+            deadline = time.monotonic() + 30
+            while not pidfile.exists() or not pidfile.read_text().strip():
+                assert time.monotonic() < deadline, "the shell task did not start"
+                time.sleep(0.05)
+            orphan = int(pidfile.read_text())
+            backend.cancel_flow_run(run.id, "stop it all")
+            assert gone(process.pid, within=20), "the run's process was not stopped"
+            assert gone(orphan, within=10), "the detached grandchild outlived the cancel"
+            assert backend.read_flow_run(run.id).state_name == "Cancelled"
+    finally:
+        process.kill()
+        if orphan is not None and not gone(orphan, within=0):
+            os.kill(orphan, 9)

@@ -87,7 +87,8 @@ def shell_run(
     on_line = _line_logger() if stream else None
     with temporary_script(prepared) as path:
         outcome = run(command_line(spec, path), cwd=prepared.process_cwd(os.path.dirname(path)),
-                      env=environment, timeout=timeout, on_line=on_line, grace=grace)
+                      env=environment, timeout=timeout, on_line=on_line, grace=grace,
+                      keep_tree=True)
     result = ShellResult(command="\n".join(normalize_command(command)), shell=spec.path,
                          exit_code=outcome.exit_code, stdout=outcome.stdout,
                          stderr=outcome.stderr, timed_out=outcome.timed_out)

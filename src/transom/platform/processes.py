@@ -17,6 +17,7 @@ import ctypes
 import locale
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -32,7 +33,7 @@ from transom.platform.winjob import WindowsJob, attach_job
 __all__ = [
     "DEFAULT_GRACE", "STOP_MESSAGE", "ManagedProcess", "OutputLine",
     "ProcessResult", "child_environment", "console_fallback_encoding", "decode_line",
-    "popen_options", "run", "spawn", "stop_methods", "watch_for_stop",
+    "keeper_command", "popen_options", "run", "spawn", "stop_methods", "watch_for_stop",
 ]
 
 DEFAULT_GRACE = 5.0
@@ -64,6 +65,31 @@ def popen_options(platform: str, *, has_console: bool = True) -> dict[str, Any]:
             flags |= CREATE_NO_WINDOW
         return {"creationflags": flags}
     return {"start_new_session": True}
+
+
+def keeper_command(platform: str, args: Sequence[str], executable: str | None,
+                   ) -> list[str] | None:
+    """`args` started under the keeper of its tree (`platform/_reap.py`), or None where there
+    is no keeper: it needs Linux's child subreaper and a Python to run it with."""
+    if not platform.startswith("linux") or not executable:
+        return None
+    return [executable, "-I", "-S", _KEEPER, *(os.fspath(a) for a in args)]
+
+
+_KEEPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_reap.py")
+
+
+def _check_program(program: str, cwd: str | os.PathLike[str] | None,
+                   env: Mapping[str, str] | None) -> None:
+    """Refuse a program that cannot be started, as Popen would, before the keeper starts it."""
+    if os.sep in program:
+        found = os.path.join(os.fspath(cwd), program) if cwd is not None else program
+        ok = os.path.isfile(found) and os.access(found, os.X_OK)
+    else:
+        ok = shutil.which(program, path=(os.environ if env is None else env).get("PATH")) is not None
+    if not ok:
+        raise UserInputError(f"cannot start {program}: no such program, or it may not be run; "
+                             "check that the program exists and may be run")
 
 
 def stop_methods(platform: str, *, has_console: bool, control: bool) -> tuple[str, ...]:
@@ -503,6 +529,7 @@ def spawn(
     env: Mapping[str, str] | None = None,
     control: bool = False,
     capture: bool = True,
+    keep_tree: bool = False,
 ) -> ManagedProcess:
     """Start `args` in a group of its own; read its output with `read()`, end it with `stop()`.
 
@@ -510,6 +537,9 @@ def spawn(
     usual argv rules would break). `env` is the child's whole environment (see
     `child_environment`). `control=True` keeps the child's stdin as a channel for STOP_MESSAGE;
     otherwise stdin is empty. `capture=False` lets the child write to our stdout/stderr.
+    `keep_tree=True` (Linux) starts it under a keeper that adopts what it leaves behind
+    (`platform/_reap.py`), so a double-forked grandchild is stopped with it too; the process's
+    pid is then the keeper's. Windows needs no keeper (the Job Object holds every descendant).
     """
     if isinstance(args, str):
         if sys.platform != "win32":
@@ -527,6 +557,12 @@ def spawn(
     windows = sys.platform == "win32"
     has_console = _windows_has_console() if windows else True
     pipe = subprocess.PIPE if capture else None
+    shown = args
+    kept = (keeper_command(sys.platform, args, sys.executable)
+            if keep_tree and not isinstance(args, str) else None)
+    if kept is not None:
+        _check_program(os.fspath(args[0]), cwd, env)
+        args = kept
     try:
         popen = subprocess.Popen(
             args, cwd=cwd, env=None if env is None else dict(env),
@@ -538,8 +574,10 @@ def spawn(
         raise UserInputError(f"cannot start {program}: {exc.strerror or exc}; check that the "
                              "program exists and may be run") from exc
     job = attach_job(popen.pid) if windows else None
-    return ManagedProcess(popen, job=job, control=control, has_console=has_console,
-                          fallback=_native_fallback_encoding())
+    process = ManagedProcess(popen, job=job, control=control, has_console=has_console,
+                             fallback=_native_fallback_encoding())
+    process.args = shown if isinstance(shown, str) else tuple(os.fspath(a) for a in shown)
+    return process
 
 
 def run(
@@ -551,6 +589,7 @@ def run(
     on_line: Callable[[OutputLine], None] | None = None,
     grace: float = DEFAULT_GRACE,
     control: bool = False,
+    keep_tree: bool = False,
 ) -> ProcessResult:
     """Run a child to its end, handing each output line to `on_line` as it arrives.
 
@@ -560,7 +599,7 @@ def run(
     """
     if timeout is not None and timeout <= 0:
         raise UserInputError(f"timeout must be more than zero seconds, not {timeout!r}")
-    process = spawn(args, cwd=cwd, env=env, control=control)
+    process = spawn(args, cwd=cwd, env=env, control=control, keep_tree=keep_tree)
     stdout: list[str] = []
     stderr: list[str] = []
 
