@@ -235,6 +235,18 @@ def test_logs_in_process(home: Path, seeded: dict[str, FlowRunCreated]) -> None:
     assert "No log lines." in _invoke(home, "logs", seeded["report"].id.hex).output
 
 
+def test_logs_by_level_and_text_in_process(home: Path, seeded: dict[str, FlowRunCreated]) -> None:
+    run = seeded["etl"].id.hex
+    warnings = _invoke(home, "logs", run, "--level", "warning").output.splitlines()
+    assert len(warnings) == 1 and warnings[0].endswith("[load-0] slow disk ⏳")
+    assert _invoke(home, "logs", run, "-l", "30").output.splitlines() == warnings
+    found = _invoke(home, "logs", run, "--search", "THE DAY").output.splitlines()
+    assert len(found) == 1 and found[0].endswith("starting the day")
+    assert "No log lines." in _invoke(home, "logs", run, "--search", "nowhere").output
+    loud = _invoke(home, "logs", run, "--level", "loud")
+    assert isinstance(loud.exception, UserInputError) and "--level takes DEBUG" in str(loud.exception)
+
+
 def test_unknown_ids_and_an_empty_database_in_process(home: Path) -> None:
     assert "No runs recorded yet." in _invoke(home, "ls").output
     missing = _invoke(home, "show", "abc123")

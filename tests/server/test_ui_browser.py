@@ -150,3 +150,31 @@ def test_a_run_page_shows_its_task_runs_logs_and_error(watched: Callable[..., Wa
     w.page.wait_for_url("**logs_from=0*")
     expect(w.page.locator("#logs")).to_contain_text("line 0 of")
     expect(w.page.locator("#logs")).not_to_contain_text("line 299 of")
+
+
+def test_a_running_run_s_logs_grow_live_and_the_stream_ends_with_the_run(
+        watched: Callable[..., Watched]) -> None:
+    import time
+    import uuid
+
+    from transom.core import states as st
+    from transom.core.recorder import FlowRunCreated, LogRecorded, StateChanged
+
+    w = watched(timezone_id="UTC")
+    run_id = uuid.uuid4()
+    w.backend.send_events([FlowRunCreated(run_id, "etl", "live", {}, created=T0, process=None),
+                           StateChanged(run_id, False, st.Running(), 1)])
+    w.goto(f"/runs/{run_id}")
+    expect(w.page.locator("#no-logs")).to_have_text("No log lines yet.")
+    expect(w.page.locator("#logs")).to_have_attribute("data-following", "1")
+    written = time.monotonic()
+    w.backend.send_events([LogRecorded(run_id, None, 40, "transom.flow_runs",
+                                       "\x1b[31mdisk full\x1b[0m, see https://example.org/disk", T0)])
+    expect(w.page.locator("#logs tbody tr")).to_have_count(1)
+    shown_after = time.monotonic() - written
+    print(f"\na new log line was on the page {shown_after:.2f} s after it was written")
+    expect(w.page.locator("#logs .a-f1")).to_have_text("disk full")
+    expect(w.page.locator("#logs a[href='https://example.org/disk']")).to_have_count(1)
+    expect(w.page.locator("#no-logs")).to_have_count(0)
+    w.backend.send_events([StateChanged(run_id, False, st.Completed(), 1)])
+    expect(w.page.locator("#live-note")).to_have_text("The run is over: every line is shown.")

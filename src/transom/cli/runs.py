@@ -40,13 +40,26 @@ STATE_STYLES = {
 LEVEL_STYLES = {"DEBUG": "dim", "INFO": "", "WARNING": "yellow", "ERROR": "red", "CRITICAL": "bold red"}
 
 
-def _all_logs(backend: Backend, run_id: uuid.UUID) -> list[LogLine]:
+def _all_logs(backend: Backend, run_id: uuid.UUID, *, min_level: int | None = None,
+              text: str | None = None) -> list[LogLine]:
     lines: list[LogLine] = []
     while True:
-        page = backend.flow_run_logs(run_id, limit=1000, offset=len(lines))
+        page = backend.flow_run_logs(run_id, limit=1000, offset=len(lines), min_level=min_level,
+                                     text=text)
         lines.extend(page.items)
         if not page.items or len(lines) >= page.total:
             return lines
+
+
+def _log_level(text: str) -> int:
+    """A level by name (any case) or number, as `--level` takes it."""
+    named = logging.getLevelName(text.strip().upper())  # a name's number (3.10 has no mapping)
+    if isinstance(named, int):
+        return named
+    if text.strip().isdigit() and 0 <= int(text) <= 100:
+        return int(text)
+    raise UserInputError(f"--level takes DEBUG, INFO, WARNING, ERROR, CRITICAL or a number from "
+                         f"0 to 100, not {text!r}")
 
 
 def parse_since(text: str, *, now: datetime | None = None) -> datetime:
@@ -234,14 +247,22 @@ def cancel(
 @app.command("logs")
 def logs(
     run_id: str = typer.Argument(..., help="A flow run id or a unique prefix of one."),
+    level: str | None = typer.Option(
+        None, "--level", "-l", help="Only lines at this level or above: DEBUG, INFO, WARNING, "
+        "ERROR, CRITICAL (or a number)."),
+    search: str | None = typer.Option(None, "--search", "-s",
+                                      help="Only lines holding this text (any case)."),
     output: ListFormat = list_format_option(),
 ) -> None:
     """The log lines of a flow run and its task runs."""
     from transom.services import open_backend
 
+    min_level = _log_level(level) if level is not None else None
+    if search is not None and (not search or "\x00" in search or len(search) > 200):
+        raise UserInputError("--search takes 1 to 200 characters of text")
     with open_backend() as backend:
         run = backend.read_flow_run(run_id)
-        lines = _all_logs(backend, run.id)
+        lines = _all_logs(backend, run.id, min_level=min_level, text=search)
         names = {t.id: t.name for t in backend.flow_run_task_runs(run.id)}
     if output is ListFormat.json:
         print_json(lines)

@@ -183,11 +183,21 @@ class TransomClient:
         return [TaskRunRead.model_validate(t)
                 for t in self.request("GET", f"/flow_runs/{run_id}/task_runs")]
 
-    def flow_run_logs(self, run_id: uuid.UUID, *, limit: int = 1000,
-                      offset: int = 0) -> Page[LogLine]:
-        data = self.request("GET", f"/flow_runs/{run_id}/logs",
-                            params={"limit": limit, "offset": offset})
+    def flow_run_logs(self, run_id: uuid.UUID, *, limit: int = 1000, offset: int = 0,
+                      min_level: int | None = None, task_run_id: uuid.UUID | None = None,
+                      text: str | None = None, after_id: int | None = None) -> Page[LogLine]:
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        for key, value in (("level", min_level), ("task_run_id", task_run_id), ("q", text),
+                           ("after_id", after_id)):
+            if value is not None:
+                params[key] = str(value)
+        data = self.request("GET", f"/flow_runs/{run_id}/logs", params=params)
         return Page[LogLine].model_validate(data)
+
+    def flow_run_log_offset(self, run_id: uuid.UUID, *, min_level: int) -> int | None:
+        data = self.request("GET", f"/flow_runs/{run_id}/logs/first",
+                            params={"level": min_level})
+        return None if data["offset"] is None else int(data["offset"])
 
     def read_task_run(self, task_run_id: uuid.UUID) -> TaskRunRead:
         return TaskRunRead.model_validate(self.request("GET", f"/task_runs/{task_run_id}"))

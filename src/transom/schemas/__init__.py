@@ -76,6 +76,7 @@ __all__ = [
     "LogEvent",
     "LogIn",
     "LogLine",
+    "LogOffset",
     "Page",
     "PollResult",
     "RunCursor",
@@ -205,6 +206,11 @@ class LogLine(_Model):
     logger: str
     message: str
     timestamp: datetime
+
+
+class LogOffset(_Model):
+    offset: int | None = Field(description="How many of the run's lines come before its first "
+                                           "one at the level asked for; null if none is.")
 
 
 # -- writes: what clients send (the ApiRecorder, `transom` commands, anyone with curl) ---------

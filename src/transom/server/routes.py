@@ -21,6 +21,7 @@ from transom.schemas import (
     FlowRunRead,
     LogIn,
     LogLine,
+    LogOffset,
     Page,
     StateIn,
     StateRecord,
@@ -149,11 +150,31 @@ def flow_run_task_runs(run_id: uuid.UUID, api: Api) -> list[TaskRunRead]:
     return api.flow_run_task_runs(run_id)
 
 
+LogLevel = Annotated[int, Query(ge=0, le=100, description="Only lines at this level or above "
+                                "(10 DEBUG, 20 INFO, 30 WARNING, 40 ERROR, 50 CRITICAL).")]
+
+
 @router.get("/flow_runs/{run_id}/logs", tags=["logs"])
-def flow_run_logs(run_id: uuid.UUID, api: Api, limit: Limit = 200,
-                  offset: Offset = 0) -> Page[LogLine]:
-    """A flow run's log lines and its task runs', oldest first."""
-    return api.flow_run_logs(run_id, limit=limit, offset=offset)
+def flow_run_logs(
+    run_id: uuid.UUID, api: Api, limit: Limit = 200, offset: Offset = 0,
+    level: LogLevel | None = None,
+    task_run_id: Annotated[uuid.UUID | None, Query(description="Only this task run's lines.")] = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=200, pattern=r"^[^\x00]*$",
+                                   description="Only lines holding this text (any case).")] = None,
+    after_id: Annotated[int | None, Query(ge=0, le=2**63 - 1, description=(
+        "Only lines written after the line with this id, in the order written: a live tail."
+    ))] = None,
+) -> Page[LogLine]:
+    """A flow run's log lines and its task runs', oldest first, optionally filtered."""
+    return api.flow_run_logs(run_id, limit=limit, offset=offset, min_level=level,
+                             task_run_id=task_run_id, text=q, after_id=after_id)
+
+
+@router.get("/flow_runs/{run_id}/logs/first", tags=["logs"])
+def flow_run_log_offset(run_id: uuid.UUID, api: Api,
+                        level: Annotated[int, Query(ge=0, le=100)] = 40) -> LogOffset:
+    """Where a flow run's first line at `level` or above is in its logs (jump to first error)."""
+    return LogOffset(offset=api.flow_run_log_offset(run_id, min_level=level))
 
 
 @router.get("/task_runs/{task_run_id}", tags=["task runs"])

@@ -10,7 +10,7 @@ from typing import Any
 
 from transom.core.recorder import Event, current_process
 from transom.core.states import StateType
-from transom.exceptions import UserInputError, WriteConflict
+from transom.exceptions import NotFound, UserInputError, WriteConflict
 from transom.platform.processes import stop_process_tree
 from transom.schemas import (
     FlowRead,
@@ -141,14 +141,31 @@ class FlowRuns:
             queries.read_flow_run(conn, run_id)
             return queries.list_task_runs(conn, run_id)
 
-    def flow_run_logs(self, run_id: uuid.UUID, *, limit: int = 1000,
-                      offset: int = 0) -> Page[LogLine]:
-        """A flow run's log lines and its task runs', oldest first."""
+    def flow_run_logs(self, run_id: uuid.UUID, *, limit: int = 1000, offset: int = 0,
+                      min_level: int | None = None, task_run_id: uuid.UUID | None = None,
+                      text: str | None = None, after_id: int | None = None) -> Page[LogLine]:
+        """A flow run's log lines and its task runs', oldest first; only those at `min_level`
+        or above, of one task run, or holding `text` (case-insensitive) when asked. With
+        `after_id`: the lines written after that one, in the order written (a live tail), and
+        `total` counts those."""
         with self.ctx.db.read() as conn:
             queries.read_flow_run(conn, run_id)
-            lines = queries.list_logs(conn, run_id, limit=limit, offset=offset)
-            total = queries.count_logs(conn, run_id)
+            if task_run_id is not None:
+                task_run = queries.read_task_run(conn, task_run_id)
+                if task_run.flow_run_id != run_id:
+                    raise NotFound(f"task run {task_run_id} is not one of flow run {run_id}'s")
+            where: dict[str, Any] = {"task_run_id": task_run_id, "min_level": min_level,
+                                     "text": text, "after_id": after_id}
+            lines = queries.list_logs(conn, run_id, limit=limit, offset=offset, **where)
+            total = queries.count_logs(conn, run_id, **where)
         return Page[LogLine](items=lines, total=total, limit=limit, offset=offset)
+
+    def flow_run_log_offset(self, run_id: uuid.UUID, *, min_level: int) -> int | None:
+        """Where the run's first log line at `min_level` or above is in its logs (how many come
+        before it), or None if there is none: "jump to the first error"."""
+        with self.ctx.db.read() as conn:
+            queries.read_flow_run(conn, run_id)
+            return queries.first_log_at_level(conn, run_id, min_level)
 
     def read_task_run(self, task_run_id: uuid.UUID) -> TaskRunRead:
         with self.ctx.db.read() as conn:

@@ -146,15 +146,37 @@ def list_states(conn: Connection, *, flow_run_id: uuid.UUID | None = None,
     return [StateRecord.model_validate(row._mapping) for row in conn.execute(query)]
 
 
-def list_logs(conn: Connection, flow_run_id: uuid.UUID, *, task_run_id: uuid.UUID | None = None,
-              limit: int | None = None, offset: int = 0) -> list[LogLine]:
-    """A flow run's log lines (its own and its task runs'), oldest first."""
-    task_ids = sa.select(m.task_runs.c.id).where(m.task_runs.c.flow_run_id == flow_run_id)
+def _log_condition(flow_run_id: uuid.UUID, task_run_id: uuid.UUID | None,
+                   min_level: int | None, text: str | None,
+                   after_id: int | None) -> sa.ColumnElement[bool]:
+    """Which log lines of a flow run a query is after: its own and its task runs' (or one task
+    run's), at `min_level` or above, holding `text` (case-insensitive), later than `after_id`."""
     if task_run_id is not None:
-        condition = m.logs.c.task_run_id == task_run_id
+        conditions = [m.logs.c.task_run_id == task_run_id]
     else:
-        condition = sa.or_(m.logs.c.flow_run_id == flow_run_id, m.logs.c.task_run_id.in_(task_ids))
-    query = sa.select(m.logs).where(condition).order_by(m.logs.c.timestamp, m.logs.c.id)
+        task_ids = sa.select(m.task_runs.c.id).where(m.task_runs.c.flow_run_id == flow_run_id)
+        conditions = [sa.or_(m.logs.c.flow_run_id == flow_run_id,
+                             m.logs.c.task_run_id.in_(task_ids))]
+    if min_level:
+        conditions.append(m.logs.c.level >= min_level)
+    if text:
+        conditions.append(m.logs.c.message.icontains(text, autoescape=True))
+    if after_id is not None:
+        conditions.append(m.logs.c.id > after_id)
+    return sa.and_(*conditions)
+
+
+def list_logs(conn: Connection, flow_run_id: uuid.UUID, *, task_run_id: uuid.UUID | None = None,
+              limit: int | None = None, offset: int = 0, min_level: int | None = None,
+              text: str | None = None, after_id: int | None = None) -> list[LogLine]:
+    """A flow run's log lines (its own and its task runs'), oldest first; with `after_id`, those
+    written after that line, in the order they were written (what a live tail follows)."""
+    query = sa.select(m.logs).where(
+        _log_condition(flow_run_id, task_run_id, min_level, text, after_id))
+    if after_id is not None:
+        query = query.order_by(m.logs.c.id)
+    else:
+        query = query.order_by(m.logs.c.timestamp, m.logs.c.id)
     if limit is not None:
         query = query.limit(limit)
     if offset:
@@ -162,9 +184,26 @@ def list_logs(conn: Connection, flow_run_id: uuid.UUID, *, task_run_id: uuid.UUI
     return [LogLine.model_validate(row._mapping) for row in conn.execute(query)]
 
 
-def count_logs(conn: Connection, flow_run_id: uuid.UUID) -> int:
-    task_ids = sa.select(m.task_runs.c.id).where(m.task_runs.c.flow_run_id == flow_run_id)
-    condition = sa.or_(m.logs.c.flow_run_id == flow_run_id, m.logs.c.task_run_id.in_(task_ids))
+def count_logs(conn: Connection, flow_run_id: uuid.UUID, *, task_run_id: uuid.UUID | None = None,
+               min_level: int | None = None, text: str | None = None,
+               after_id: int | None = None) -> int:
+    condition = _log_condition(flow_run_id, task_run_id, min_level, text, after_id)
+    return int(conn.execute(sa.select(sa.func.count()).select_from(m.logs).where(condition))
+               .scalar_one())
+
+
+def first_log_at_level(conn: Connection, flow_run_id: uuid.UUID, min_level: int) -> int | None:
+    """How many of the run's log lines come before its first at `min_level` or above (its
+    offset in `list_logs` order), or None if it has none."""
+    first = conn.execute(
+        sa.select(m.logs.c.timestamp, m.logs.c.id)
+        .where(_log_condition(flow_run_id, None, min_level, None, None))
+        .order_by(m.logs.c.timestamp, m.logs.c.id).limit(1)).first()
+    if first is None:
+        return None
+    earlier = sa.or_(m.logs.c.timestamp < first.timestamp,
+                     sa.and_(m.logs.c.timestamp == first.timestamp, m.logs.c.id < first.id))
+    condition = sa.and_(_log_condition(flow_run_id, None, None, None, None), earlier)
     return int(conn.execute(sa.select(sa.func.count()).select_from(m.logs).where(condition))
                .scalar_one())
 

@@ -1,9 +1,16 @@
-"""The web UI: server-rendered pages (`pages.py`, templates/) and their static files
-(`assets.py`, static/: ours and the vendored htmx, see static/VENDORED.json)."""
+"""The web UI: server-rendered pages (`pages.py`, templates/), a run's logs (`logs.py`: colours,
+links, download, live tail) and their static files (`assets.py`, static/: ours and the vendored
+htmx, see static/VENDORED.json)."""
 
 from __future__ import annotations
 
-from transom.server.ui.pages import router
+from fastapi import APIRouter
+
+from transom.server.ui import logs, pages
+
+router = APIRouter(include_in_schema=False)
+router.include_router(logs.router)
+router.include_router(pages.router)
 
 __all__ = ["is_page", "router"]
 

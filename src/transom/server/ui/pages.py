@@ -11,16 +11,18 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
 
-from transom.core.states import StateType
+from transom.core.states import FINAL_TYPES, StateType
 from transom.exceptions import NotFound, UserInputError
 from transom.server.routes import Api
 from transom.server.ui.assets import IMMUTABLE, Assets
+from transom.server.ui.logs import LogFilter, LogLevelQuery, LogTaskQuery, LogTextQuery, log_row
 
 __all__ = ["LOG_PAGE", "TASK_RUNS_SHOWN", "router"]
 
@@ -68,7 +70,7 @@ def _state(kind: StateType | None, name: str | None) -> Markup:
 
 _env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                    autoescape=True, trim_blocks=True, lstrip_blocks=True)
-_env.globals.update(asset=assets.url, state=_state, state_types=list(StateType))
+_env.globals.update(asset=assets.url, state=_state, state_types=list(StateType), log_row=log_row)
 _env.filters.update(when=_when, seconds=_seconds, level=logging.getLevelName,
                     pretty=lambda value: json.dumps(value, indent=2, sort_keys=True, default=str))
 _ENDED_BADLY = (StateType.FAILED, StateType.CRASHED)
@@ -131,24 +133,45 @@ def run(
     run_id: str, request: Request, api: Api,
     logs_from: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
     tasks: Annotated[str | None, Query(pattern="^all$")] = None,
+    log_level: LogLevelQuery = None, log_task: LogTaskQuery = None, log_q: LogTextQuery = None,
 ) -> Response:
     """One flow run: its states, parameters, error, task runs (the first TASK_RUNS_SHOWN unless
-    `tasks=all`) and a page of its logs (the latest unless `logs_from` names the first line)."""
+    `tasks=all`) and a page of its logs (the latest unless `logs_from` names the first line),
+    filtered by level, task run or text when asked; followed live while the run goes on."""
     try:
         flow_run = api.read_flow_run(run_id)
     except (NotFound, UserInputError) as exc:
         return _render(request, "error.html", 404, title="No such flow run", message=str(exc))
+    try:
+        wanted = LogFilter(log_level, log_task, log_q)
+    except UserInputError as exc:
+        return _render(request, "error.html", 400, title="Bad log filter", message=str(exc))
     run_uuid: uuid.UUID = flow_run.id
     states = api.flow_run_states(run_uuid)
     task_runs = api.flow_run_task_runs(run_uuid)
-    if logs_from is None:
-        total = api.flow_run_logs(run_uuid, limit=1).total
-        logs_from = max(total - LOG_PAGE, 0)
-    logs = api.flow_run_logs(run_uuid, limit=LOG_PAGE, offset=logs_from)
+    where: dict[str, Any] = wanted.backend_args()
+    try:
+        if logs_from is None:
+            total = api.flow_run_logs(run_uuid, limit=1, **where).total
+            logs_from = max(total - LOG_PAGE, 0)
+        logs = api.flow_run_logs(run_uuid, limit=LOG_PAGE, offset=logs_from, **where)
+    except NotFound as exc:  # a task run of another flow run
+        return _render(request, "error.html", 400, title="Bad log filter", message=str(exc))
     # A run that ended Failed or Crashed shows that state's error at the top.
     failed = next((s for s in reversed(states) if s.type in _ENDED_BADLY), None) \
         if flow_run.state_type in _ENDED_BADLY else None
     shown = task_runs if tasks == "all" else task_runs[:TASK_RUNS_SHOWN]
+    # The live tail follows the newest lines of an unfiltered view of a run that goes on.
+    latest = logs.offset + len(logs.items) >= logs.total
+    live_after = (max((line.id for line in logs.items), default=0)
+                  if latest and not wanted.active and flow_run.state_type not in FINAL_TYPES
+                  else None)
     return _render(request, "run.html", run=flow_run, states=states, task_runs=shown,
-                   task_run_count=len(task_runs), logs=logs, log_page=LOG_PAGE, failed=failed)
+                   task_run_count=len(task_runs), logs=logs, log_page=LOG_PAGE, failed=failed,
+                   log_filter=wanted, log_query=urlencode(wanted.query()),
+                   task_names={t.id: t.name for t in task_runs}, all_task_runs=task_runs,
+                   live_after=live_after, log_levels=_LEVELS,
+                   no_errors=request.query_params.get("no_errors") == "1")
 
+
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

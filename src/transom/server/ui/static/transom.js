@@ -25,6 +25,53 @@
     if (label) label.textContent = "Times in " + zone;
   }
 
+  window.transomLocalTimes = localTimes;  // for rows added outside htmx (the live log tail)
   if (window.htmx) { window.htmx.onLoad(localTimes); }
   else { document.addEventListener("DOMContentLoaded", function () { localTimes(document); }); }
+})();
+
+// A run's live log tail: while the run goes on, its page follows /runs/ID/logs/live, server-sent
+// events (no polling from here): each `line` event is a table row rendered and escaped by the
+// server; `end` says the run is over and every line was sent. EventSource reconnects by itself,
+// from the last line it got (Last-Event-ID).
+(function () {
+  "use strict";
+  var current = null;
+
+  function stop() {
+    if (current) { current.close(); current = null; }
+  }
+
+  function follow(root) {
+    var scope = root && root.querySelector ? root : document;
+    var table = scope.querySelector("table[data-live]");
+    if (!table || table.getAttribute("data-following")) return;
+    stop();
+    table.setAttribute("data-following", "1");
+    var body = table.tBodies[0];
+    var source = new EventSource(table.getAttribute("data-live"));
+    current = source;
+    source.addEventListener("line", function (event) {
+      if (!document.body.contains(table)) { stop(); return; }
+      var atEnd = window.innerHeight + window.scrollY >= document.body.scrollHeight - 40;
+      body.insertAdjacentHTML("beforeend", event.data);
+      table.hidden = false;
+      var empty = document.getElementById("no-logs");
+      if (empty) empty.remove();
+      var row = body.lastElementChild;
+      if (window.transomLocalTimes) window.transomLocalTimes(row);
+      if (atEnd) row.scrollIntoView({ block: "end" });
+    });
+    source.addEventListener("end", function () {
+      stop();
+      var note = document.getElementById("live-note");
+      if (note) note.textContent = "The run is over: every line is shown.";
+    });
+  }
+
+  // A boosted link swaps the page: the old tail must not keep a connection open.
+  document.addEventListener("htmx:beforeSwap", stop);
+  window.addEventListener("pagehide", stop);
+  if (window.htmx) { window.htmx.onLoad(follow); }
+  else { document.addEventListener("DOMContentLoaded", function () { follow(document); }); }
 })();
