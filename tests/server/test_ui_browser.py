@@ -178,3 +178,29 @@ def test_a_running_run_s_logs_grow_live_and_the_stream_ends_with_the_run(
     expect(w.page.locator("#no-logs")).to_have_count(0)
     w.backend.send_events([StateChanged(run_id, False, st.Completed(), 1)])
     expect(w.page.locator("#live-note")).to_have_text("The run is over: every line is shown.")
+
+
+def test_the_timeline_draws_ten_thousand_task_runs_and_opens_one_on_click(
+        watched: Callable[..., Watched]) -> None:
+    w = watched()
+    run_id, events = flow_run("etl", "huge", created=T0, tasks=10_000)
+    w.backend.send_events(events)
+    w.goto(f"/runs/{run_id}")
+    expect(w.page.locator("#timeline")).to_have_attribute("data-drawn", "10000", timeout=20_000)
+    # Time a repaint of all 10,000 at full zoom, in the page (what a zoom or pan costs).
+    took = w.page.evaluate("""() => new Promise(done => {
+        const canvas = document.querySelector('#timeline canvas');
+        const t0 = performance.now();
+        canvas.dispatchEvent(new MouseEvent('dblclick', {bubbles: true}));
+        requestAnimationFrame(() => requestAnimationFrame(() => done(performance.now() - t0)));
+    })""")
+    print(f"\na repaint of the 10,000-task timeline took {took:.1f} ms (two frames included)")
+    box = w.page.locator("#timeline canvas").bounding_box()
+    assert box is not None and box["height"] > 20
+    # The first task run starts at the left edge, in the first lane.
+    w.page.mouse.move(box["x"] + 1, box["y"] + 2)
+    expect(w.page.locator("#timeline .tip")).to_contain_text("step-0 · completed · 5 ms")
+    w.page.mouse.wheel(0, -400)  # zoom in around the pointer; nothing breaks
+    w.page.mouse.click(box["x"] + 1, box["y"] + 2)
+    w.page.wait_for_url("**/task-runs/*")
+    assert re.search(r"/task-runs/[0-9a-f-]{36}$", w.page.url)

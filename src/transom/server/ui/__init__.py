@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from transom.server.ui import logs, pages
+from transom.server.ui import logs, pages, timeline
 
 router = APIRouter(include_in_schema=False)
 router.include_router(logs.router)
+router.include_router(timeline.router)
 router.include_router(pages.router)
 
 __all__ = ["is_page", "router"]

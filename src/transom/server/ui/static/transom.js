@@ -75,3 +75,154 @@
   if (window.htmx) { window.htmx.onLoad(follow); }
   else { document.addEventListener("DOMContentLoaded", function () { follow(document); }); }
 })();
+
+// A flow run's timeline of task runs, drawn on a canvas from /runs/ID/timeline.json (lanes laid
+// out by the server): wheel to zoom around the pointer, drag to pan, double-click to see it all,
+// hover for a run's name, state and duration, click to open the task run.
+(function () {
+  "use strict";
+  var AXIS = 18, MAX_HEIGHT = 480;
+
+  function palette() {
+    var css = getComputedStyle(document.documentElement);
+    var v = function (name) { return css.getPropertyValue(name).trim() || "#888"; };
+    return { COMPLETED: v("--ok"), FAILED: v("--bad"), CRASHED: v("--bad"), RUNNING: v("--run"),
+      CANCELLED: v("--warn"), CANCELLING: v("--warn"), band: v("--head"), text: v("--fg"),
+      muted: v("--muted"), line: v("--line") };
+  }
+
+  function span(ms) {
+    if (ms < 1000) return ms + " ms";
+    if (ms < 60000) return (ms / 1000).toFixed(ms < 10000 ? 2 : 1) + " s";
+    var m = Math.floor(ms / 60000), s = Math.round((ms % 60000) / 1000);
+    return m < 60 ? m + " min " + s + " s" : Math.floor(m / 60) + " h " + (m % 60) + " min";
+  }
+
+  function niceStep(range) {
+    var raw = range / 6, pow = Math.pow(10, Math.floor(Math.log10(Math.max(raw, 1))));
+    var steps = [1, 2, 5, 10];
+    for (var i = 0; i < steps.length; i++) if (steps[i] * pow >= raw) return steps[i] * pow;
+    return 10 * pow;
+  }
+
+  function timeline(box, data) {
+    var canvas = box.querySelector("canvas"), tip = box.querySelector(".tip");
+    var ctx = canvas.getContext("2d"), colours = palette();
+    var lanes = 0;
+    data.rows.forEach(function (r) { lanes = Math.max(lanes, r[1] + r[2]); });
+    var lane = Math.max(2, Math.min(16, Math.floor(MAX_HEIGHT / Math.max(lanes, 1))));
+    var full = [0, Math.max(data.end, 1)], view = full.slice(), queued = false;
+    var width = 0, height = lanes * lane + AXIS;
+
+    function size() {
+      var ratio = window.devicePixelRatio || 1;
+      width = box.clientWidth;
+      canvas.style.width = width + "px"; canvas.style.height = height + "px";
+      canvas.width = Math.round(width * ratio); canvas.height = Math.round(height * ratio);
+      ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    }
+
+    function x(ms) { return (ms - view[0]) * width / (view[1] - view[0]); }
+
+    function paint() {
+      queued = false;
+      ctx.clearRect(0, 0, width, height);
+      data.rows.forEach(function (r, i) {
+        if (i % 2) { ctx.fillStyle = colours.band; ctx.fillRect(0, r[1] * lane, width, r[2] * lane); }
+      });
+      var fill = null;
+      for (var i = 0; i < data.runs.length; i++) {
+        var run = data.runs[i], x0 = x(run[1]), x1 = x(run[2]);
+        if (x1 < 0 || x0 > width) continue;
+        var colour = colours[data.states[run[3]]] || colours.muted;
+        if (colour !== fill) { ctx.fillStyle = colour; fill = colour; }
+        ctx.fillRect(x0, run[0] * lane + (lane > 4 ? 1 : 0), Math.max(x1 - x0, 1),
+                     Math.max(lane - (lane > 4 ? 2 : 0), 1));
+      }
+      ctx.font = "11px system-ui, sans-serif"; ctx.textBaseline = "top";
+      data.rows.forEach(function (r) {
+        if (r[2] * lane < 11) return;
+        var label = r[0] + (r[2] > 1 ? " (" + r[2] + " lanes)" : "");
+        ctx.fillStyle = "rgba(127,127,127,.18)";
+        ctx.fillRect(2, r[1] * lane, ctx.measureText(label).width + 6, 13);
+        ctx.fillStyle = colours.text; ctx.fillText(label, 5, r[1] * lane + 1);
+      });
+      var step = niceStep(view[1] - view[0]), top = lanes * lane;
+      ctx.fillStyle = colours.line; ctx.fillRect(0, top, width, 1);
+      ctx.fillStyle = colours.muted;
+      for (var t = Math.ceil(view[0] / step) * step; t <= view[1]; t += step) {
+        var at = x(t);
+        ctx.fillRect(at, top, 1, 4);
+        ctx.fillText("+" + span(t), at + 2, top + 4);
+      }
+    }
+
+    function redraw() { if (!queued) { queued = true; window.requestAnimationFrame(paint); } }
+
+    function hit(event) {
+      var rect = canvas.getBoundingClientRect(), px = event.clientX - rect.left;
+      var row = Math.floor((event.clientY - rect.top) / lane);
+      var t = view[0] + px * (view[1] - view[0]) / width, slack = 3 * (view[1] - view[0]) / width;
+      for (var i = 0; i < data.runs.length; i++) {
+        var run = data.runs[i];
+        if (run[0] === row && run[1] - slack <= t && t <= run[2] + slack) return run;
+      }
+      return null;
+    }
+
+    var drag = null;
+    canvas.addEventListener("wheel", function (event) {
+      event.preventDefault();
+      var rect = canvas.getBoundingClientRect(), at = (event.clientX - rect.left) / width;
+      var range = view[1] - view[0], next = range * (event.deltaY > 0 ? 1.25 : 0.8);
+      next = Math.max(Math.min(next, full[1] * 1.5), 1);
+      var pivot = view[0] + at * range;
+      view = [pivot - at * next, pivot + (1 - at) * next];
+      redraw();
+    }, { passive: false });
+    canvas.addEventListener("mousedown", function (event) { drag = { x: event.clientX, view: view.slice(), moved: false }; });
+    window.addEventListener("mouseup", function () { setTimeout(function () { drag = null; }, 0); });
+    canvas.addEventListener("mousemove", function (event) {
+      if (drag && event.buttons) {
+        var shift = (event.clientX - drag.x) * (view[1] - view[0]) / width;
+        if (Math.abs(event.clientX - drag.x) > 3) drag.moved = true;
+        view = [drag.view[0] - shift, drag.view[1] - shift];
+        redraw();
+        return;
+      }
+      var run = hit(event);
+      canvas.style.cursor = run ? "pointer" : "grab";
+      if (!run) { tip.hidden = true; return; }
+      tip.textContent = run[4] + " · " + data.states[run[3]].toLowerCase() + " · " + span(run[2] - run[1]);
+      tip.style.left = (event.clientX - box.getBoundingClientRect().left + 12) + "px";
+      tip.style.top = (event.clientY - box.getBoundingClientRect().top + 12) + "px";
+      tip.hidden = false;
+    });
+    canvas.addEventListener("mouseleave", function () { tip.hidden = true; });
+    canvas.addEventListener("dblclick", function () { view = full.slice(); redraw(); });
+    canvas.addEventListener("click", function (event) {
+      if (drag && drag.moved) return;
+      var run = hit(event);
+      if (run) window.location.assign("/task-runs/" + run[5].replace(
+        /^(.{8})(.{4})(.{4})(.{4})(.{12})$/, "$1-$2-$3-$4-$5"));
+    });
+    window.addEventListener("resize", function () { size(); redraw(); });
+    box.hidden = false;
+    size();
+    paint();
+    box.setAttribute("data-drawn", String(data.runs.length));
+  }
+
+  function load(root) {
+    var scope = root && root.querySelector ? root : document;
+    var box = scope.querySelector("#timeline[data-src]");
+    if (!box || box.getAttribute("data-loading")) return;
+    box.setAttribute("data-loading", "1");
+    fetch(box.getAttribute("data-src"), { headers: { Accept: "application/json" } })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (data) { if (data && data.runs.length) timeline(box, data); });
+  }
+
+  if (window.htmx) { window.htmx.onLoad(load); }
+  else { document.addEventListener("DOMContentLoaded", function () { load(document); }); }
+})();
