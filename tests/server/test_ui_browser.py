@@ -204,3 +204,27 @@ def test_the_timeline_draws_ten_thousand_task_runs_and_opens_one_on_click(
     w.page.mouse.click(box["x"] + 1, box["y"] + 2)
     w.page.wait_for_url("**/task-runs/*")
     assert re.search(r"/task-runs/[0-9a-f-]{36}$", w.page.url)
+
+
+def test_the_runs_list_shows_a_new_run_without_a_reload(watched: Callable[..., Watched]) -> None:
+    import time
+    import uuid
+    from datetime import timedelta
+
+    from transom.core import states as st
+    from transom.core.recorder import FlowRunCreated, StateChanged
+
+    w = watched()
+    seed(w.backend, 5)
+    w.goto("/runs")
+    expect(w.page.locator("#runs-live")).to_have_attribute("data-following", "1")
+    run_id = uuid.uuid4()
+    written = time.monotonic()
+    w.backend.send_events([FlowRunCreated(run_id, "etl", "just-now", {},
+                                          created=T0 + timedelta(days=1), process=None),
+                           StateChanged(run_id, False, st.Running(), 1)])
+    expect(w.page.locator("#runs td a").first).to_have_text("just-now", timeout=10_000)
+    print(f"\na new run was in the list {time.monotonic() - written:.2f} s after it was recorded")
+    expect(w.page.locator("#count")).to_have_text("6 runs")
+    w.page.click("#runs td a >> text=just-now")  # links in the new part work as before
+    w.page.wait_for_url(f"**/runs/{run_id}")

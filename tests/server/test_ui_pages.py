@@ -138,3 +138,46 @@ def test_times_shown_are_utc_and_labelled() -> None:
     assert str(_when(T0 + timedelta(microseconds=5))) == (
         '<time datetime="2026-01-05T09:00:00.000005+00:00">2026-01-05 09:00:00 UTC</time>')
     assert "–" in str(_when(None))
+
+
+def test_the_runs_list_is_sent_again_when_it_changes(
+        start_server: Callable[..., LiveServer]) -> None:
+    import threading
+    import time
+    import uuid
+
+    from transom.core import states as st
+    from transom.core.recorder import FlowRunCreated, StateChanged
+
+    server = start_server(server_services=False)
+    backend = server.server.config.app.state.backend
+    seed(backend, 3)
+    with httpx.Client(base_url=_origin(server), timeout=10) as web:
+        page = web.get("/runs", params={"flow": "etl"}).text
+        live = re.search(r'data-live="([^"]+)"', page)
+        assert live and "flow=etl" in live.group(1) and "seen=" in live.group(1)
+        run_id = uuid.uuid4()
+
+        def later() -> None:
+            time.sleep(0.5)
+            backend.send_events([FlowRunCreated(run_id, "etl", "brand-new", {}, created=T0 + timedelta(days=1), process=None),
+                                 StateChanged(run_id, False, st.Running(), 1)])
+
+        writer = threading.Thread(target=later)
+        writer.start()
+        started = time.monotonic()
+        with web.stream("GET", live.group(1).replace("&amp;", "&")) as stream:
+            data: list[str] = []
+            for raw in stream.iter_lines():
+                if raw.startswith("data: "):
+                    data.append(raw[6:])
+                elif raw == "" and data:
+                    break  # the first event: nothing was sent while nothing changed
+                assert time.monotonic() - started < 20, "no update came"
+        writer.join()
+    fragment = "\n".join(data)
+    assert "4 runs match" in fragment and ">brand-new</a>" in fragment
+    assert fragment.index("brand-new") < fragment.index("run-00002")  # newest first
+    assert "<html" not in fragment
+    bad = httpx.get(_origin(server) + "/runs/live", params={"after": "garbage"})
+    assert bad.status_code == 400 and "cursor" in bad.text

@@ -18,7 +18,9 @@ from transom.server.ui.timeline import layout
 
 def _task(key: str, start: float | None, end: float | None,
           state: StateType = StateType.COMPLETED, name: str = "") -> TaskRunRead:
-    at = (lambda s: None if s is None else T0 + timedelta(seconds=s))
+    def at(seconds: float | None) -> datetime | None:
+        return None if seconds is None else T0 + timedelta(seconds=seconds)
+
     return TaskRunRead(id=uuid.uuid4(), name=name or f"{key}-{start}", task_key=key,
                        dynamic_key=0, state_type=state, state_name=state.value.title(),
                        start_time=at(start), end_time=at(end), tags=[], run_count=1,

@@ -1,14 +1,16 @@
-"""The web UI: server-rendered pages (`pages.py`, templates/), a run's logs (`logs.py`: colours,
-links, download, live tail) and their static files (`assets.py`, static/: ours and the vendored
+"""The web UI: server-rendered pages (`pages.py`, templates/), the live runs list (`live.py`),
+a run's logs (`logs.py`: colours, links, download, live tail), its timeline (`timeline.py`) and
+their static files (`assets.py`, static/: ours and the vendored
 htmx, see static/VENDORED.json)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from transom.server.ui import logs, pages, timeline
+from transom.server.ui import live, logs, pages, timeline
 
 router = APIRouter(include_in_schema=False)
+router.include_router(live.router)  # before pages, whose /runs/{run_id} would take "live"
 router.include_router(logs.router)
 router.include_router(timeline.router)
 router.include_router(pages.router)

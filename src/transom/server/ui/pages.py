@@ -5,6 +5,7 @@ shown is escaped by Jinja2's autoescape; the pages load only this server's own f
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import logging
 import uuid
@@ -23,6 +24,7 @@ from transom.exceptions import NotFound, UserInputError
 from transom.server.routes import Api
 from transom.server.ui.assets import IMMUTABLE, Assets
 from transom.server.ui.logs import LogFilter, LogLevelQuery, LogTaskQuery, LogTextQuery, log_row
+from transom.services.backend import Backend
 
 __all__ = ["LOG_PAGE", "TASK_RUNS_SHOWN", "router"]
 
@@ -114,18 +116,40 @@ def runs(
     before: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Response:
-    """The flow runs, newest first, keyset-paged; the filters are in the URL."""
-    kind = StateType(state.upper()) if state and state.upper() in StateType.__members__ else None
-    flow = flow.strip() if flow and flow.strip() else None
+    """The flow runs, newest first, keyset-paged; the filters are in the URL. The list updates
+    itself while the page is open (live.py)."""
     try:
-        page = api.list_flow_runs(flow_name=flow, state=kind, limit=limit, after=after,
-                                  before=before)
+        context = runs_context(api, state=state, flow=flow, after=after, before=before,
+                               limit=limit)
     except UserInputError as exc:  # a cursor edited by hand
         return _render(request, "error.html", 400, title="Bad page link", message=str(exc))
+    query = {k: v for k, v in {"state": state, "flow": flow, "after": after, "before": before,
+                               "limit": limit if limit != 50 else None}.items() if v}
+    query["seen"] = page_digest(context)
+    return _render(request, "runs.html", live_query=urlencode(query),
+                   flows=[f.name for f in api.list_flows(limit=500)], **context)
+
+
+def runs_context(api: Backend, *, state: str | None, flow: str | None, after: str | None,
+                 before: str | None, limit: int) -> dict[str, Any]:
+    """What the list part of the runs page shows (UserInputError for a bad cursor)."""
+    kind = StateType(state.upper()) if state and state.upper() in StateType.__members__ else None
+    flow = flow.strip() if flow and flow.strip() else None
+    page = api.list_flow_runs(flow_name=flow, state=kind, limit=limit, after=after, before=before)
     filters = {k: v for k, v in {"state": kind.value if kind else None, "flow": flow,
                                  "limit": limit if limit != 50 else None}.items() if v}
-    return _render(request, "runs.html", page=page, filters=filters, kind=kind, flow=flow,
-                   flows=[f.name for f in api.list_flows(limit=500)])
+    return {"page": page, "filters": filters, "kind": kind, "flow": flow}
+
+
+def render_fragment(template: str, **context: Any) -> str:
+    """A template rendered on its own (a part of a page that live updates send again)."""
+    return _env.get_template(template).render(**context)
+
+
+def page_digest(context: dict[str, Any]) -> str:
+    """A short hash of the list part as rendered: the live updates send it again only when
+    it changed."""
+    return hashlib.sha256(render_fragment("runs_page.html", **context).encode()).hexdigest()[:16]
 
 
 @router.get("/runs/{run_id}")

@@ -226,3 +226,33 @@
   if (window.htmx) { window.htmx.onLoad(load); }
   else { document.addEventListener("DOMContentLoaded", function () { load(document); }); }
 })();
+
+// The runs list, live: /runs/live (server-sent events) sends the list part of the page again,
+// rendered by the server, whenever it changed; links in it are boosted by htmx like the rest.
+(function () {
+  "use strict";
+  var current = null;
+  function stop() { if (current) { current.close(); current = null; } }
+
+  function follow(root) {
+    var scope = root && root.querySelector ? root : document;
+    var box = scope.querySelector("#runs-live[data-live]");
+    if (!box || box.getAttribute("data-following")) return;
+    stop();
+    box.setAttribute("data-following", "1");
+    var source = new EventSource(box.getAttribute("data-live"));
+    current = source;
+    source.addEventListener("page", function (event) {
+      if (!document.body.contains(box)) { stop(); return; }
+      box.innerHTML = event.data;
+      box.setAttribute("data-updated", String(Date.now()));
+      if (window.transomLocalTimes) window.transomLocalTimes(box);
+      if (window.htmx) window.htmx.process(box);
+    });
+  }
+
+  document.addEventListener("htmx:beforeSwap", stop);
+  window.addEventListener("pagehide", stop);
+  if (window.htmx) { window.htmx.onLoad(follow); }
+  else { document.addEventListener("DOMContentLoaded", function () { follow(document); }); }
+})();
