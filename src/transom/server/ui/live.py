@@ -43,7 +43,8 @@ async def runs_live(
 ) -> Response:
     """`page` events, each the list part of /runs with these filters, as it is now; none while
     it stays what the page shows (`seen`: the digest the page was rendered with)."""
-    query = {"state": state, "flow": flow, "after": after, "before": before, "limit": limit}
+    query: dict[str, Any] = {"state": state, "flow": flow, "after": after, "before": before,
+                             "limit": limit}
     try:
         await run_in_threadpool(runs_context, api, **query)
     except UserInputError as exc:
