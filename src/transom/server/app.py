@@ -9,10 +9,11 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from transom._version import __version__
 from transom.exceptions import TransomError, http_status
@@ -47,6 +48,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.db = db
     app.state.backend = backend
     app.state.settings = settings
+    from transom.server.ui.login import Sessions
+
+    app.state.sessions = Sessions(settings)
     _add_error_handlers(app)
     _add_auth(app, settings)
     from transom.server import artifacts, deployments, routes, ui, variables
@@ -162,11 +166,21 @@ def _add_auth(app: FastAPI, settings: Settings) -> None:
             return secrets.compare_digest(decoded.encode(), basic.encode())
         return False
 
+    from transom.server.ui.login import COOKIE
+
+    sessions = app.state.sessions
+
     @app.middleware("http")
     async def require_auth(request: Request,
                            call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         path = request.url.path
-        if (path.startswith("/api") or ui.is_page(path)) and not allowed(request):
+        page = ui.is_page(path)
+        if (path.startswith("/api") or page) and not allowed(request):
+            if page and sessions.valid(request.cookies.get(COOKIE)):
+                return await call_next(request)  # signed in on the login page
+            if page and "text/html" in request.headers.get("accept", ""):
+                target = path + (f"?{request.url.query}" if request.url.query else "")
+                return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
             return JSONResponse(
                 {"detail": "this server needs credentials: set TRANSOM_API_KEY or "
                            "TRANSOM_API_AUTH_STRING for the client"},
