@@ -156,10 +156,10 @@ def seeded(home: Path) -> dict[str, FlowRunCreated]:
     return {"etl": etl, "report": report}
 
 
-def _invoke(home: Path, *args: str) -> Any:
+def _invoke(home: Path, *args: str, input: str | None = None) -> Any:
     console.cache_clear()  # a console made now writes to CliRunner's captured output
     try:
-        return CliRunner().invoke(runs_cli.app, list(args), env={
+        return CliRunner().invoke(runs_cli.app, list(args), input=input, env={
             "TRANSOM_HOME": str(home), "TRANSOM_DATABASE_URL": None, "COLUMNS": "200",
             "NO_COLOR": "1"})
     finally:
@@ -233,6 +233,18 @@ def test_logs_in_process(home: Path, seeded: dict[str, FlowRunCreated]) -> None:
     assert "INFO" in lines[0] and lines[0].endswith("starting the day")
     assert "WARNING" in lines[1] and lines[1].endswith("[load-0] slow disk ⏳")
     assert "No log lines." in _invoke(home, "logs", seeded["report"].id.hex).output
+
+
+def test_delete_in_process(home: Path, seeded: dict[str, FlowRunCreated]) -> None:
+    etl, report = seeded["etl"].id.hex, seeded["report"].id.hex
+    result = _invoke(home, "delete", etl[:8], report, "--yes")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("Deleted flow run ") == 2
+    assert "No runs recorded yet." in _invoke(home, "ls").output
+    again = _invoke(home, "delete", etl, "--yes")
+    assert again.exit_code == 1 and "no flow run has the id" in again.output
+    asked = _invoke(home, "delete", etl, input="n\n")
+    assert asked.exit_code == 1 and "Delete 1 flow run(s)" in asked.output
 
 
 def test_logs_by_level_and_text_in_process(home: Path, seeded: dict[str, FlowRunCreated]) -> None:

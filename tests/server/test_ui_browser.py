@@ -58,7 +58,7 @@ class Watched:
         self.page.goto(self.origin + path)
 
     def rows(self) -> list[str]:
-        return list(self.page.locator("#runs tbody tr td:first-child").all_inner_texts())
+        return list(self.page.locator("#runs tbody tr td:nth-child(2)").all_inner_texts())
 
     def screenshot(self, name: str) -> None:
         """A picture of the page for people to look at, kept when TRANSOM_TEST_ARTIFACTS names
@@ -228,3 +228,36 @@ def test_the_runs_list_shows_a_new_run_without_a_reload(watched: Callable[..., W
     expect(w.page.locator("#count")).to_have_text("6 runs")
     w.page.click("#runs td a >> text=just-now")  # links in the new part work as before
     w.page.wait_for_url(f"**/runs/{run_id}")
+
+
+def test_runs_are_selected_and_cancelled_together_and_the_list_waits_meanwhile(
+        watched: Callable[..., Watched]) -> None:
+    import uuid
+    from datetime import timedelta
+
+    from transom.core import states as st
+    from transom.core.recorder import FlowRunCreated, StateChanged
+
+    w = watched()
+    ids = []
+    for i in range(3):
+        run_id = uuid.uuid4()
+        ids.append(run_id)
+        w.backend.send_events([FlowRunCreated(run_id, "etl", f"busy-{i}", {},
+                                              created=T0 + timedelta(minutes=i), process=None),
+                               StateChanged(run_id, False, st.Running(), 1)])
+    w.goto("/runs")
+    expect(w.page.locator("#runs-live")).to_have_attribute("data-following", "1")
+    w.page.check("#pick-all")
+    expect(w.page.locator("#selected")).to_have_text("3 selected")
+    # A change while runs are selected does not clear the selection.
+    later = uuid.uuid4()
+    w.backend.send_events([FlowRunCreated(later, "etl", "newcomer", {},
+                                          created=T0 + timedelta(hours=1), process=None)])
+    w.page.wait_for_timeout(2500)
+    expect(w.page.locator("input[name=run]:checked")).to_have_count(3)
+    w.page.select_option("select[name=action]", "cancel")
+    w.page.click("#bulk button")
+    expect(w.page.locator("#notice")).to_have_text("3 runs cancelled.")
+    assert {w.backend.read_flow_run(i).state_name for i in ids} == {"Cancelled"}
+    expect(w.page.locator("#runs td a").first).to_have_text("newcomer")

@@ -25,7 +25,7 @@ from transom.cli.output import (
     print_table,
     show_format_option,
 )
-from transom.exceptions import UserInputError
+from transom.exceptions import NotFound, UserInputError
 from transom.schemas import FlowRunRead, LogLine
 
 if TYPE_CHECKING:  # the database and HTTP stacks load only when a command uses them
@@ -242,6 +242,32 @@ def cancel(
     console().print(Text.assemble("Flow run ", (str(state.flow_run_id), "bold"), " is ",
                                   (state.name, STATE_STYLES.get(state.type.value, "")),
                                   f": {what}."))
+
+
+@app.command("delete")
+def delete(
+    run_ids: list[str] = typer.Argument(..., help="Flow run ids or unique prefixes of them."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask first."),
+) -> None:
+    """Delete flow runs that are not going on, with their states, task runs and logs (a running
+    one must be cancelled first)."""
+    from transom.services import open_backend
+
+    out = console()
+    if not yes and not typer.confirm(f"Delete {len(run_ids)} flow run(s) and all they recorded?"):
+        raise typer.Exit(1)
+    refused = 0
+    with open_backend() as backend:
+        for ref in run_ids:
+            try:
+                run = backend.delete_flow_run(ref)
+            except (UserInputError, NotFound) as exc:
+                refused += 1
+                out.print(Text(f"{ref}: {exc}", style="red"))
+                continue
+            out.print(Text.assemble("Deleted flow run ", (run.name, "bold"), f" ({run.id})."))
+    if refused:
+        raise typer.Exit(1)
 
 
 @app.command("logs")

@@ -179,6 +179,9 @@ class TransomClient:
         return [StateRecord.model_validate(s)
                 for s in self.request("GET", f"/flow_runs/{run_id}/states")]
 
+    def delete_flow_run(self, id_or_prefix: str | uuid.UUID) -> FlowRunRead:
+        return FlowRunRead.model_validate(self.request("DELETE", f"/flow_runs/{id_or_prefix}"))
+
     def flow_run_task_runs(self, run_id: uuid.UUID) -> list[TaskRunRead]:
         return [TaskRunRead.model_validate(t)
                 for t in self.request("GET", f"/flow_runs/{run_id}/task_runs")]

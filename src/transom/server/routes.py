@@ -140,6 +140,13 @@ def cancel_flow_run(run_id: RunRef, api: Api,
     return api.cancel_flow_run(run_id, message)
 
 
+@router.delete("/flow_runs/{run_id}", tags=["flow runs"])
+def delete_flow_run(run_id: RunRef, api: Api) -> FlowRunRead:
+    """Delete a flow run (by id or a unique prefix) that is not going on, with its states, task
+    runs and logs; returns what was deleted (409 for one that runs: cancel it first)."""
+    return api.delete_flow_run(run_id)
+
+
 @router.get("/flow_runs/{run_id}/states", tags=["flow runs"])
 def flow_run_states(run_id: uuid.UUID, api: Api) -> list[StateRecord]:
     return api.flow_run_states(run_id)

@@ -131,6 +131,14 @@ class FlowRuns:
             stop_process_tree(process[0], grace=self.ctx.settings.worker_cancel_grace)
         return record
 
+    def delete_flow_run(self, id_or_prefix: str | uuid.UUID) -> FlowRunRead:
+        """Delete a flow run that is not going on, with its states, task runs and logs (what
+        was deleted is returned); NotAllowedFor one that is running or held by a worker."""
+        with self.ctx.db.write() as conn:
+            run = queries.read_flow_run(conn, id_or_prefix)
+            runs.delete_flow_run(conn, run.id)
+        return run
+
     def flow_run_states(self, run_id: uuid.UUID) -> list[StateRecord]:
         with self.ctx.db.read() as conn:
             queries.read_flow_run(conn, run_id)

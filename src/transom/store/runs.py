@@ -16,7 +16,7 @@ from transom.core import states as st
 from transom.core.naming import generate_run_name
 from transom.core.recorder import Event, FlowRunCreated, LogRecorded, StateChanged
 from transom.core.states import State, StateType, check_transition, now_utc
-from transom.exceptions import ClaimLost, InvalidTransition, NotFound
+from transom.exceptions import ClaimLost, InvalidTransition, NotAllowedFor, NotFound
 from transom.schemas import FlowRunCreate, FlowRunRead, LogIn, StateIn
 from transom.store import models as m
 from transom.store.sink import write_events
@@ -121,3 +121,33 @@ def write_logs(conn: Connection, lines: Sequence[LogIn]) -> int:
     ]
     write_events(conn, events)
     return len(events)
+
+
+_DELETABLE = (*st.FINAL_TYPES, StateType.SCHEDULED, StateType.PENDING, None)
+
+
+def delete_flow_run(conn: Connection, run_id: uuid.UUID) -> None:
+    """Delete a flow run that is not going on (ended, or waiting and held by no worker) with its
+    states, task runs and log lines. Its subflow runs stay, without their parent; artifacts it
+    made stay, without their run (as a report outlives its run). NotAllowedFor if it goes on."""
+    fr = m.flow_runs.c
+    row = conn.execute(sa.select(fr.state_type, fr.worker_id).where(fr.id == run_id)).first()
+    if row is None:
+        raise NotFound(f"no flow run {run_id}")
+    kind = StateType(row.state_type) if row.state_type else None
+    if kind not in _DELETABLE or (row.worker_id is not None and kind not in st.FINAL_TYPES):
+        raise NotAllowedFor(f"the flow run is {kind.value.lower() if kind else 'not ended'}; "
+                            "cancel it first, then delete it")
+    tasks = sa.select(m.task_runs.c.id).where(m.task_runs.c.flow_run_id == run_id)
+    conn.execute(sa.delete(m.logs).where(sa.or_(m.logs.c.flow_run_id == run_id,
+                                                m.logs.c.task_run_id.in_(tasks))))
+    conn.execute(sa.delete(m.states).where(sa.or_(m.states.c.flow_run_id == run_id,
+                                                  m.states.c.task_run_id.in_(tasks))))
+    conn.execute(sa.update(m.artifacts).where(m.artifacts.c.flow_run_id == run_id)
+                 .values(flow_run_id=None, task_run_id=None))
+    conn.execute(sa.update(m.flow_runs).where(fr.parent_task_run_id.in_(tasks))
+                 .values(parent_task_run_id=None))
+    conn.execute(sa.delete(m.task_runs).where(m.task_runs.c.flow_run_id == run_id))
+    conn.execute(sa.update(m.flow_runs).where(fr.parent_flow_run_id == run_id)
+                 .values(parent_flow_run_id=None))
+    conn.execute(sa.delete(m.flow_runs).where(fr.id == run_id))

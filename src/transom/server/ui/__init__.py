@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from transom.server.ui import live, login, logs, pages, timeline
+from transom.server.ui import bulk, live, login, logs, pages, timeline
 
 router = APIRouter(include_in_schema=False)
 router.include_router(live.router)  # before pages, whose /runs/{run_id} would take "live"
+router.include_router(bulk.router)
 router.include_router(logs.router)
 router.include_router(login.router)
 router.include_router(timeline.router)

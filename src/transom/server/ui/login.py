@@ -26,7 +26,7 @@ from jinja2 import Environment, FileSystemLoader
 
 from transom.settings import Settings
 
-__all__ = ["COOKIE", "SESSION_SECONDS", "Sessions", "router", "safe_next"]
+__all__ = ["COOKIE", "SESSION_SECONDS", "Sessions", "read_form", "router", "safe_next", "same_origin"]
 
 COOKIE = "transom_session"
 SESSION_SECONDS = 12 * 3600
@@ -89,7 +89,8 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-def _same_origin(request: Request) -> bool:
+def same_origin(request: Request) -> bool:
+    """Whether a form post came from a page of this server (its Origin header, when sent)."""
     origin = request.headers.get("origin")
     if origin is None or origin == "null":
         return origin is None  # a form of this server's page sends its origin; "null" is not
@@ -118,33 +119,34 @@ def login_page(request: Request,
     return _page(request, sessions, safe_next(next), None)
 
 
-async def _form(request: Request) -> dict[str, str] | None:
-    """The fields of a urlencoded form of at most MAX_FORM bytes (None if it is not one)."""
+async def read_form(request: Request, *, max_bytes: int = MAX_FORM,
+                    max_fields: int = 10) -> dict[str, list[str]] | None:
+    """The fields of a urlencoded form of at most `max_bytes` (None if it is not one)."""
     kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if kind != "application/x-www-form-urlencoded":
         return None
     body = b""
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_FORM:
+        if len(body) > max_bytes:
             return None
     try:
-        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=10)
+        return parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=max_fields)
     except (UnicodeDecodeError, ValueError):
         return None
-    return {k: v[0] for k, v in fields.items()}
 
 
 @router.post("/login")
 async def login(request: Request) -> Response:
     sessions: Sessions = request.app.state.sessions
-    form = await _form(request)
+    fields = await read_form(request)
+    form = {k: v[0] for k, v in fields.items()} if fields is not None else None
     target = safe_next((form or {}).get("next"))
     if not sessions.needed:
         return RedirectResponse(target, status_code=303)
     if form is None:
         return _page(request, sessions, target, "Send the sign-in form of this page.", 400)
-    if not _same_origin(request):
+    if not same_origin(request):
         return _page(request, sessions, target, "This sign-in came from another site; open "
                      "this server's own login page.", 403)
     if not sessions.check(form.get("user", ""), form.get("password", ""),

@@ -126,7 +126,9 @@ def runs(
     query = {k: v for k, v in {"state": state, "flow": flow, "after": after, "before": before,
                                "limit": limit if limit != 50 else None}.items() if v}
     query["seen"] = page_digest(context)
+    notice = request.query_params.get("notice")
     return _render(request, "runs.html", live_query=urlencode(query),
+                   notice=notice[:1000] if notice else None,
                    flows=[f.name for f in api.list_flows(limit=500)], **context)
 
 
@@ -138,7 +140,15 @@ def runs_context(api: Backend, *, state: str | None, flow: str | None, after: st
     page = api.list_flow_runs(flow_name=flow, state=kind, limit=limit, after=after, before=before)
     filters = {k: v for k, v in {"state": kind.value if kind else None, "flow": flow,
                                  "limit": limit if limit != 50 else None}.items() if v}
-    return {"page": page, "filters": filters, "kind": kind, "flow": flow}
+    here = {**filters, **{k: v for k, v in {"after": after, "before": before}.items() if v}}
+    back = "/runs" + (f"?{urlencode(here)}" if here else "")
+    return {"page": page, "filters": filters, "kind": kind, "flow": flow, "back": back,
+            "actions": BULK_ACTIONS}
+
+
+BULK_ACTIONS = (("cancel", "Cancel"), ("rerun", "Run again (deployment runs)"),
+                ("delete", "Delete"), ("completed", "Mark Completed"), ("failed", "Mark Failed"),
+                ("cancelled", "Mark Cancelled"))
 
 
 def render_fragment(template: str, **context: Any) -> str:

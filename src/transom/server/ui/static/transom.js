@@ -244,12 +244,35 @@
     current = source;
     source.addEventListener("page", function (event) {
       if (!document.body.contains(box)) { stop(); return; }
-      box.innerHTML = event.data;
-      box.setAttribute("data-updated", String(Date.now()));
-      if (window.transomLocalTimes) window.transomLocalTimes(box);
-      if (window.htmx) window.htmx.process(box);
+      pending = event.data;
+      if (!box.querySelector("input[name=run]:checked")) show(box);  // else: after the choice
     });
   }
+
+  var pending = null;
+  function show(box) {
+    if (pending === null) return;
+    box.innerHTML = pending;
+    pending = null;
+    box.setAttribute("data-updated", String(Date.now()));
+    if (window.transomLocalTimes) window.transomLocalTimes(box);
+    if (window.htmx) window.htmx.process(box);
+  }
+
+  // Selecting runs for an action: "all of this page", a count, and no live update meanwhile
+  // (it would clear the boxes); what came in the meantime is shown once nothing is selected.
+  document.addEventListener("change", function (event) {
+    var box = document.getElementById("runs-live"), target = event.target;
+    if (!box || !target || !box.contains(target)) return;
+    var picks = box.querySelectorAll("input[name=run]");
+    if (target.id === "pick-all") {
+      for (var i = 0; i < picks.length; i++) picks[i].checked = target.checked;
+    }
+    var chosen = box.querySelectorAll("input[name=run]:checked").length;
+    var label = document.getElementById("selected");
+    if (label) label.textContent = chosen ? chosen + " selected" : "";
+    if (!chosen) show(box);
+  });
 
   document.addEventListener("htmx:beforeSwap", stop);
   window.addEventListener("pagehide", stop);
