@@ -102,3 +102,35 @@ def test_a_worker_pointed_at_a_missing_pool_says_so(transom: Transom) -> None:
         "work pool 'nope' does not exist; create it with `transom work-pool create nope`, or "
         "start the worker with --create-pool")
     assert "No workers have polled yet" in transom("worker", "ls").stdout
+
+
+def test_deployment_run_watch_follows_the_run_to_its_end(transom: Transom, project: Path,
+                                                         home: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.cli.conftest import clean_environ
+
+    assert transom("work-pool", "create", "main").code == 0
+    assert transom("deploy", "flows.py:greet", "--name", "now", "--pool", "main").code == 0
+    (project / "broken.py").write_text(
+        "from transom import flow\n\n@flow\ndef broken():\n    raise ValueError('no input')\n",
+        encoding="utf-8")
+    assert transom("deploy", "broken.py:broken", "--name", "bad", "--pool", "main").code == 0
+    worker = subprocess.Popen([sys.executable, "-m", "transom", "worker", "start", "--pool",
+                               "main"], cwd=project,
+                              env={**clean_environ(home), "TRANSOM_WORKER_POLL_INTERVAL": "0.2"},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        watched = transom("deployment", "run", "greet/now", "--watch", timeout=120)
+        assert watched.code == 0, watched.stdout + watched.stderr
+        lines = watched.stdout.splitlines()
+        assert "is scheduled for now." in lines[0]
+        states = [line.split()[3] for line in lines[1:] if " UTC " in line]
+        assert states[0] == "Scheduled" and states[-1] == "Completed"  # and those seen between
+        failed = transom("deployment", "run", "broken/bad", "--watch", timeout=120)
+        assert failed.code == 1 and "Failed" in failed.stdout.splitlines()[-1]
+        assert "no input" in failed.stdout
+    finally:
+        worker.terminate()
+        worker.wait(30)

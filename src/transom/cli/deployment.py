@@ -6,7 +6,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
@@ -163,6 +163,8 @@ def run(
     param: list[str] = typer.Option([], "--param", metavar="NAME=VALUE", help="A parameter (JSON or text); overrides the deployment's. Repeatable."),
     params_json: str | None = typer.Option(None, "--params", metavar="JSON", help="Parameters as a JSON object."),
     start_in: str | None = typer.Option(None, "--in", metavar="DURATION", help="Start later: 30s, 5m, 2h."),
+    watch: bool = typer.Option(False, "--watch", "-w", help="Follow the run to its end: each state "
+                               "as it comes; the exit code is 0 only if it completed."),
 ) -> None:
     """Ask for a run of a deployment now (a worker of its pool starts it)."""
     from datetime import timedelta
@@ -189,7 +191,31 @@ def run(
         out.print(Text(f"No worker is polling work pool {deployment.work_pool_name!r}: start "
                        f"one with `transom worker start --pool {deployment.work_pool_name}`.",
                        style="yellow"))
-    out.print(Text(f"Watch it: transom runs show {flow_run.id.hex[:8]}", style="dim"))
+    if not watch:
+        out.print(Text(f"Watch it: transom runs show {flow_run.id.hex[:8]}", style="dim"))
+        return
+    _watch(flow_run)
+
+
+def _watch(flow_run: Any) -> None:
+    """Print each state of `flow_run` as it moves on, until it ends; exit 1 unless Completed."""
+    from transom.cli.runs import STATE_STYLES
+    from transom.deployments import wait_for_run
+    from transom.services import open_backend
+
+    out = console()
+
+    def said(run: Any) -> None:
+        style = STATE_STYLES.get(run.state_type.value if run.state_type else "", "")
+        out.print(Text.assemble(f"{format_time(run.state_timestamp or run.updated)}  ",
+                                (run.state_name or "?", style),
+                                f"  {run.state_message}" if run.state_message else ""))
+
+    said(flow_run)
+    with open_backend() as backend:
+        final = wait_for_run(backend, flow_run, None, 0.5, on_state=said)
+    if final.state_type is None or final.state_type.value != "COMPLETED":
+        raise typer.Exit(1)
 
 
 @app.command("pause")
