@@ -31,6 +31,7 @@ if _typing.TYPE_CHECKING:
     from transom.core.annotations import allow_failure
     from transom.core.tags import tags
     from transom.deployments import deploy, serve
+    from transom.flow_runs import pause_flow_run, resume_flow_run, suspend_flow_run
     from transom.services import Backend as _Backend
     from transom.settings import Settings as _Settings
     from transom.shell import ShellResult, shell_run, shell_task
@@ -43,9 +44,12 @@ _LAZY = {
     "allow_failure": "transom.core.annotations",
     "deploy": "transom.deployments",
     "get_client": "transom.client.orchestration",
+    "pause_flow_run": "transom.flow_runs",
+    "resume_flow_run": "transom.flow_runs",
     "serve": "transom.deployments",
     "shell_run": "transom.shell",
     "shell_task": "transom.shell",
+    "suspend_flow_run": "transom.flow_runs",
     "tags": "transom.core.tags",
     "Transaction": "transom.core.transactions",
 }
@@ -141,9 +145,12 @@ __all__ = [
     "flow",
     "get_client",
     "get_run_logger",
+    "pause_flow_run",
+    "resume_flow_run",
     "serve",
     "shell_run",
     "shell_task",
+    "suspend_flow_run",
     "tags",
     "task",
     "task_input_hash",

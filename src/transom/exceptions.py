@@ -10,6 +10,7 @@ TransomError
  │    │    └── WorkerNameTaken ... another live worker goes by that name                          409
  │    ├── Ambiguous .............. a prefix or name more than one stored object has               409
  │    ├── NotAllowedFor .......... the object is not of the kind the request is for              409
+ │    ├── RunInputInvalid ........ a resume's run_input does not match the paused run's schema    400
  │    ├── PortInUse .............. the port the server should listen on is taken
  │    └── ShellNotFound .......... the shell asked for (or any usable shell) is not installed
  ├── StorageError ................ the database or result storage cannot be used                  503
@@ -35,10 +36,13 @@ TransomError
  │    └── TaskRunTimeout / FlowRunTimeout (also TimeoutError)
  ├── MissingContextError ......... run context asked for outside a run (also RuntimeError)
  ├── FlowRunWaitTimeout .......... wait_for_flow_run gave up waiting (also TimeoutError)
+ ├── FlowPauseTimeout ............ a paused run was not resumed in time (also TimeoutError)
  └── Abort ....................... raised inside a run to end it Failed without retries
 
 RunInterrupted (BaseException, not Exception) is raised into a run that must stop now
 (a cancel, a termination signal), so that user code's `except Exception` does not swallow it.
+Pause (BaseException too, Prefect's name) is raised by `suspend_flow_run` to end the process of a
+run that is Suspended: the engine writes no state for it.
 
 Prefect's names stand for the same classes: PrefectException (TransomError), ObjectNotFound
 (NotFound), ObjectAlreadyExists (AlreadyExists), ParameterTypeError and ParameterBindError
@@ -70,6 +74,7 @@ __all__ = [
     "DatabaseError",
     "EntrypointError",
     "FailedRun",
+    "FlowPauseTimeout",
     "FlowRunTimeout",
     "FlowRunWaitTimeout",
     "InvalidTransition",
@@ -82,10 +87,12 @@ __all__ = [
     "ParameterBindError",
     "ParameterError",
     "ParameterTypeError",
+    "Pause",
     "PortInUse",
     "PrefectException",
     "ResultError",
     "RunFailed",
+    "RunInputInvalid",
     "RunInterrupted",
     "SerializationError",
     "ServiceError",
@@ -144,6 +151,10 @@ class Ambiguous(UserInputError):
 
 class WorkerNameTaken(AlreadyExists):
     """Another live worker already goes by that name."""
+
+
+class RunInputInvalid(UserInputError):
+    """The input a resume carries does not match the schema the paused run waits for."""
 
 
 class PortInUse(UserInputError):
@@ -264,6 +275,10 @@ class FlowRunWaitTimeout(TransomError, TimeoutError):
     """`wait_for_flow_run` gave up: the run had not ended within its timeout."""
 
 
+class FlowPauseTimeout(TransomError, TimeoutError):
+    """A paused flow run was not resumed within its timeout: it ends Failed with this reason."""
+
+
 class MissingContextError(TransomError, RuntimeError):
     """Code that needs a flow or task run was called outside one."""
 
@@ -289,6 +304,11 @@ class RunInterrupted(BaseException):
         self.extra = extra
 
 
+class Pause(BaseException):
+    """Raised by `suspend_flow_run` once its run is Suspended: the run's process ends without
+    another state (a worker starts the run again on resume). Not an Exception on purpose."""
+
+
 # Prefect 3's names for the same errors (`from prefect.exceptions import ...` after the rename).
 PrefectException = TransomError
 ObjectNotFound = NotFound
@@ -300,6 +320,7 @@ ParameterBindError = ParameterError
 HTTP_STATUS: dict[type[TransomError], int] = {
     UserInputError: 400,
     ParameterError: 422,
+    RunInputInvalid: 400,
     NotFound: 404,
     AlreadyExists: 409,
     WorkerNameTaken: 409,

@@ -21,7 +21,8 @@ from transom.core.runners import ThreadPoolTaskRunner
 # Prefect's path (renamed) -> the names a renamed file imports from it.
 PATHS: dict[str, list[str]] = {
     "transom": ["Flow", "State", "Task", "Transaction", "allow_failure", "deploy", "flow",
-                "get_client", "get_run_logger", "serve", "tags", "task", "unmapped"],
+                "get_client", "get_run_logger", "pause_flow_run", "resume_flow_run", "serve",
+                "suspend_flow_run", "tags", "task", "unmapped"],
     "transom.flows": ["Flow", "flow", "serve"],
     "transom.tasks": ["Task", "exponential_backoff", "task", "task_input_hash"],
     "transom.futures": ["PrefectFuture", "PrefectFutureList", "TaskFuture", "as_completed",
@@ -42,7 +43,8 @@ PATHS: dict[str, list[str]] = {
     "transom.testing.utilities": ["prefect_test_harness"],
     "transom.client.orchestration": ["PrefectClient", "SyncPrefectClient", "get_client"],
     "transom.deployments": ["arun_deployment", "deploy", "run_deployment", "serve"],
-    "transom.flow_runs": ["wait_for_flow_run"],
+    "transom.flow_runs": ["pause_flow_run", "resume_flow_run", "suspend_flow_run",
+                          "wait_for_flow_run"],
     "transom.exceptions": ["CancelledRun", "CrashedRun", "FailedRun", "FlowRunWaitTimeout",
                            "MissingContextError",
                            "MissingResult", "ObjectAlreadyExists", "ObjectNotFound",
@@ -60,7 +62,6 @@ PATHS: dict[str, list[str]] = {
 
 # Prefect names a renamed file may import that Transom does not have yet.
 NOT_YET: dict[str, list[str]] = {
-    "transom": ["pause_flow_run", "resume_flow_run", "suspend_flow_run"],
     "transom.blocks.system": ["Secret"],
 }
 

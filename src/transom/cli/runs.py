@@ -1,4 +1,4 @@
-"""`transom runs ls/show/cancel/logs`: what was recorded, from the embedded database or the
+"""`transom runs ls/show/cancel/resume/logs`: what was recorded, from the embedded database or the
 server of TRANSOM_API_URL (`services.open_backend`)."""
 
 from __future__ import annotations
@@ -268,6 +268,33 @@ def delete(
             out.print(Text.assemble("Deleted flow run ", (run.name, "bold"), f" ({run.id})."))
     if refused:
         raise typer.Exit(1)
+
+
+@app.command("resume")
+def resume(
+    run_id: str = typer.Argument(..., help="A flow run id or a unique prefix of one."),
+    input_json: str | None = typer.Option(
+        None, "--input", "-i", help="The input the paused run waits for, as JSON "
+        "(e.g. '{\"approved\": true}')."),
+) -> None:
+    """Resume a paused flow run (pause_flow_run: its process carries on; suspend_flow_run: a
+    worker starts it again), with the input it waits for."""
+    import json
+
+    from transom.schemas import ResumeIn
+    from transom.services import open_backend
+
+    run_input = None
+    if input_json is not None:
+        try:
+            run_input = json.loads(input_json)
+        except ValueError as exc:
+            raise UserInputError(f"--input is not JSON: {exc}") from None
+    with open_backend() as backend:
+        state = backend.resume_flow_run(run_id, ResumeIn(run_input=run_input))
+    console().print(Text.assemble("Flow run ", (str(state.flow_run_id), "bold"), " is ",
+                                  (state.name, STATE_STYLES.get(state.type.value, "")),
+                                  ": resumed."))
 
 
 @app.command("logs")

@@ -40,7 +40,10 @@ from transom.schemas import (
     LogIn,
     LogLine,
     Page,
+    PauseCreate,
+    PauseRead,
     PollResult,
+    ResumeIn,
     StateIn,
     StateRecord,
     TaskRunRead,
@@ -318,6 +321,21 @@ class TransomClient:
         deleted: int = self.request(
             "DELETE", f"/artifacts/key/{_named(key, 'artifact with key')}")["deleted"]
         return deleted
+
+    # -- pauses -------------------------------------------------------------------------------
+    def pause_flow_run(self, run_id: uuid.UUID, body: PauseCreate) -> StateRecord:
+        return StateRecord.model_validate(self.request(
+            "POST", f"/flow_runs/{run_id}/pause", json=body.model_dump(mode="json")))
+
+    def read_pause(self, run_id: uuid.UUID, key: str) -> PauseRead:
+        return PauseRead.model_validate(self.request(
+            "GET", f"/flow_runs/{run_id}/pauses/{_named(key, 'pause with key')}"))
+
+    def resume_flow_run(self, id_or_prefix: str | uuid.UUID,
+                        body: ResumeIn | None = None) -> StateRecord:
+        return StateRecord.model_validate(self.request(
+            "POST", f"/flow_runs/{_run(id_or_prefix)}/resume",
+            json=(body or ResumeIn()).model_dump(mode="json")))
 
     def housekeeping(self, now: datetime | None = None) -> None:
         """Nothing to do: the server runs its background work itself."""

@@ -56,6 +56,7 @@ from transom.core.transactions import Transaction, transaction_var
 from transom.exceptions import (
     Abort,
     FlowRunTimeout,
+    Pause,
     RunInterrupted,
     SerializationError,
     TaskRunTimeout,
@@ -185,8 +186,11 @@ class _Run:
         return None
 
     def on_interrupt(self, exc: BaseException) -> State:
-        """The process is stopping under this run (Ctrl+C, a cancel, SystemExit)."""
+        """The process is stopping under this run (Ctrl+C, a cancel, SystemExit); a suspended
+        flow run's (Pause) keeps its Suspended state."""
         exc = _AsyncGuard.reason_for(exc)
+        if isinstance(exc, Pause) and not self.is_task and self.state is not None:
+            return self.state
         if isinstance(exc, KeyboardInterrupt):
             state = st.Cancelled(exc, message="interrupted (Ctrl+C)")
         elif isinstance(exc, RunInterrupted) and exc.cancelled:

@@ -27,6 +27,7 @@ from transom.exceptions import (
 
 __all__ = [
     "FINAL_TYPES",
+    "PAUSED_NAMES",
     "TRANSITIONS",
     "AwaitingRetry",
     "Cancelled",

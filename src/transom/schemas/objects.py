@@ -1,4 +1,4 @@
-"""Variables and artifacts on the wire: what a client sends and what it reads back."""
+"""Variables, artifacts and pauses on the wire: what a client sends and what it reads back."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from transom.fields import Flag, Seconds
 from transom.schemas._base import _Model
 
 __all__ = [
     "MAX_ARTIFACT",
+    "MAX_RUN_INPUT",
     "MAX_VARIABLE_NAME",
     "MAX_VARIABLE_VALUE",
     "ArtifactCreate",
@@ -22,6 +24,10 @@ __all__ = [
     "ArtifactRead",
     "ArtifactType",
     "ArtifactUpdate",
+    "PauseCreate",
+    "PauseKey",
+    "PauseRead",
+    "ResumeIn",
     "VariableCreate",
     "VariableName",
     "VariableRead",
@@ -124,3 +130,43 @@ class ArtifactRead(_Model):
     task_run_id: uuid.UUID | None = None
     created: datetime
     updated: datetime
+
+
+# -- pauses (pause_flow_run / suspend_flow_run) and their run input ------------------------------
+MAX_RUN_INPUT = 100_000  # characters of a resume's input, or of the schema it is checked by
+PauseKey = Annotated[str, Field(min_length=1, max_length=255), _matching(
+    r"[A-Za-z0-9_.-]+", "a pause key", "letters, digits, dots, dashes and underscores")]
+
+
+class PauseCreate(BaseModel):
+    """A running flow run pausing (Paused, its process waits) or suspending (`reschedule`:
+    Suspended, its process ends and a worker starts the run again on resume)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: PauseKey
+    timeout_seconds: Annotated[Seconds, Field(gt=0, le=10**9)]
+    run_input_schema: Annotated[dict[str, Any] | None, _json_capped(
+        "a run input's schema", MAX_RUN_INPUT)] = Field(
+        default=None, description="The JSON Schema the resume's run_input must match; none: "
+                                  "the resume carries no input.")
+    reschedule: Flag = False
+
+
+class ResumeIn(BaseModel):
+    """What a resume carries: the input the paused run waits for (if it waits for one)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    run_input: Annotated[Any, _json_capped("a run input", MAX_RUN_INPUT)] = None
+
+
+class PauseRead(_Model):
+    flow_run_id: uuid.UUID
+    key: str
+    run_input_schema: dict[str, Any] | None = None
+    run_input: Any = None
+    timeout_seconds: float
+    reschedule: bool
+    created: datetime
+    resumed: datetime | None = None

@@ -79,4 +79,5 @@ def start_services(backend: EmbeddedBackend, settings: Settings) -> Services:
                 backend.crash_runs_of_lost_workers),
         Service("dead-runs", settings.server_services_interval,
                 backend.crash_runs_without_heartbeat),
+        Service("pause-timeouts", settings.server_services_interval, backend.expire_pauses),
     ]).start()

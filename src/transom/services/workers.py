@@ -9,7 +9,7 @@ from transom.core.recorder import current_process
 from transom.platform.processes import process_alive
 from transom.schemas import PollResult, WorkerPoll, WorkerRead
 from transom.services.context import Context
-from transom.store import deployments, workers
+from transom.store import deployments, pauses, workers
 
 __all__ = ["Workers"]
 
@@ -62,10 +62,20 @@ class Workers:
         with self.ctx.db.write() as conn:
             return workers.end_dead_runs(conn, found)
 
+    def expire_pauses(self, now: datetime | None = None) -> int:
+        """Runs paused past their timeout end Failed with the reason: a Suspended one at once,
+        a Paused one `run_heartbeat_timeout` later (its own process, if it lives, fails it
+        first)."""
+        with self.ctx.db.write() as conn:
+            return pauses.expire_pauses(conn, now=now or self.ctx.clock(),
+                                        grace=self.ctx.settings.run_heartbeat_timeout)
+
     def housekeeping(self, now: datetime | None = None) -> None:
-        """One pass of the scheduler and of the late, lost and dead run detection."""
+        """One pass of the scheduler, of the late, lost and dead run detection, and of the
+        pauses' timeouts."""
         now = now or self.ctx.clock()
         self.schedule_runs(now)
         self.mark_late_runs(now)
         self.crash_runs_of_lost_workers(now)
         self.crash_runs_without_heartbeat(now)
+        self.expire_pauses(now)

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from transom.core import states as st
 from transom.core.naming import generate_run_name
 from transom.core.recorder import StateChanged
-from transom.core.states import StateType, now_utc
+from transom.core.states import PAUSED_NAMES, StateType, now_utc
 from transom.exceptions import AlreadyExists, Ambiguous, NotFound, UserInputError
 from transom.schedules import Schedule, occurrences
 from transom.schemas import (
@@ -66,9 +66,14 @@ ACTIVE_TYPES = (StateType.PENDING.value, StateType.RUNNING.value, StateType.CANC
 
 
 def claimable() -> sa.ColumnElement[bool]:
-    """A run waiting for a worker: Scheduled (or Late), but not a flow run between two attempts
-    inside a process that has it (AwaitingRetry is Scheduled too)."""
-    return sa.and_(fr.state_type == StateType.SCHEDULED.value, fr.state_name != "AwaitingRetry")
+    """A run waiting for a worker: Scheduled (or Late, or Resuming), but not a flow run between
+    two attempts inside a process that has it (AwaitingRetry is Scheduled too), nor a paused one
+    (Paused and Suspended are Scheduled too: they wait for a resume, not for a worker)."""
+    return sa.and_(fr.state_type == StateType.SCHEDULED.value,
+                   fr.state_name.not_in(_NOT_CLAIMABLE))
+
+
+_NOT_CLAIMABLE = ("AwaitingRetry", *sorted(PAUSED_NAMES))
 
 
 def active() -> sa.ColumnElement[bool]:

@@ -225,3 +225,17 @@ artifacts = sa.Table(
     sa.Index("ix_artifacts_key_version", "key", "version", unique=True),
     sa.Index("ix_artifacts_flow_run_id", "flow_run_id"),
 )
+
+
+# -- pauses and their run input (revision 0010) --------------------------------------------------
+run_inputs = sa.Table(
+    "run_inputs", metadata,
+    sa.Column("flow_run_id", sa.Uuid, primary_key=True),  # no foreign key, as artifacts
+    sa.Column("key", sa.String(255), primary_key=True),  # the pause's key within its run
+    sa.Column("schema", sa.JSON(none_as_null=True)),  # JSON Schema the input must match; NULL: none
+    sa.Column("value", sa.JSON(none_as_null=True)),  # the resume's input (SQL NULL until resumed)
+    sa.Column("timeout_seconds", sa.Float, nullable=False),
+    sa.Column("reschedule", sa.Boolean, nullable=False, server_default=sa.false()),  # Suspended
+    sa.Column("created", UTCDateTime, nullable=False),
+    sa.Column("resumed", UTCDateTime),
+)

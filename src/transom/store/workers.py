@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from transom.core import states as st
 from transom.core.recorder import StateChanged
-from transom.core.states import State, StateType, now_utc
+from transom.core.states import PAUSED_NAMES, State, StateType, now_utc
 from transom.exceptions import UserInputError, WorkerNameTaken
 from transom.schemas import ClaimedRun, PollResult, WorkerPoll, WorkerRead
 from transom.store import models as m
@@ -296,7 +296,10 @@ def dead_runs(conn: Connection, *, now: datetime | None = None, timeout: float =
     query = (sa.select(fr.id, fr.state_type, fr.state_name, fr.run_count, fr.pid, fr.hostname,
                        fr.heartbeat)
              .where(fr.worker_id.is_(None), fr.process.is_not(None),
-                    fr.state_type.in_(_PROCESS_ALIVE)))
+                    fr.state_type.in_(_PROCESS_ALIVE),
+                    # Paused: its pause's timeout ends it (store/pauses.py), not its process
+                    sa.or_(fr.state_type != StateType.SCHEDULED.value,
+                           fr.state_name.not_in(PAUSED_NAMES))))
     if hostname is None or alive is None:
         query = query.where(fr.heartbeat < cutoff)
     found = []

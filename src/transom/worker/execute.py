@@ -167,7 +167,7 @@ def _kill_descendants() -> None:
 
 def _run(flow: Any, parameters: dict[str, Any], run: Any, phase: _Phase) -> int:
     from transom.core import engine
-    from transom.exceptions import RunInterrupted
+    from transom.exceptions import Pause, RunInterrupted
 
     with phase.lock:
         phase.value = "running"
@@ -180,6 +180,8 @@ def _run(flow: Any, parameters: dict[str, Any], run: Any, phase: _Phase) -> int:
             state = engine.run_flow(flow, (), parameters, return_state=True, adopt=adopt)
     except (RunInterrupted, KeyboardInterrupt, asyncio.CancelledError):
         return EXIT_NOT_COMPLETED  # recorded as Cancelled or Crashed by the engine
+    except Pause:
+        return EXIT_COMPLETED  # Suspended (suspend_flow_run): a worker starts it on resume
     finally:
         with phase.lock:
             phase.value = "done"

@@ -307,6 +307,11 @@ class Worker:
         if record.state_type in FINAL_TYPES:
             self.say(f"[{child.run.name}] ended {record.state_name}.")
             return True
+        if record.state_type is StateType.SCHEDULED and record.state_name in _SUSPENDED \
+                and child.cancel is None:
+            # Suspended (suspend_flow_run), or resumed since: no longer this worker's run.
+            self.say(f"[{child.run.name}] is {record.state_name}; its process ended.")
+            return True
         code = child.exit_code
         if record.state_type is StateType.CANCELLING or child.cancel is not None:
             how = f"killed after the {self.grace:g}s grace period" if child.killed else "stopped"
@@ -391,3 +396,7 @@ def _exit_text(code: int | None) -> str:
 
 def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
+
+
+# A run whose process ended on purpose (suspend_flow_run), or that was resumed since.
+_SUSPENDED = ("Suspended", "Resuming")
