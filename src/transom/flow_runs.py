@@ -160,10 +160,10 @@ def _pause(what: str, timeout: float, wait_for_input: Any, key: str | None,
         log = get_run_logger()
         if reschedule:
             log.info("flow run %s suspended (key %r): its process ends; a worker starts it "
-                        "again when it is resumed", run_id, key)
+                 "again when it is resumed", run_id, key)
             raise Pause(f"flow run {run_id} suspended (key {key!r})")
         log.info("flow run %s paused (key %r); waiting up to %g s for a resume",
-                    run_id, key, timeout)
+                 run_id, key, timeout)
         _wait_for_resume(backend, run_id, timeout)
         return _input(adapter, backend.read_pause(run_id, key).run_input)
 

@@ -1,6 +1,7 @@
 """Property: whatever sequence of state changes reaches a run, through whichever entry point
 (a proposal, an engine event batch, a cancel, a worker's claim, give-back or loss, late-run
-marking), the history stored for it obeys the transition table."""
+marking, a pause or suspension and its resume or timeout), the history stored for it obeys the
+transition table."""
 
 from __future__ import annotations
 
@@ -13,11 +14,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as strategies
 
 from transom.core.recorder import StateChanged
-from transom.core.states import TRANSITIONS, State, StateType, now_utc
+from transom.core import states as st
+from transom.core.states import TRANSITIONS, State, StateType, check_transition, now_utc
 from transom.exceptions import TransomError
 from transom.schemas import (
     DeploymentCreate,
     DeploymentRunCreate,
+    PauseCreate,
+    ResumeIn,
     StateIn,
     WorkerPoll,
     WorkPoolCreate,
@@ -34,6 +38,8 @@ ACTIONS = strategies.one_of(
     strategies.tuples(strategies.just("keep"), strategies.none()),
     strategies.tuples(strategies.just("drop"), strategies.none()),
     strategies.tuples(strategies.just("late"), strategies.none()),
+    strategies.tuples(strategies.just("pause"), strategies.booleans()),
+    strategies.tuples(strategies.just("resume"), strategies.none()),
 )
 
 
@@ -59,7 +65,7 @@ class _Scenario:
             limit=limit))
         self.worker_id = result.worker_id
 
-    def act(self, action: str, kind: StateType | None) -> None:
+    def act(self, action: str, kind: Any) -> None:
         backend = self.backend
         if action == "propose":
             assert kind is not None
@@ -76,6 +82,11 @@ class _Scenario:
             self.poll([self.run], 0)
         elif action == "drop":
             self.poll([], 0)
+        elif action == "pause":  # kind: suspend (reschedule) or pause
+            backend.pause_flow_run(self.run, PauseCreate(key="k", timeout_seconds=1800,
+                                                         reschedule=bool(kind)))
+        elif action == "resume":
+            backend.resume_flow_run(self.run, ResumeIn())
         else:  # an hour later: Scheduled runs are Late, a silent worker's runs are lost
             self.later += timedelta(hours=1)
             backend.housekeeping(self.later)
@@ -101,3 +112,20 @@ def test_every_stored_history_obeys_the_table(backend: Backend,
         except TransomError:
             pass  # refused, with the reason: the history must still be a legal one
     _check(backend.flow_run_states(scenario.run))
+
+
+def test_the_table_allows_what_pauses_need() -> None:
+    """Paused and Suspended are SCHEDULED states by name: the moves of a pause are the table's."""
+    pause_moves = [
+        (st.Running(), st.Paused(timeout_seconds=60)),  # pause_flow_run
+        (st.Running(), st.Suspended(timeout_seconds=60)),  # suspend_flow_run
+        (st.Paused(), st.Running()),  # resume
+        (st.Paused(), st.Failed(message="the run was paused for 60 s and not resumed")),
+        (st.Paused(), st.Cancelled()), (st.Paused(), st.Cancelling()),  # cancel
+        (st.Suspended(), st.Scheduled(name="Resuming")),  # resume of a suspension
+        (st.Scheduled(name="Resuming"), st.Pending()),  # a worker claims it again
+        (st.Suspended(), st.Pending()), (st.Suspended(), st.Failed()),
+    ]
+    for before, after in pause_moves:
+        check_transition(before.type, after.type)  # raises if the table refused it
+    assert st.Paused().is_paused() and st.Suspended().is_paused()
