@@ -265,3 +265,27 @@ def test_request_bodies_and_log_lines_are_capped(
         assert stored.startswith("y" * MAX_LOG_LINE) and "10 more characters cut" in stored
         short = {"flow_run_id": run["id"], "level": 20, "message": "z"}
         _refused(client.post("/logs", json=[short] * 10_001), 422, "10000")
+
+
+def test_pauses_refuse_bad_schemas_keys_and_runs_not_paused(http: httpx.Client) -> None:
+    run = http.post("/flow_runs", json={"flow_name": "f", "state": {"type": "RUNNING"}}).json()
+    pause = {"key": "pause-1", "timeout_seconds": 60}
+    _refused(http.post(f"/flow_runs/{run['id']}/pause", json={
+        **pause, "run_input_schema": {"type": "nonsense"}}), 422,
+        "run_input_schema: not a valid JSON Schema at type")
+    _refused(http.post(f"/flow_runs/{run['id']}/pause", json={**pause, "key": "a b"}), 422,
+             "'a b' cannot be a pause key")
+    _refused(http.post(f"/flow_runs/{run['id']}/pause", json={**pause, "timeout_seconds": 0}),
+             422, "timeout_seconds")
+    _refused(http.post(f"/flow_runs/{uuid.uuid4()}/pause", json=pause), 404, "no flow run")
+    _refused(http.post(f"/flow_runs/{run['id']}/resume", json={}), 409,
+             "is not paused (it is Running)")
+    assert http.post(f"/flow_runs/{run['id']}/pause", json={
+        **pause, "run_input_schema": {"type": "integer"}}).status_code == 201
+    _refused(http.post(f"/flow_runs/{run['id']}/resume", json={"run_input": "x"}), 400,
+             "is not of type 'integer'")
+    _refused(http.post(f"/flow_runs/{run['id']}/resume", json={"run_input": 1, "extra": 2}),
+             422, "extra")
+    _refused(http.get(f"/flow_runs/{run['id']}/pauses/nope"), 404, "no pause with the key")
+    assert http.post(f"/flow_runs/{run['id']}/resume", json={"run_input": 1}).status_code == 201
+    assert http.get(f"/flow_runs/{run['id']}/pauses/pause-1").json()["run_input"] == 1

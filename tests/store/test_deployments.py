@@ -20,6 +20,8 @@ from transom.schemas import (
     DeploymentCreate,
     DeploymentRunCreate,
     DeploymentUpdate,
+    PauseCreate,
+    ResumeIn,
     ScheduleIn,
     VariableCreate,
     WorkerPoll,
@@ -383,7 +385,7 @@ def _states_messages(db: Database, run_id: uuid.UUID) -> list[str]:
         return [s.message or "" for s in queries.list_states(conn, flow_run_id=run_id)]
 
 
-@pytest.mark.parametrize("revision", ["0001", "0002", "0003", "0004", "0005", "0006"])
+@pytest.mark.parametrize("revision", ["0001", "0002", "0003", "0004", "0005", "0006", "0007"])
 def test_an_older_database_is_upgraded_with_its_runs(database_url: str, revision: str) -> None:
     from alembic import command
     from alembic.config import Config
@@ -410,7 +412,7 @@ def test_an_older_database_is_upgraded_with_its_runs(database_url: str, revision
     engine.dispose()
     db = open_database(database_url)
     try:
-        assert db.revision() == HEAD_REVISION == "0007"
+        assert db.revision() == HEAD_REVISION == "0010"
         with db.read() as conn:
             run = queries.read_flow_run(conn, run_id)
         assert run.state_name == "Running" and run.worker_id is None
@@ -431,6 +433,11 @@ def test_an_older_database_is_upgraded_with_its_runs(database_url: str, revision
                                                    flow_run_id=run_id))
         latest = backend.read_artifact("report")
         assert (latest.version, latest.data, latest.flow_run_id) == (2, "v2", run_id)
+        # Pauses (0010): the run from before the upgrade pauses and is resumed with its input.
+        backend.pause_flow_run(run_id, PauseCreate(key="k", timeout_seconds=60,
+                                                   run_input_schema={"type": "integer"}))
+        assert backend.resume_flow_run(run_id, ResumeIn(run_input=3)).name == "Running"
+        assert backend.read_pause(run_id, "k").run_input == 3
     finally:
         db.close()
 

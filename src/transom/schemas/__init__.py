@@ -52,6 +52,7 @@ from transom.schemas.objects import (
     ResumeIn,
     VariableCreate,
     VariableRead,
+    check_json_schema,
 )
 from transom.schemas.paging import CURSOR_PATTERN, Page, RunCursor
 
@@ -454,17 +455,7 @@ def _refuse_nulls(data: Any, *fields: str) -> Any:
 
 def _check_parameter_schema(value: dict[str, Any] | None) -> dict[str, Any] | None:
     """A parameter schema every later run of the deployment can be checked against."""
-    if value is None:
-        return None
-    import jsonschema
-
-    try:
-        jsonschema.validators.validator_for(value).check_schema(value)
-    except jsonschema.SchemaError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path)
-        raise ValueError(f"not a valid JSON Schema{f' at {where}' if where else ''}: "
-                         f"{exc.message}") from None
-    return value
+    return check_json_schema(value)
 
 
 Name = Annotated[Text, Field(min_length=1, max_length=255, json_schema_extra={

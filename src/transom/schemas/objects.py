@@ -31,6 +31,7 @@ __all__ = [
     "VariableCreate",
     "VariableName",
     "VariableRead",
+    "check_json_schema",
 ]
 
 
@@ -64,6 +65,22 @@ def _json_capped(what: str, cap: int) -> AfterValidator:
         return value
 
     return AfterValidator(check)
+
+
+def check_json_schema(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A JSON Schema values can be checked against later (a deployment's parameters, a pause's
+    input), else a ValueError saying where it is wrong."""
+    if value is None:
+        return None
+    import jsonschema
+
+    try:
+        jsonschema.validators.validator_for(value).check_schema(value)
+    except jsonschema.SchemaError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path)
+        raise ValueError(f"not a valid JSON Schema{f' at {where}' if where else ''}: "
+                         f"{exc.message}") from None
+    return value
 
 
 VariableName = Annotated[str, Field(min_length=1, max_length=MAX_VARIABLE_NAME), _matching(
@@ -147,7 +164,7 @@ class PauseCreate(BaseModel):
     key: PauseKey
     timeout_seconds: Annotated[Seconds, Field(gt=0, le=10**9)]
     run_input_schema: Annotated[dict[str, Any] | None, _json_capped(
-        "a run input's schema", MAX_RUN_INPUT)] = Field(
+        "a run input's schema", MAX_RUN_INPUT), AfterValidator(check_json_schema)] = Field(
         default=None, description="The JSON Schema the resume's run_input must match; none: "
                                   "the resume carries no input.")
     reschedule: Flag = False

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import jsonschema
+import referencing
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -53,13 +54,6 @@ def pause_flow_run(conn: Connection, run_id: uuid.UUID, body: PauseCreate, *,
     if body.reschedule and row.deployment_id is None:
         raise UserInputError(f"flow run {run_id} is not a deployment's run: only those can be "
                              "suspended (a worker starts them again); pause it instead")
-    if body.run_input_schema is not None:
-        try:
-            jsonschema.validators.validator_for(body.run_input_schema).check_schema(
-                body.run_input_schema)
-        except jsonschema.SchemaError as exc:
-            raise UserInputError(f"the run input's schema is not a JSON Schema: "
-                                 f"{exc.message}") from None
     make = st.Suspended if body.reschedule else st.Paused
     how = "until resumed" if body.run_input_schema is None else "for input"
     state = make(timeout_seconds=body.timeout_seconds, pause_key=body.key,
@@ -125,8 +119,13 @@ def _check_input(run_id: uuid.UUID, schema: dict[str, Any] | None, value: Any) -
     if value is None:
         raise RunInputInvalid(f"flow run {run_id} waits for input; resume it with some "
                               "(`--input JSON`, or run_input=)")
-    error = jsonschema.exceptions.best_match(
-        jsonschema.validators.validator_for(schema)(schema).iter_errors(value))
+    # No registry to fetch from: a `$ref` outside the schema is unresolvable, never a download.
+    checker = jsonschema.validators.validator_for(schema)(schema, registry=referencing.Registry())
+    try:
+        error = jsonschema.exceptions.best_match(checker.iter_errors(value))
+    except Exception as exc:  # an unresolvable $ref, a pattern `re` cannot compile, ...
+        raise RunInputInvalid(f"the schema flow run {run_id} waits with cannot check input "
+                              f"({type(exc).__name__}: {exc}); it stays paused") from None
     if error is not None:
         where = "".join(f"[{p!r}]" for p in error.absolute_path)
         raise RunInputInvalid(f"the input does not match what flow run {run_id} waits for"
