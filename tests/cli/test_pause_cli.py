@@ -112,7 +112,7 @@ def test_a_paused_flow_is_resumed_from_another_process_with_input(
 def test_a_pause_not_resumed_in_time_ends_failed_with_the_reason(
         transom: Transom, backend_env: dict[str, str], home: Path, tmp_path: Path) -> None:
     process = _start(tmp_path, home, backend_env, "forgotten")
-    out, err = process.communicate(timeout=60)
+    _, err = process.communicate(timeout=60)
     assert process.returncode == 1, err
     run = _runs(transom, backend_env)[0]
     assert run["state_name"] == "Failed"
@@ -124,7 +124,7 @@ def test_a_pause_not_resumed_in_time_ends_failed_with_the_reason(
 def test_suspend_outside_a_deployment_run_is_refused(
         transom: Transom, backend_env: dict[str, str], home: Path, tmp_path: Path) -> None:
     process = _start(tmp_path, home, backend_env, "suspends")
-    out, err = process.communicate(timeout=60)
+    process.communicate(timeout=60)
     assert process.returncode == 1
     run = _runs(transom, backend_env)[0]
     assert run["state_name"] == "Failed"

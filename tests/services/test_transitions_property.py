@@ -13,8 +13,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as strategies
 
-from transom.core.recorder import StateChanged
 from transom.core import states as st
+from transom.core.recorder import StateChanged
 from transom.core.states import TRANSITIONS, State, StateType, check_transition, now_utc
 from transom.exceptions import TransomError
 from transom.schemas import (

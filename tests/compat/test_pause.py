@@ -1,0 +1,144 @@
+"""`pause_flow_run` / `resume_flow_run` as Prefect 3 documents them (docs: "Pause or suspend a
+flow run", "Wait for input when pausing or suspending"): a pause that waits for a pydantic model
+or a plain type, resumed from elsewhere, in sync and async flows (the functions are awaitable in
+async code), embedded and against a live server (TRANSOM_API_URL)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import pytest
+
+from tests.server.conftest import LiveServer
+from transom import flow, pause_flow_run, resume_flow_run, task
+from transom.core.context import reset_runtime
+from transom.exceptions import MissingContextError, RunInputInvalid
+from transom.services import open_backend
+from transom.settings import Settings
+from transom.testing.utilities import transom_test_harness
+
+
+class Approval(pydantic.BaseModel):
+    approved: bool
+    reviewer: str
+
+
+@pytest.fixture(params=["embedded", "server"])
+def where(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with transom_test_harness() as home:
+        if request.param == "embedded":
+            yield str(home)
+            return
+        server = LiveServer(Settings.load({}, home=tmp_path / "server",
+                                          database_url=f"sqlite:///{tmp_path / 'server.db'}",
+                                          server_services=False))
+        server.start()
+        mp = pytest.MonkeyPatch()
+        mp.setenv("TRANSOM_API_URL", server.url)
+        try:
+            yield server.url
+        finally:
+            reset_runtime()
+            mp.undo()
+            server.stop()
+
+
+def _resume_when_paused(run_input: Any, refused: list[str]) -> threading.Thread:
+    """A thread that waits for a Paused run, tries a wrong input, then resumes it."""
+
+    def resume() -> None:
+        deadline = time.monotonic() + 30
+        with open_backend() as backend:
+            while time.monotonic() < deadline:
+                runs = backend.list_flow_runs(limit=1).items
+                if runs and runs[0].state_name == "Paused":
+                    try:
+                        resume_flow_run(runs[0].id, run_input={"wrong": "shape"})
+                    except RunInputInvalid as exc:
+                        refused.append(str(exc))
+                    resume_flow_run(runs[0].id, run_input=run_input)
+                    return
+                time.sleep(0.05)
+
+    thread = threading.Thread(target=resume, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_pause_returns_the_model_the_resume_carried(where: str) -> None:
+    @flow
+    def review() -> str:
+        answer = pause_flow_run(wait_for_input=Approval, timeout=30)
+        assert isinstance(answer, Approval)
+        return f"{answer.approved} by {answer.reviewer}"
+
+    refused: list[str] = []
+    thread = _resume_when_paused(Approval(approved=True, reviewer="ada"), refused)
+    assert review() == "True by ada"
+    thread.join(5)
+    assert refused and "does not match" in refused[0]
+    with open_backend() as backend:
+        run = backend.list_flow_runs(limit=1).items[0]
+        names = [s.name for s in backend.flow_run_states(run.id)]
+    assert names == ["Pending", "Running", "Paused", "Running", "Completed"]
+
+
+def test_an_async_flow_awaits_its_pause_for_a_plain_type(where: str) -> None:
+    @flow
+    async def count() -> int:
+        number: int = await pause_flow_run(wait_for_input=int, timeout=30)
+        return number + 1
+
+    refused: list[str] = []
+    thread = _resume_when_paused(41, refused)
+    assert asyncio.run(count()) == 42
+    thread.join(5)
+    assert "is not of type 'integer'" in refused[0]
+
+
+def test_resume_is_awaitable_in_async_code(where: str) -> None:
+    @flow
+    def waits() -> None:
+        pause_flow_run(timeout=30)
+
+    async def resume_later() -> None:
+        while True:
+            with open_backend() as backend:
+                runs = backend.list_flow_runs(limit=1).items
+            if runs and runs[0].state_name == "Paused":
+                assert await resume_flow_run(runs[0].id) is None
+                return
+            await asyncio.sleep(0.05)
+
+    thread = threading.Thread(target=lambda: asyncio.run(resume_later()), daemon=True)
+    thread.start()
+    assert waits() is None
+    thread.join(5)
+
+
+def test_pause_is_called_in_a_flow_not_outside_nor_in_a_task(where: str) -> None:
+    with pytest.raises(MissingContextError, match="inside a flow run"):
+        pause_flow_run(timeout=1)
+
+    @task
+    def inner() -> None:
+        pause_flow_run(timeout=1)
+
+    @flow
+    def outer() -> None:
+        inner()
+
+    state = outer(return_state=True)
+    assert state.is_failed() and "cannot be called from a task run" in (state.message or "")
+    with pytest.raises(TypeError, match="wait_for_input takes a pydantic model"):
+        @flow
+        def odd() -> None:
+            pause_flow_run(wait_for_input=object(), timeout=1)
+
+        odd()
