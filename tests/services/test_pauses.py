@@ -162,6 +162,23 @@ def test_a_suspended_run_waits_for_its_resume_not_for_a_worker(
     assert _names(embedded, run_id)[-4:] == ["Running", "Suspended", "Resuming", "Pending"]
 
 
+def test_a_paused_run_of_a_worker_is_still_its_worker_s(embedded: EmbeddedBackend) -> None:
+    """Its process lives (and waits): it counts as the worker's, and if the worker no longer has
+    it, it ended with that process (Crashed)."""
+    run_id = _deployment_run(embedded)
+    instance = uuid.uuid4()
+    claimed = _poll(embedded, instance, [])
+    embedded.set_flow_run_state(run_id, StateIn(type=StateType.RUNNING,
+                                                worker_id=claimed.worker_id))
+    embedded.pause_flow_run(run_id, PauseCreate(key="k", timeout_seconds=10**6))
+    _poll(embedded, instance, [run_id], limit=0)
+    assert [w.active_runs for w in embedded.list_workers()] == [1]
+    assert embedded.read_flow_run(run_id).state_name == "Paused"
+    _poll(embedded, instance, [], limit=0)
+    run = embedded.read_flow_run(run_id)
+    assert run.state_name == "Crashed" and "no longer runs it" in (run.state_message or "")
+
+
 def test_a_paused_run_is_neither_late_nor_claimed(embedded: EmbeddedBackend) -> None:
     run_id = _deployment_run(embedded)
     # An operator pauses a run before a worker has it (Paused is a Scheduled state by name).

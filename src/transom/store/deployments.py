@@ -77,10 +77,17 @@ _NOT_CLAIMABLE = ("AwaitingRetry", *sorted(PAUSED_NAMES))
 
 
 def active() -> sa.ColumnElement[bool]:
-    """A run a worker claimed that has not ended (between retries counts: its process lives)."""
+    """A run a worker claimed that has not ended (between retries, or paused, counts: its
+    process lives)."""
     return sa.and_(fr.worker_id.is_not(None), sa.or_(
         fr.state_type.in_(ACTIVE_TYPES),
-        sa.and_(fr.state_type == StateType.SCHEDULED.value, fr.state_name == "AwaitingRetry")))
+        sa.and_(fr.state_type == StateType.SCHEDULED.value,
+                fr.state_name.in_(_PROCESS_WAITS))))
+
+
+# Scheduled by type, with the run's process alive: between two attempts, or paused (a suspended
+# run has no process, nor any worker).
+_PROCESS_WAITS = ("AwaitingRetry", "Paused")
 
 
 def not_started_auto_runs(deployment_id: uuid.UUID, after: datetime) -> sa.ColumnElement[bool]:
