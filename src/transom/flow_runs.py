@@ -49,7 +49,7 @@ from transom.exceptions import (
     Pause,
     RunInterrupted,
 )
-from transom.schemas import FlowRunRead, PauseCreate, ResumeIn
+from transom.schemas import FlowRunRead, PauseCreate, ResumeIn, first_error
 
 if TYPE_CHECKING:
     from transom.settings import Settings
@@ -144,7 +144,12 @@ def _pause(what: str, timeout: float, wait_for_input: Any, key: str | None,
 
     run_id = _pausing_run(what)
     adapter, schema = _schema(wait_for_input)
-    key = key or _next_key(run_id)
+    try:
+        body = PauseCreate(key=key or _next_key(run_id), timeout_seconds=timeout,
+                           run_input_schema=schema, reschedule=reschedule)
+    except pydantic.ValidationError as exc:
+        raise ValueError(f"{what}: {first_error(exc, 'pause')}") from None
+    key = body.key
     runtime = get_runtime()
     with open_backend() as backend:
         try:  # reached again (the rerun of a resumed suspension, a retry): not paused twice
@@ -154,9 +159,7 @@ def _pause(what: str, timeout: float, wait_for_input: Any, key: str | None,
         if done is not None and done.resumed is not None:
             return _input(adapter, done.run_input)
         runtime.recorder.flush(timeout=runtime.flush_timeout)  # the run's Running is written
-        backend.pause_flow_run(run_id, PauseCreate(
-            key=key, timeout_seconds=float(timeout), run_input_schema=schema,
-            reschedule=reschedule))
+        backend.pause_flow_run(run_id, body)
         log = get_run_logger()
         if reschedule:
             log.info("flow run %s suspended (key %r): its process ends; a worker starts it "
@@ -220,8 +223,6 @@ def _resume(flow_run_id: uuid.UUID | str, run_input: Any) -> None:
     try:
         body = ResumeIn(run_input=run_input)
     except pydantic.ValidationError as exc:
-        from transom.schemas import first_error
-
         raise ValueError(first_error(exc, "run input")) from None
     with open_backend() as backend:
         backend.resume_flow_run(flow_run_id, body)

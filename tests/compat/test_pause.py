@@ -142,3 +142,18 @@ def test_pause_is_called_in_a_flow_not_outside_nor_in_a_task(where: str) -> None
             pause_flow_run(wait_for_input=object(), timeout=1)
 
         odd()
+
+
+def test_a_timeout_or_key_the_pause_cannot_take_is_one_sentence(where: str) -> None:
+    @flow
+    def bad_timeout() -> None:
+        pause_flow_run(timeout=0)
+
+    @flow
+    def bad_key() -> None:
+        pause_flow_run(timeout=5, key="has space")
+
+    with pytest.raises(ValueError, match="pause_flow_run: timeout_seconds: Input should be greater than 0"):
+        bad_timeout()
+    with pytest.raises(ValueError, match="'has space' cannot be a pause key"):
+        bad_key()
