@@ -21,7 +21,8 @@ holds their inputs, their source and the flow run's id, which the rerun keeps.
 
 Pause keys are `pause-1`, `pause-2`, ... in the order a run's pauses are reached (the same on a
 rerun), unless `key=` names one. With no `wait_for_input` the resume carries no input and the
-calls return None. In async code (an event loop running) each returns an awaitable, as Prefect's.
+calls return None. In async code (an event loop running) each returns an awaitable, as Prefect's;
+`apause_flow_run`, `asuspend_flow_run` and `aresume_flow_run` are always async.
 Works embedded or against the server of TRANSOM_API_URL (`services.open_backend`).
 """
 
@@ -54,8 +55,8 @@ from transom.schemas import FlowRunRead, PauseCreate, ResumeIn, first_error
 if TYPE_CHECKING:
     from transom.settings import Settings
 
-__all__ = ["PAUSE_POLL_SECONDS", "pause_flow_run", "resume_flow_run", "suspend_flow_run",
-           "wait_for_flow_run"]
+__all__ = ["PAUSE_POLL_SECONDS", "apause_flow_run", "aresume_flow_run", "asuspend_flow_run",
+           "pause_flow_run", "resume_flow_run", "suspend_flow_run", "wait_for_flow_run"]
 
 logger = logging.getLogger("transom.flow_runs")
 
@@ -236,3 +237,22 @@ def resume_flow_run(flow_run_id: uuid.UUID | str, run_input: Any = None) -> Any:
         return asyncio.to_thread(_resume, flow_run_id, run_input)
     _resume(flow_run_id, run_input)
     return None
+
+
+# -- the async forms (Prefect's `apause_flow_run`, ...): always awaitable --------------------------
+async def apause_flow_run(wait_for_input: Any = None, timeout: float = 3600,
+                          poll_interval: float | None = None, key: str | None = None) -> Any:
+    """`pause_flow_run`, awaited."""
+    del poll_interval
+    return await asyncio.to_thread(_pause, "pause_flow_run", timeout, wait_for_input, key, False)
+
+
+async def asuspend_flow_run(wait_for_input: Any = None, timeout: float = 3600,
+                            key: str | None = None) -> Any:
+    """`suspend_flow_run`, awaited."""
+    return await asyncio.to_thread(_pause, "suspend_flow_run", timeout, wait_for_input, key, True)
+
+
+async def aresume_flow_run(flow_run_id: uuid.UUID | str, run_input: Any = None) -> None:
+    """`resume_flow_run`, awaited."""
+    await asyncio.to_thread(_resume, flow_run_id, run_input)

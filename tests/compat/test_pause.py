@@ -17,8 +17,9 @@ import pytest
 
 from tests.server.conftest import LiveServer
 from transom import flow, pause_flow_run, resume_flow_run, task
+from transom.flow_runs import apause_flow_run, aresume_flow_run
 from transom.core.context import reset_runtime
-from transom.exceptions import MissingContextError, RunInputInvalid
+from transom.exceptions import InvalidTransition, MissingContextError, RunInputInvalid
 from transom.services import open_backend
 from transom.settings import Settings
 from transom.testing.utilities import transom_test_harness
@@ -104,8 +105,8 @@ def test_an_async_flow_awaits_its_pause_for_a_plain_type(where: str) -> None:
 
 def test_resume_is_awaitable_in_async_code(where: str) -> None:
     @flow
-    def waits() -> None:
-        pause_flow_run(timeout=30)
+    async def waits() -> None:
+        assert await apause_flow_run(timeout=30) is None
 
     async def resume_later() -> None:
         while True:
@@ -113,13 +114,23 @@ def test_resume_is_awaitable_in_async_code(where: str) -> None:
                 runs = backend.list_flow_runs(limit=1).items
             if runs and runs[0].state_name == "Paused":
                 assert await resume_flow_run(runs[0].id) is None
+                await aresume_flow_run(runs[0].id)  # not paused any more: refused
                 return
             await asyncio.sleep(0.05)
 
-    thread = threading.Thread(target=lambda: asyncio.run(resume_later()), daemon=True)
+    refused: list[BaseException] = []
+
+    def resume_in_a_loop() -> None:
+        try:
+            asyncio.run(resume_later())
+        except InvalidTransition as exc:
+            refused.append(exc)
+
+    thread = threading.Thread(target=resume_in_a_loop, daemon=True)
     thread.start()
-    assert waits() is None
+    assert asyncio.run(waits()) is None
     thread.join(5)
+    assert "is not paused" in str(refused[0])
 
 
 def test_pause_is_called_in_a_flow_not_outside_nor_in_a_task(where: str) -> None:
