@@ -17,9 +17,9 @@ import pytest
 
 from tests.server.conftest import LiveServer
 from transom import flow, pause_flow_run, resume_flow_run, task
-from transom.flow_runs import apause_flow_run, aresume_flow_run
 from transom.core.context import reset_runtime
 from transom.exceptions import InvalidTransition, MissingContextError, RunInputInvalid
+from transom.flow_runs import apause_flow_run, aresume_flow_run
 from transom.services import open_backend
 from transom.settings import Settings
 from transom.testing.utilities import transom_test_harness
