@@ -128,13 +128,16 @@ _DELETABLE = (*st.FINAL_TYPES, StateType.SCHEDULED, StateType.PENDING, None)
 
 def delete_flow_run(conn: Connection, run_id: uuid.UUID) -> None:
     """Delete a flow run that is not going on (ended, or waiting and held by no worker) with its
-    states, task runs and log lines. Its subflow runs stay, without their parent; artifacts it
+    states, task runs, log lines and pause inputs. Its subflow runs stay, without their parent; artifacts it
     made stay, without their run (as a report outlives its run). NotAllowedFor if it goes on."""
     fr = m.flow_runs.c
-    row = conn.execute(sa.select(fr.state_type, fr.worker_id).where(fr.id == run_id)).first()
+    row = conn.execute(sa.select(fr.state_type, fr.state_name, fr.worker_id)
+                       .where(fr.id == run_id)).first()
     if row is None:
         raise NotFound(f"no flow run {run_id}")
     kind = StateType(row.state_type) if row.state_type else None
+    if row.state_name == "Paused":  # its process waits for the resume
+        raise NotAllowedFor("the flow run is paused; resume or cancel it first, then delete it")
     if kind not in _DELETABLE or (row.worker_id is not None and kind not in st.FINAL_TYPES):
         raise NotAllowedFor(f"the flow run is {kind.value.lower() if kind else 'not ended'}; "
                             "cancel it first, then delete it")
@@ -150,4 +153,5 @@ def delete_flow_run(conn: Connection, run_id: uuid.UUID) -> None:
     conn.execute(sa.delete(m.task_runs).where(m.task_runs.c.flow_run_id == run_id))
     conn.execute(sa.update(m.flow_runs).where(fr.parent_flow_run_id == run_id)
                  .values(parent_flow_run_id=None))
+    conn.execute(sa.delete(m.run_inputs).where(m.run_inputs.c.flow_run_id == run_id))
     conn.execute(sa.delete(m.flow_runs).where(fr.id == run_id))
