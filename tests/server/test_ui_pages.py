@@ -181,3 +181,16 @@ def test_the_runs_list_is_sent_again_when_it_changes(
     assert "<html" not in fragment
     bad = httpx.get(_origin(server) + "/runs/live", params={"after": "garbage"})
     assert bad.status_code == 400 and "cursor" in bad.text
+
+
+def test_a_page_size_chosen_once_is_remembered(start_server: Callable[..., LiveServer]) -> None:
+    server = start_server(server_services=False)
+    seed(server.server.config.app.state.backend, 60)
+    with httpx.Client(base_url=_origin(server), timeout=10) as web:
+        assert len(re.findall(r">(run-\d{5})</a>", web.get("/runs").text)) == 50
+        chosen = web.get("/runs", params={"limit": 25})
+        assert "transom_page_size=25" in chosen.headers["set-cookie"]
+        later = web.get("/runs").text  # no limit in the URL: the remembered one
+        assert len(re.findall(r">(run-\d{5})</a>", later)) == 25
+        assert '<option value="25" selected>' in later
+        assert len(re.findall(r">(run-\d{5})</a>", web.get("/runs?limit=50").text)) == 50

@@ -114,10 +114,14 @@ def runs(
     flow: Annotated[str | None, Query(max_length=200)] = None,
     after: Annotated[str | None, Query(max_length=64)] = None,
     before: Annotated[str | None, Query(max_length=64)] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: Annotated[int | None, Query(ge=1, le=200)] = None,
 ) -> Response:
     """The flow runs, newest first, keyset-paged; the filters are in the URL. The list updates
-    itself while the page is open (live.py)."""
+    itself while the page is open (live.py). A page size chosen once is remembered (a cookie)
+    for the pages that do not say one."""
+    remembered = request.cookies.get(PAGE_SIZE_COOKIE, "")
+    if limit is None:
+        limit = int(remembered) if remembered.isdigit() and 1 <= int(remembered) <= 200 else 50
     try:
         context = runs_context(api, state=state, flow=flow, after=after, before=before,
                                limit=limit)
@@ -127,9 +131,18 @@ def runs(
                                "limit": limit if limit != 50 else None}.items() if v}
     query["seen"] = page_digest(context)
     notice = request.query_params.get("notice")
-    return _render(request, "runs.html", live_query=urlencode(query),
-                   notice=notice[:1000] if notice else None,
-                   flows=[f.name for f in api.list_flows(limit=500)], **context)
+    response = _render(request, "runs.html", live_query=urlencode(query),
+                       notice=notice[:1000] if notice else None, page_sizes=PAGE_SIZES,
+                       page_size=limit, flows=[f.name for f in api.list_flows(limit=500)],
+                       **context)
+    if "limit" in request.query_params and str(limit) != remembered:
+        response.set_cookie(PAGE_SIZE_COOKIE, str(limit), max_age=365 * 86400, httponly=True,
+                            samesite="strict", path="/")
+    return response
+
+
+PAGE_SIZE_COOKIE = "transom_page_size"
+PAGE_SIZES = (25, 50, 100, 200)
 
 
 def runs_context(api: Backend, *, state: str | None, flow: str | None, after: str | None,
