@@ -150,3 +150,38 @@ def test_a_run_page_shows_its_task_runs_logs_and_error(watched: Callable[..., Wa
     w.page.wait_for_url("**logs_from=0*")
     expect(w.page.locator("#logs")).to_contain_text("line 0 of")
     expect(w.page.locator("#logs")).not_to_contain_text("line 299 of")
+
+
+def test_the_dashboard_draws_its_chart_from_the_server_buckets(
+        watched: Callable[..., Watched]) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    w = watched()
+    seed(w.backend, 40, start=datetime.now(timezone.utc) - timedelta(hours=3))
+    w.goto("/runs")
+    w.page.click("header.top nav.main a[href='/']")  # a boosted visit: uPlot loads with the page
+    w.page.wait_for_url(re.compile(r"/$"))
+    expect(w.page).to_have_title("Dashboard · last 24 hours · Transom")
+    canvas = w.page.locator("#chart canvas")
+    expect(canvas).to_have_count(1)
+    box = canvas.bounding_box()
+    assert box is not None and box["width"] > 300 and box["height"] > 100
+    expect(w.page.locator("#chart .u-legend")).to_contain_text("Failed")
+    # Bars were drawn: pixels of the Completed colour (--ok, #067647) and of Failed (--bad,
+    # #b42318), not only axes and grid.
+    painted = w.page.evaluate("""() => {
+        const c = document.querySelector('#chart canvas');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        const near = (i, r, g, b) => Math.abs(d[i] - r) + Math.abs(d[i + 1] - g) +
+                                     Math.abs(d[i + 2] - b) < 30 && d[i + 3] > 200;
+        let ok = 0, bad = 0;
+        for (let i = 0; i < d.length; i += 4) {
+            if (near(i, 6, 118, 71)) ok++; else if (near(i, 180, 35, 24)) bad++;
+        }
+        return [ok, bad]; }""")
+    assert painted[0] > 100 and painted[1] > 10, painted
+    w.screenshot("dashboard")
+    w.page.click("#window-7d")
+    w.page.wait_for_url("**/?window=7d")
+    expect(w.page.locator("#chart canvas")).to_have_count(1)
+    expect(w.page.locator("#failures tbody tr")).to_have_count(6)  # i % 7 == 3 of 40

@@ -117,12 +117,16 @@ def _error(status: int, message: str, **extra: Any) -> JSONResponse:
 
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         errors = exc.errors()
         first = errors[0] if errors else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "request"
         reason = str(first.get("msg", "invalid request")).removeprefix("Value error, ")
         message = f"{where}: {reason}"
+        from transom.server import ui
+
+        if ui.is_page(request.url.path):  # a page answers a page, not JSON
+            return ui.error_page(request, 422, "Bad request", message)
         return _error(422, message, errors=[
             {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
             for e in errors])

@@ -9,6 +9,7 @@ from transom.services.artifacts import Artifacts
 from transom.services.context import Context
 from transom.services.deployments import Deployments
 from transom.services.flow_runs import FlowRuns
+from transom.services.overview import Overview
 from transom.services.variables import Variables
 from transom.services.work_pools import WorkPools
 from transom.services.workers import Workers
@@ -17,7 +18,7 @@ __all__ = ["EmbeddedBackend"]
 
 
 class EmbeddedBackend(FlowRuns, WorkPools, Deployments, Workers, Variables,
-                      Artifacts):
+                      Artifacts, Overview):
     """The operations straight on a database (what the server itself runs)."""
 
     def __init__(self, ctx: Context, *, owns_database: bool = True) -> None:

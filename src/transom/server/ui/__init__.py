@@ -1,14 +1,24 @@
-"""The web UI: server-rendered pages (`pages.py`, templates/) and their static files
-(`assets.py`, static/: ours and the vendored htmx, see static/VENDORED.json)."""
+"""The web UI: server-rendered pages (`dashboard.py`, `pages.py` over `render.py` and
+templates/) and their static files (`assets.py`, static/: ours and the vendored htmx and uPlot, see
+static/VENDORED.json)."""
 
 from __future__ import annotations
 
-from transom.server.ui.pages import router
+from fastapi import APIRouter
 
-__all__ = ["is_page", "router"]
+from transom.server.ui import dashboard, pages
+from transom.server.ui.render import error_page
+
+__all__ = ["error_page", "is_page", "router"]
+
+router = APIRouter(include_in_schema=False)
+for _part in (dashboard, pages):
+    router.include_router(_part.router)
+
+_PAGES = ("/runs", "/task-runs", "/deployments", "/work-pools")
 
 
 def is_page(path: str) -> bool:
     """A path of a page (which needs the server's credentials when it has any), not of a
     static file (which holds no data)."""
-    return path == "/" or path == "/runs" or path.startswith("/runs/")
+    return path == "/" or any(path == p or path.startswith(p + "/") for p in _PAGES)

@@ -1,26 +1,20 @@
-"""The web UI's pages: server-rendered Jinja2 templates, each route a thin adapter over the
-backend's operations (`app.state.backend`, the same ones the /api routes call). Everything
-shown is escaped by Jinja2's autoescape; the pages load only this server's own files."""
+"""The web UI's pages of recorded runs: the flow run list, a flow run, a task run. Each route
+is a thin adapter over the backend's operations (`app.state.backend`, the same ones the /api
+routes call). Everything shown is escaped by Jinja2's autoescape."""
 
 from __future__ import annotations
 
-import gzip
-import json
-import logging
 import uuid
-from datetime import datetime, timezone
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader
-from markupsafe import Markup
+from fastapi.responses import Response
 
 from transom.core.states import StateType
 from transom.exceptions import NotFound, UserInputError
 from transom.server.routes import Api
-from transom.server.ui.assets import IMMUTABLE, Assets
+from transom.server.ui.assets import IMMUTABLE
+from transom.server.ui.render import assets, error_page, render
 
 __all__ = ["LOG_PAGE", "TASK_RUNS_SHOWN", "router"]
 
@@ -28,65 +22,11 @@ LOG_PAGE = 200
 """Log lines on one page of a run's logs."""
 TASK_RUNS_SHOWN = 200
 """Task runs listed on a run's page unless all are asked for (a big run has thousands)."""
-
-# Pages load only this server's files; no inline script or style (htmx's own indicator style
-# is switched off in base.html so it needs none either).
-_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-_PAGE_HEADERS = {"Content-Security-Policy": _CSP, "X-Content-Type-Options": "nosniff",
-                 "Referrer-Policy": "same-origin", "Cache-Control": "no-store",
-                 "Vary": "Accept-Encoding"}
+TASK_LOGS_SHOWN = 1000
+"""A task run's log lines shown on its page."""
 
 router = APIRouter(include_in_schema=False)
-assets = Assets()
-
-
-def _when(value: datetime | None) -> Markup:
-    """A time as <time>, in UTC and saying so; the page's script shows it in the browser's
-    zone, named."""
-    if value is None:
-        return Markup('<span class="muted">–</span>')
-    utc = value.astimezone(timezone.utc)
-    return Markup('<time datetime="{}">{} UTC</time>').format(
-        utc.isoformat(), utc.strftime("%Y-%m-%d %H:%M:%S"))
-
-
-def _seconds(value: float | None) -> str:
-    if value is None:
-        return "–"
-    if value < 60:
-        return f"{value:.2f} s" if value < 10 else f"{value:.1f} s"
-    minutes, secs = divmod(int(value), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
-
-
-def _state(kind: StateType | None, name: str | None) -> Markup:
-    kind_text = kind.value if kind is not None else "NONE"
-    return Markup('<span class="state s-{}">{}</span>').format(kind_text, name or kind_text.title())
-
-
-_env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
-                   autoescape=True, trim_blocks=True, lstrip_blocks=True)
-_env.globals.update(asset=assets.url, state=_state, state_types=list(StateType))
-_env.filters.update(when=_when, seconds=_seconds, level=logging.getLevelName,
-                    pretty=lambda value: json.dumps(value, indent=2, sort_keys=True, default=str))
 _ENDED_BADLY = (StateType.FAILED, StateType.CRASHED)
-
-
-def _render(request: Request, template: str, status: int = 200, **context: Any) -> Response:
-    body = _env.get_template(template).render(request=request, **context).encode()
-    headers = dict(_PAGE_HEADERS)
-    if len(body) > 1024 and "gzip" in request.headers.get("accept-encoding", ""):
-        body = gzip.compress(body, 6)
-        headers["Content-Encoding"] = "gzip"
-    return Response(body, status_code=status, headers=headers,
-                    media_type="text/html; charset=utf-8")
-
-
-@router.get("/")
-def home() -> RedirectResponse:
-    return RedirectResponse("/runs", status_code=307)
 
 
 @router.get("/static/{name}")
@@ -119,11 +59,11 @@ def runs(
         page = api.list_flow_runs(flow_name=flow, state=kind, limit=limit, after=after,
                                   before=before)
     except UserInputError as exc:  # a cursor edited by hand
-        return _render(request, "error.html", 400, title="Bad page link", message=str(exc))
+        return error_page(request, 400, "Bad page link", str(exc))
     filters = {k: v for k, v in {"state": kind.value if kind else None, "flow": flow,
                                  "limit": limit if limit != 50 else None}.items() if v}
-    return _render(request, "runs.html", page=page, filters=filters, kind=kind, flow=flow,
-                   flows=[f.name for f in api.list_flows(limit=500)])
+    return render(request, "runs.html", page=page, filters=filters, kind=kind, flow=flow,
+                  flows=[f.name for f in api.list_flows(limit=500)], nav="runs")
 
 
 @router.get("/runs/{run_id}")
@@ -133,11 +73,12 @@ def run(
     tasks: Annotated[str | None, Query(pattern="^all$")] = None,
 ) -> Response:
     """One flow run: its states, parameters, error, task runs (the first TASK_RUNS_SHOWN unless
-    `tasks=all`) and a page of its logs (the latest unless `logs_from` names the first line)."""
+    `tasks=all`) and a page of its logs (the latest unless `logs_from` names the first line);
+    for a run waiting for a worker, why it has not started."""
     try:
         flow_run = api.read_flow_run(run_id)
     except (NotFound, UserInputError) as exc:
-        return _render(request, "error.html", 404, title="No such flow run", message=str(exc))
+        return error_page(request, 404, "No such flow run", str(exc))
     run_uuid: uuid.UUID = flow_run.id
     states = api.flow_run_states(run_uuid)
     task_runs = api.flow_run_task_runs(run_uuid)
@@ -148,7 +89,36 @@ def run(
     # A run that ended Failed or Crashed shows that state's error at the top.
     failed = next((s for s in reversed(states) if s.type in _ENDED_BADLY), None) \
         if flow_run.state_type in _ENDED_BADLY else None
+    waiting = api.why_waiting(flow_run) if flow_run.state_type == StateType.SCHEDULED \
+        and flow_run.state_name != "AwaitingRetry" else []
     shown = task_runs if tasks == "all" else task_runs[:TASK_RUNS_SHOWN]
-    return _render(request, "run.html", run=flow_run, states=states, task_runs=shown,
-                   task_run_count=len(task_runs), logs=logs, log_page=LOG_PAGE, failed=failed)
+    return render(request, "run.html", run=flow_run, states=states, task_runs=shown,
+                  task_run_count=len(task_runs), logs=logs, log_page=LOG_PAGE, failed=failed,
+                  waiting=waiting, nav="runs")
 
+
+@router.get("/task-runs/{task_run_id}")
+def task_run(task_run_id: str, request: Request, api: Api) -> Response:
+    """One task run: its states, upstream task runs, result or error with its traceback, its
+    logs, and its flow run."""
+    try:
+        task_uuid = uuid.UUID(task_run_id)
+    except ValueError:
+        return error_page(request, 404, "No such task run",
+                          f"{task_run_id!r} is not a task run id; open one from its flow run")
+    try:
+        task = api.read_task_run(task_uuid)
+    except NotFound as exc:
+        return error_page(request, 404, "No such task run", str(exc))
+    states = api.task_run_states(task_uuid)
+    logs = api.task_run_logs(task_uuid, limit=TASK_LOGS_SHOWN)
+    failed = next((s for s in reversed(states) if s.type in _ENDED_BADLY), None) \
+        if task.state_type in _ENDED_BADLY else None
+    flow_run = None
+    if task.flow_run_id is not None:
+        try:
+            flow_run = api.read_flow_run(task.flow_run_id)
+        except NotFound:
+            flow_run = None
+    return render(request, "task_run.html", task=task, states=states, logs=logs, failed=failed,
+                  flow_run=flow_run, logs_shown=TASK_LOGS_SHOWN, nav="runs")
