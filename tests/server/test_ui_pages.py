@@ -3,14 +3,20 @@ escape, and that the API's guards (Host header, credentials) hold for them too."
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
 from tests.server.conftest import LiveServer
 from tests.support.seed import T0, flow_run, seed
+
+from transom.core import states as st
+from transom.core.recorder import LogRecorded, StateChanged, TaskRunCreated
 
 XSS = "<script>alert(1)</script>"
 
@@ -137,3 +143,72 @@ def test_times_shown_are_utc_and_labelled() -> None:
     assert str(when(T0 + timedelta(microseconds=5))) == (
         '<time datetime="2026-01-05T09:00:00.000005+00:00">2026-01-05 09:00:00 UTC</time>')
     assert "–" in str(when(None))
+
+
+def _failing_task_run(backend: Any) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:
+    """A flow run with two task runs: `load` (upstream `extract`) failed with a traceback and
+    logged three lines."""
+    run_id, events = flow_run("etl", "nightly", created=T0, tasks=0, logs=2)
+    extract, load = uuid.uuid4(), uuid.uuid4()
+    at = T0 + timedelta(seconds=1)
+    try:
+        raise KeyError("no column 'amount' in <input.csv>")
+    except KeyError as exc:
+        failed = dataclasses.replace(st.Failed(exc), timestamp=at + timedelta(seconds=1))
+    events[2:2] = [
+        TaskRunCreated(extract, run_id, "etl.extract", "extract-0", 0, created=at),
+        StateChanged(extract, True, dataclasses.replace(st.Running(), timestamp=at), 1),
+        StateChanged(extract, True, dataclasses.replace(st.Completed(), timestamp=at), 1),
+        TaskRunCreated(load, run_id, "etl.load", "load-0", 0, upstream=[extract], created=at),
+        StateChanged(load, True, dataclasses.replace(st.Running(), timestamp=at), 1),
+        *[LogRecorded(run_id, load, 20 if i < 2 else 40, "transom.task_runs",
+                      f"load line {i}", at + timedelta(microseconds=i)) for i in range(3)],
+        StateChanged(load, True, failed, 1)]
+    backend.send_events(events)
+    return run_id, extract, load
+
+
+def test_a_task_run_page_shows_states_inputs_error_logs_and_its_flow_run(
+        start_server: Callable[..., LiveServer]) -> None:
+    server = start_server(server_services=False)
+    run_id, extract, load = _failing_task_run(server.server.config.app.state.backend)
+    with httpx.Client(base_url=_origin(server), timeout=10) as web:
+        run_page = web.get(f"/runs/{run_id}").text
+        assert f'<a href="/task-runs/{load}">load-0</a>' in run_page
+        page = web.get(f"/task-runs/{load}")
+        assert page.status_code == 200
+        text = page.text
+        assert "<title>load-0 · Failed · Transom</title>" in text
+        assert f'id="flow-run" href="/runs/{run_id}">nightly</a>' in text
+        assert re.findall(r'class="state s-(\w+)"', text.split('id="states"')[1].split("</ol>")[0]) \
+            == ["RUNNING", "FAILED"]
+        error = text.split('id="error"')[1].split("</section>")[0]
+        assert "KeyError: &#34;no column &#39;amount&#39; in &lt;input.csv&gt;&#34;" in error
+        assert "<pre>Traceback (most recent call last)" in error and "raise KeyError" in error
+        assert f'href="/task-runs/{extract}"' in text.split('id="upstream"')[1]
+        logs = text.split('id="logs"')[1]
+        assert re.findall(r"load line \d", logs) == ["load line 0", "load line 1", "load line 2"]
+        assert "line 0 of nightly" not in logs  # the flow run's own lines stay on its page
+        assert '<tr class="lvl-40">' in logs
+        upstream = web.get(f"/task-runs/{extract}").text
+        assert "<title>extract-0 · Completed · Transom</title>" in upstream
+        assert 'id="error"' not in upstream and "No log lines." in upstream
+        for bad, sentence in ((uuid.uuid4(), "no task run has the id"),
+                              ("not-an-id", "is not a task run id")):
+            missing = web.get(f"/task-runs/{bad}")
+            assert missing.status_code == 404 and sentence in missing.text
+            assert missing.headers["content-type"].startswith("text/html")
+
+
+def test_pages_answer_bad_query_parameters_with_an_html_page(
+        start_server: Callable[..., LiveServer]) -> None:
+    server = start_server(server_services=False)
+    with httpx.Client(base_url=_origin(server), timeout=10) as web:
+        for path, params in (("/runs", {"limit": "0"}), ("/runs", {"limit": "many"}),
+                             ("/runs/0123", {"logs_from": "-1"}), ("/runs/0123", {"tasks": "x"})):
+            answer = web.get(path, params=params)
+            assert answer.status_code == 422, (path, params)
+            assert answer.headers["content-type"].startswith("text/html")
+            assert "<h1>Bad request</h1>" in answer.text and "query." in answer.text
+        api = web.get("/api/flow_runs", params={"limit": "0"})  # the API still answers JSON
+        assert api.status_code == 422 and api.json()["detail"].startswith("query.limit")
