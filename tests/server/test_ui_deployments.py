@@ -1,0 +1,205 @@
+"""The deployment pages over HTTP, from a real server on SQLite and PostgreSQL: schedules in
+words with their next fire times, last runs, the Run form (built from the parameter schema,
+validated by the server, CSRF-checked)."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import httpx
+import pytest
+from tests.server.conftest import LiveServer
+
+from transom.schemas import (
+    DeploymentCreate,
+    DeploymentRunCreate,
+    ScheduleIn,
+    WorkPoolCreate,
+)
+from transom.services.embedded import EmbeddedBackend
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "title": "Name"},
+        "count": {"type": "integer", "default": 3},
+        "ratio": {"type": "number"},
+        "dry": {"type": "boolean", "default": False},
+        "options": {"type": "object", "default": {"fast": True}},
+    },
+    "required": ["name"],
+    "additionalProperties": False,
+}
+
+
+def _origin(server: LiveServer) -> str:
+    return server.url.removesuffix("/api")
+
+
+def _deploy(backend: EmbeddedBackend, **extra: Any) -> uuid.UUID:
+    if not any(p.name == "main" for p in backend.list_work_pools()):
+        backend.create_work_pool(WorkPoolCreate(name="main"))
+    values: dict[str, Any] = {"flow_name": "etl", "name": "nightly",
+                              "entrypoint": "flows/etl.py:etl", "work_pool": "main",
+                              "parameter_schema": SCHEMA, "parameters": {"count": 5}}
+    values.update(extra)
+    return backend.upsert_deployment(DeploymentCreate.model_validate(values)).id
+
+
+def _token(page: httpx.Response) -> str:
+    match = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)
+    assert match, "no CSRF field in the form"
+    return match.group(1)
+
+
+def test_a_deployment_page_shows_its_schedules_fire_times_and_last_runs(
+        start_server: Callable[..., LiveServer]) -> None:
+    server = start_server(server_services=False)
+    backend: EmbeddedBackend = server.server.config.app.state.backend
+    deployment_id = _deploy(backend, schedules=[
+        ScheduleIn(cron="0 9 * * *", timezone="Europe/Paris"),
+        ScheduleIn(interval=7 * 86400, active=False)])
+    _deploy(backend, name="adhoc", paused=True, parameter_schema=None, parameters={})
+    made = [backend.create_deployment_run(deployment_id, DeploymentRunCreate(
+        parameters={"name": f"n{i}"})) for i in range(3)]
+    with httpx.Client(base_url=_origin(server), timeout=10) as web:
+        listing = web.get("/deployments").text
+        assert "<title>Deployments · Transom</title>" in listing
+        rows = listing.split('id="deployments"')[1].split("</table>")[0]
+        assert re.findall(r">(adhoc|nightly)</a>", rows) == ["adhoc", "nightly"]
+        assert "Paused" in rows.split("nightly")[0]  # adhoc's row comes first
+        page = web.get(f"/deployments/{deployment_id}")
+        assert page.status_code == 200
+        text = page.text
+        assert "<title>etl/nightly · deployment · Transom</title>" in text
+        schedules = text.split('id="schedules"')[1].split("</ul>")[0]
+        assert "cron 0 9 * * * (Europe/Paris)" in schedules
+        assert "every 7d (UTC)" in schedules
+        assert "(inactive)" in schedules
+        fire = re.findall(r'<li><time datetime="([^"]+)">[^<]*</time> <span class="muted">'
+                          r'([^<]*) \(Europe/Paris\)</span>', text.split('id="fire-times"')[1])
+        assert len(fire) == 10
+        times = [datetime.fromisoformat(t) for t, _ in fire]
+        assert times == sorted(times) and times[0] > datetime.now(timezone.utc)
+        assert all(local.endswith(("09:00 CET", "09:00 CEST")) for _, local in fire)
+        assert all(b - a in (timedelta(hours=23), timedelta(days=1), timedelta(hours=25))
+                   for a, b in itertools.pairwise(times))
+        last = text.split('id="last-runs"')[1].split("</table>")[0]
+        assert [f"/runs/{r.id}" for r in reversed(made)] == re.findall(r'href="(/runs/[^"]+)"', last)
+        assert 'id="paused">Active' in text
+        by_name = web.get("/deployments/etl/adhoc")
+        assert by_name.status_code == 404  # a slash is not part of one path segment
+        adhoc = web.get("/deployments/adhoc").text
+        assert 'id="paused">Paused' in adhoc and "No schedule" in adhoc
+        assert "The flow takes no parameters." in adhoc
+        missing = web.get("/deployments/nope")
+        assert missing.status_code == 404 and "no deployment named &#39;nope&#39;" in missing.text
+
+
+def test_the_run_form_is_built_from_the_schema_and_the_server_validates_it(
+        start_server: Callable[..., LiveServer]) -> None:
+    server = start_server(server_services=False)
+    backend: EmbeddedBackend = server.server.config.app.state.backend
+    deployment_id = _deploy(backend)
+    with httpx.Client(base_url=_origin(server), timeout=10) as web:
+        page = web.get(f"/deployments/{deployment_id}")
+        cookie = page.headers["set-cookie"]
+        assert "transom_csrf=" in cookie and "HttpOnly" in cookie
+        assert "SameSite=strict" in cookie or "samesite=strict" in cookie.lower()
+        token = _token(page)
+        form = page.text.split('id="run-form"')[1].split("</form>")[0]
+        assert re.findall(r'name="p\.(\w+)"', form) == ["name", "count", "ratio", "dry", "options"]
+        assert 'name="p.count" value="5"' in form  # the deployment's default over the schema's
+        assert '<option value="false" selected>' in form
+        assert "&#34;fast&#34;: true" in form  # a textarea of JSON for an object
+        action = f"/deployments/{deployment_id}/run"
+
+        def post(fields: dict[str, str], **headers: str) -> httpx.Response:
+            return web.post(action, data={"csrf": token, **fields}, headers=headers)
+
+        for fields, status, sentence in (
+            ({"p.name": "x", "p.count": "three"}, 422,
+             "Parameter &#39;count&#39; must be a whole number, not &#39;three&#39;."),
+            ({"p.name": "x", "p.ratio": "1/2"}, 422, "Parameter &#39;ratio&#39; must be a number"),
+            ({"p.name": "x", "p.options": "{fast"}, 422,
+             "Parameter &#39;options&#39; is not valid JSON"),
+            ({"p.name": "", "p.count": "1"}, 422, "needs the parameter &#39;name&#39;"),
+        ):
+            refused = post(fields)
+            assert refused.status_code == status, fields
+            assert refused.headers["content-type"].startswith("text/html")
+            problem = refused.text.split('id="problem"')[1].split("</p>")[0]
+            assert sentence in problem, (fields, problem)
+            if fields.get("p.count"):  # what was typed is kept
+                assert f'name="p.count" value="{fields["p.count"]}"' in refused.text
+        assert backend.deployment_runs(deployment_id) == []
+        made = post({"p.name": "Ada <3", "p.count": "7", "p.ratio": "0.5", "p.dry": "true",
+                     "p.options": '{"fast": false, "n": [1, 2]}'})
+        assert made.status_code == 303
+        run_id = made.headers["location"].removeprefix("/runs/")
+        run = backend.read_flow_run(run_id)
+        assert run.deployment_id == deployment_id and run.state_name == "Scheduled"
+        assert run.parameters == {"name": "Ada <3", "count": 7, "ratio": 0.5, "dry": True,
+                                  "options": {"fast": False, "n": [1, 2]}}
+        shown = web.get(made.headers["location"]).text
+        assert "Ada &lt;3" in shown and 'id="waiting"' in shown
+        # Empty fields take the defaults (the deployment's, then the flow's own).
+        again = post({"p.name": "b", "p.count": "", "p.dry": "", "p.options": ""})
+        assert again.status_code == 303
+        assert backend.read_flow_run(again.headers["location"].removeprefix("/runs/")) \
+            .parameters == {"name": "b", "count": 5}
+        missing = web.post(f"/deployments/{uuid.uuid4()}/run", data={"csrf": token})
+        assert missing.status_code == 404 and "no deployment has the id" in missing.text
+
+
+def test_a_form_post_without_the_token_or_from_another_site_is_refused(
+        start_server: Callable[..., LiveServer]) -> None:
+    server = start_server(server_services=False)
+    backend: EmbeddedBackend = server.server.config.app.state.backend
+    deployment_id = _deploy(backend)
+    action = f"{_origin(server)}/deployments/{deployment_id}/run"
+    with httpx.Client(base_url=_origin(server), timeout=10) as web:
+        token = _token(web.get(f"/deployments/{deployment_id}"))
+        cases: list[tuple[httpx.Response, int, str]] = [
+            # A cross-site form: the browser sends no SameSite=Strict cookie, and cannot read
+            # the token.
+            (httpx.post(action, data={"csrf": token, "p.name": "x"}), 403, "security token"),
+            (web.post(action, data={"p.name": "x"}), 403, "security token"),
+            (web.post(action, data={"csrf": "0" * 48, "p.name": "x"}), 403, "security token"),
+            (web.post(action, data={"csrf": token, "p.name": "x"},
+                      headers={"Origin": "http://attacker.example"}), 403,
+             "a form from http://attacker.example may not change this server"),
+            (web.post(action, data={"csrf": token, "p.name": "x"},
+                      headers={"Referer": "http://attacker.example/page"}), 403,
+             "may not change this server"),
+            (web.post(action, json={"csrf": token, "name": "x"}), 415, "Run form only"),
+        ]
+        for answer, status, sentence in cases:
+            assert answer.status_code == status and sentence in answer.text, answer.text
+            assert answer.headers["content-type"].startswith("text/html")
+        assert backend.deployment_runs(deployment_id) == []
+        same = web.post(action, data={"csrf": token, "p.name": "x"},
+                        headers={"Origin": _origin(server)})
+        assert same.status_code == 303
+        assert len(backend.deployment_runs(deployment_id)) == 1
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_form_post_needs_the_servers_credentials(
+        start_server: Callable[..., LiveServer]) -> None:
+    server = start_server(server_services=False, server_api_key="s3cret")
+    backend: EmbeddedBackend = server.server.config.app.state.backend
+    deployment_id = _deploy(backend)
+    origin = _origin(server)
+    for path in ("/", "/deployments", f"/deployments/{deployment_id}",
+                 f"/task-runs/{uuid.uuid4()}"):
+        assert httpx.get(f"{origin}{path}").status_code == 401, path
+    assert httpx.post(f"{origin}/deployments/{deployment_id}/run",
+                      data={"p.name": "x"}).status_code == 401
+    keyed = httpx.get(f"{origin}/deployments/{deployment_id}", headers={"X-API-Key": "s3cret"})
+    assert keyed.status_code == 200
