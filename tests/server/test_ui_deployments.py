@@ -1,6 +1,7 @@
-"""The deployment pages over HTTP, from a real server on SQLite and PostgreSQL: schedules in
-words with their next fire times, last runs, the Run form (built from the parameter schema,
-validated by the server, CSRF-checked)."""
+"""The deployment and work pool pages over HTTP, from a real server on SQLite and PostgreSQL:
+schedules in words with their next fire times, last runs, the Run form (built from the
+parameter schema, validated by the server, CSRF-checked), pools with their workers and the runs
+they hold, and why a waiting run has not started."""
 
 from __future__ import annotations
 
@@ -18,10 +19,14 @@ from tests.server.conftest import LiveServer
 from transom.schemas import (
     DeploymentCreate,
     DeploymentRunCreate,
+    DeploymentUpdate,
     ScheduleIn,
+    WorkerPoll,
     WorkPoolCreate,
+    WorkPoolUpdate,
 )
 from transom.services.embedded import EmbeddedBackend
+from transom.store import workers
 
 SCHEMA = {
     "type": "object",
@@ -196,10 +201,89 @@ def test_the_form_post_needs_the_servers_credentials(
     backend: EmbeddedBackend = server.server.config.app.state.backend
     deployment_id = _deploy(backend)
     origin = _origin(server)
-    for path in ("/", "/deployments", f"/deployments/{deployment_id}",
-                 f"/task-runs/{uuid.uuid4()}"):
+    for path in ("/", "/deployments", f"/deployments/{deployment_id}", "/work-pools",
+                 "/work-pools/main", f"/task-runs/{uuid.uuid4()}"):
         assert httpx.get(f"{origin}{path}").status_code == 401, path
     assert httpx.post(f"{origin}/deployments/{deployment_id}/run",
                       data={"p.name": "x"}).status_code == 401
     keyed = httpx.get(f"{origin}/deployments/{deployment_id}", headers={"X-API-Key": "s3cret"})
     assert keyed.status_code == 200
+
+
+def test_work_pool_pages_show_limits_counts_workers_and_their_runs(
+        start_server: Callable[..., LiveServer]) -> None:
+    server = start_server(server_services=False)
+    backend: EmbeddedBackend = server.server.config.app.state.backend
+    deployment_id = _deploy(backend)
+    backend.update_work_pool("main", WorkPoolUpdate(concurrency_limit=4))
+    backend.create_work_pool(WorkPoolCreate(name="idle pool", paused=True))
+    for i in range(3):
+        backend.create_deployment_run(deployment_id, DeploymentRunCreate(parameters={"name": str(i)}))
+    claimed = backend.poll_worker(WorkerPoll(name="w-1", instance=uuid.uuid4(), work_pool="main",
+                                             limit=2))
+    assert len(claimed.runs) == 2
+    with backend.ctx.db.write() as conn:  # a worker last heard from an hour ago
+        workers.poll(conn, WorkerPoll(name="w-old", instance=uuid.uuid4(), work_pool="main"),
+                     now=datetime.now(timezone.utc) - timedelta(hours=1))
+    with httpx.Client(base_url=_origin(server), timeout=10) as web:
+        listing = web.get("/work-pools").text
+        assert "<title>Work pools · Transom</title>" in listing
+        rows = listing.split('id="pools"')[1].split("</table>")[0].split("<tr>")[2:]
+        assert "idle pool</a>" in rows[0] and "Paused" in rows[0]
+        assert re.findall(r'<td class="num">([^<]*)</td>', rows[1]) == ["4", "1", "2", "1"]
+        assert 'href="/work-pools/idle%20pool"' in listing
+        page = web.get("/work-pools/main").text
+        assert "<title>main · work pool · Transom</title>" in page
+        assert 'id="queued">1<' in page and 'id="running">2<' in page and 'id="online">1<' in page
+        worker_rows = page.split('id="workers"')[1].split("</table>")[0].split("<tr>")[2:]
+        assert "w-1" in worker_rows[0] and "Online" in worker_rows[0]
+        assert sorted(re.findall(r'href="/runs/([^"]+)"', worker_rows[0])) == \
+            sorted(str(r.id) for r in claimed.runs)
+        assert "w-old" in worker_rows[1] and "Offline" in worker_rows[1] and "none" in worker_rows[1]
+        assert f'href="/deployments/{deployment_id}">etl/nightly' in page
+        assert web.get("/work-pools/idle%20pool").status_code == 200
+        missing = web.get("/work-pools/nope")
+        assert missing.status_code == 404 and "nope" in missing.text
+
+
+def test_a_waiting_run_says_why_it_has_not_started(
+        start_server: Callable[..., LiveServer]) -> None:
+    server = start_server(server_services=False)
+    backend: EmbeddedBackend = server.server.config.app.state.backend
+    deployment_id = _deploy(backend, concurrency_limit=1)
+    web = httpx.Client(base_url=_origin(server), timeout=10)
+
+    def why(run_id: uuid.UUID) -> list[str]:
+        page = web.get(f"/runs/{run_id}").text
+        if 'id="waiting"' not in page:
+            return []
+        return re.findall(r"<li>([^<]+)</li>", page.split('id="waiting"')[1].split("</ul>")[0])
+
+    with web:
+        later = backend.create_deployment_run(deployment_id, DeploymentRunCreate(
+            parameters={"name": "a"}, scheduled_time=datetime.now(timezone.utc) + timedelta(days=1)))
+        reasons = why(later.id)
+        assert reasons[0] == "It is scheduled for later: a worker takes it once its time comes."
+        assert "No worker of work pool &#39;main&#39; is online: `transom worker start --pool main`." \
+            in reasons
+        now = backend.create_deployment_run(deployment_id, DeploymentRunCreate(
+            parameters={"name": "b"}))
+        backend.update_work_pool("main", WorkPoolUpdate(paused=True))
+        backend.update_deployment(deployment_id, DeploymentUpdate(paused=True))
+        reasons = why(now.id)
+        assert not any("later" in r for r in reasons)
+        assert "Its deployment &#39;nightly&#39; is paused." in reasons
+        assert "Work pool &#39;main&#39; is paused: `transom work-pool resume main`." in reasons
+        backend.update_work_pool("main", WorkPoolUpdate(paused=False, concurrency_limit=1))
+        backend.update_deployment(deployment_id, DeploymentUpdate(paused=False))
+        taken = backend.poll_worker(WorkerPoll(name="w", instance=uuid.uuid4(), work_pool="main",
+                                               limit=5))
+        assert [r.id for r in taken.runs] == [now.id]
+        extra = backend.create_deployment_run(deployment_id, DeploymentRunCreate(
+            parameters={"name": "c"}))
+        reasons = why(extra.id)
+        assert "Its deployment&#39;s concurrency limit is reached (1 of 1 running)." in reasons
+        assert "Work pool &#39;main&#39; has reached its concurrency limit (1 of 1 running)." \
+            in reasons
+        assert not any("online" in r for r in reasons)
+        assert why(now.id) == []  # Pending: taken by a worker

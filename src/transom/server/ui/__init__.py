@@ -1,5 +1,5 @@
-"""The web UI: server-rendered pages (`dashboard.py`, `pages.py`, `deployments.py`
-over `render.py` and templates/), their form posts' CSRF check (`csrf.py`) and their
+"""The web UI: server-rendered pages (`dashboard.py`, `pages.py`, `deployments.py`,
+`pools.py` over `render.py` and templates/), their form posts' CSRF check (`csrf.py`) and their
 static files (`assets.py`, static/: ours and the vendored htmx and uPlot, see
 static/VENDORED.json)."""
 
@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from transom.server.ui import dashboard, deployments, pages
+from transom.server.ui import dashboard, deployments, pages, pools
 from transom.server.ui.render import error_page
 
 __all__ = ["error_page", "is_page", "router"]
 
 router = APIRouter(include_in_schema=False)
-for _part in (dashboard, pages, deployments):
+for _part in (dashboard, pages, deployments, pools):
     router.include_router(_part.router)
 
 _PAGES = ("/runs", "/task-runs", "/deployments", "/work-pools")
