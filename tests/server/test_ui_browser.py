@@ -162,7 +162,7 @@ def test_the_dashboard_draws_its_chart_from_the_server_buckets(
         watched: Callable[..., Watched]) -> None:
     from datetime import datetime, timedelta, timezone
 
-    w = watched()
+    w = watched(timezone_id="Asia/Tokyo", locale="en-US")
     seed(w.backend, 40, start=datetime.now(timezone.utc) - timedelta(hours=3))
     w.goto("/runs")
     w.page.click("header.top nav.main a[href='/']")  # a boosted visit: uPlot loads with the page
@@ -186,6 +186,9 @@ def test_the_dashboard_draws_its_chart_from_the_server_buckets(
         }
         return [ok, bad]; }""")
     assert painted[0] > 100 and painted[1] > 10, painted
+    # Times come in UTC and are shown in the browser's zone, named.
+    expect(w.page.locator("#failures time").first).to_have_text(re.compile(r" GMT\+9$"))
+    expect(w.page.locator("#zone")).to_have_text("Times in GMT+9")
     w.screenshot("dashboard")
     w.page.click("#window-7d")
     w.page.wait_for_url("**/?window=7d")

@@ -212,3 +212,34 @@ def test_pages_answer_bad_query_parameters_with_an_html_page(
             assert "<h1>Bad request</h1>" in answer.text and "query." in answer.text
         api = web.get("/api/flow_runs", params={"limit": "0"})  # the API still answers JSON
         assert api.status_code == 422 and api.json()["detail"].startswith("query.limit")
+
+
+def test_every_page_has_the_header_nav_marking_where_it_is_and_says_it_in_the_title(
+        start_server: Callable[..., LiveServer]) -> None:
+    from transom.schemas import DeploymentCreate, WorkPoolCreate
+
+    server = start_server(server_services=False)
+    backend = server.server.config.app.state.backend
+    run_id, events = flow_run("etl", "nightly", created=T0, tasks=1)
+    backend.send_events(events)
+    task_id = backend.flow_run_task_runs(run_id)[0].id
+    backend.create_work_pool(WorkPoolCreate(name="main"))
+    deployment = backend.upsert_deployment(DeploymentCreate(
+        flow_name="etl", name="daily", entrypoint="flows/etl.py:etl", work_pool="main"))
+    pages = [("/", "Dashboard", "Dashboard · last 24 hours"),
+             ("/runs", "Flow runs", "Flow runs"),
+             (f"/runs/{run_id}", "Flow runs", "nightly · Completed"),
+             (f"/task-runs/{task_id}", "Flow runs", "step-0 · Completed"),
+             ("/deployments", "Deployments", "Deployments"),
+             (f"/deployments/{deployment.id}", "Deployments", "etl/daily · deployment"),
+             ("/work-pools", "Work pools", "Work pools"),
+             ("/work-pools/main", "Work pools", "main · work pool")]
+    with httpx.Client(base_url=_origin(server), timeout=10) as web:
+        for path, current, title in pages:
+            page = web.get(path).text
+            nav = page.split('<nav class="main"')[1].split("</nav>")[0]
+            assert re.findall(r'href="([^"]+)"', nav) == ["/", "/runs", "/deployments",
+                                                         "/work-pools"], path
+            assert re.findall(r'aria-current="page">([^<]+)<', nav) == [current], path
+            assert f"<title>{title} · Transom</title>" in page, path
+            assert 'id="zone">Times in UTC<' in page  # transom.js names the browser's zone
