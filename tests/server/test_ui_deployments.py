@@ -83,7 +83,7 @@ def test_a_deployment_page_shows_its_schedules_fire_times_and_last_runs(
         text = page.text
         assert "<title>etl/nightly · deployment · Transom</title>" in text
         schedules = text.split('id="schedules"')[1].split("</ul>")[0]
-        assert "cron 0 9 * * * (Europe/Paris)" in schedules
+        assert "every day at 09:00 (cron 0 9 * * * (Europe/Paris))" in schedules
         assert "every 7d (UTC)" in schedules
         assert "(inactive)" in schedules
         fire = re.findall(r'<li><time datetime="([^"]+)">[^<]*</time> <span class="muted">'
@@ -97,13 +97,15 @@ def test_a_deployment_page_shows_its_schedules_fire_times_and_last_runs(
         last = text.split('id="last-runs"')[1].split("</table>")[0]
         assert [f"/runs/{r.id}" for r in reversed(made)] == re.findall(r'href="(/runs/[^"]+)"', last)
         assert 'id="paused">Active' in text
-        by_name = web.get("/deployments/etl/adhoc")
-        assert by_name.status_code == 404  # a slash is not part of one path segment
-        adhoc = web.get("/deployments/adhoc").text
+        adhoc = web.get("/deployments/etl/adhoc").text  # by flow/name, as the CLI takes it
         assert 'id="paused">Paused' in adhoc and "No schedule" in adhoc
         assert "The flow takes no parameters." in adhoc
         missing = web.get("/deployments/nope")
         assert missing.status_code == 404 and "no deployment named &#39;nope&#39;" in missing.text
+        assert web.get("/deployments/adhoc").status_code == 200  # a name one flow uses
+        nowhere = web.get("/no/such/page")  # not a route at all: a page too, not JSON
+        assert nowhere.status_code == 404 and nowhere.headers["content-type"].startswith("text/html")
+        assert web.get("/api/no/such/route").headers["content-type"] == "application/json"
 
 
 def test_the_run_form_is_built_from_the_schema_and_the_server_validates_it(
@@ -287,3 +289,19 @@ def test_a_waiting_run_says_why_it_has_not_started(
             in reasons
         assert not any("online" in r for r in reasons)
         assert why(now.id) == []  # Pending: taken by a worker
+
+
+def test_common_cron_shapes_read_as_words() -> None:
+    from transom.server.ui.deployments import cron_in_words
+
+    assert {cron: cron_in_words(cron) for cron in (
+        "0 9 * * *", "30 7 * * 1-5", "*/15 * * * *", "0 * * * *", "5 * * * *", "0 */6 * * *",
+        "0 8 * * 0", "0 8 * * 7", "0 3 1 * *", "@daily", "@yearly", "0 9 * 1 *", "0 9,17 * * *",
+        "0 9 * * 1,3")} == {
+        "0 9 * * *": "every day at 09:00", "30 7 * * 1-5": "at 07:30 on weekdays",
+        "*/15 * * * *": "every 15 minutes", "0 * * * *": "every hour",
+        "5 * * * *": "every hour at :05", "0 */6 * * *": "every 6 hours at :00",
+        "0 8 * * 0": "every Sunday at 08:00", "0 8 * * 7": "every Sunday at 08:00",
+        "0 3 1 * *": "on day 1 of every month at 03:00", "@daily": "every day at 00:00",
+        "@yearly": "every year on 1 January at 00:00",
+        "0 9 * 1 *": None, "0 9,17 * * *": None, "0 9 * * 1,3": None}

@@ -131,6 +131,21 @@ def _add_error_handlers(app: FastAPI) -> None:
             {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
             for e in errors])
 
+    from fastapi.exception_handlers import http_exception_handler
+    from starlette.exceptions import HTTPException
+
+    @app.exception_handler(HTTPException)
+    async def no_route(request: Request, exc: HTTPException) -> Response:
+        # A path no route has: a page outside /api (one sentence in HTML), JSON under it.
+        path = request.url.path
+        if exc.status_code == 404 and not path.startswith(("/api", "/static/")) \
+                and path not in ("/docs", "/docs/oauth2-redirect"):
+            from transom.server import ui
+
+            return ui.error_page(request, 404, "No such page",
+                                 f"this server has no page at {path}")
+        return await http_exception_handler(request, exc)
+
     @app.exception_handler(TransomError)
     async def transom_error(request: Request, exc: TransomError) -> JSONResponse:
         # One table for server and client: the client raises the same class again.

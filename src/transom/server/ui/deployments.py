@@ -22,7 +22,7 @@ from transom.server.routes import Api
 from transom.server.ui import csrf
 from transom.server.ui.render import error_page, render
 
-__all__ = ["FIRE_TIMES", "Field", "fields", "parse_form", "router"]
+__all__ = ["FIRE_TIMES", "Field", "cron_in_words", "fields", "parse_form", "router"]
 
 router = APIRouter(include_in_schema=False)
 FIRE_TIMES = 10
@@ -114,6 +114,52 @@ def parse_form(form: list[Field], posted: dict[str, str]) -> dict[str, Any]:
     return parameters
 
 
+_DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
+_MACROS = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
+           "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *", "@yearly": "0 0 1 1 *",
+           "@annually": "0 0 1 1 *"}
+
+
+def cron_in_words(expression: str) -> str | None:
+    """The common cron shapes in words (`0 9 * * 1-5`: "at 09:00 on weekdays"); None for the
+    others, which are shown as written."""
+    fields = _MACROS.get(expression.strip(), expression).split()
+    if len(fields) != 5:
+        return None
+    minute, hour, day, month, weekday = fields
+    if month != "*":
+        if (day, month) == ("1", "1") and weekday == "*" and minute.isdigit() and hour.isdigit():
+            return f"every year on 1 January at {int(hour):02d}:{int(minute):02d}"
+        return None
+    if minute.startswith("*/") and minute[2:].isdigit() and (hour, day, weekday) == ("*",) * 3:
+        return f"every {int(minute[2:])} minutes"
+    if not minute.isdigit():
+        return None
+    if (hour, day, weekday) == ("*", "*", "*"):
+        return "every hour" + (f" at :{int(minute):02d}" if int(minute) else "")
+    if hour.startswith("*/") and hour[2:].isdigit() and (day, weekday) == ("*", "*"):
+        return f"every {int(hour[2:])} hours at :{int(minute):02d}"
+    if not hour.isdigit():
+        return None
+    at = f"at {int(hour):02d}:{int(minute):02d}"
+    if day == "*" and weekday == "*":
+        return f"every day {at}"
+    if day == "*" and weekday in ("1-5", "MON-FRI", "mon-fri"):
+        return f"{at} on weekdays"
+    if day == "*" and weekday.isdigit() and int(weekday) <= 7:
+        return f"every {_DAYS[int(weekday) % 7]} {at}"
+    if weekday == "*" and day.isdigit():
+        return f"on day {int(day)} of every month {at}"
+    return None
+
+
+def _in_words(schedule: Schedule) -> str:
+    words = cron_in_words(schedule.cron) if schedule.cron is not None else None
+    if words is None:
+        return schedule.describe()
+    return f"{words} ({schedule.describe()})"
+
+
 def _schedules(deployment: DeploymentRead, now: datetime) -> tuple[list[tuple[str, bool]],
                                                                     list[tuple[datetime, str]]]:
     """Each schedule in words (and whether it is active), and the next fire times of the
@@ -122,7 +168,7 @@ def _schedules(deployment: DeploymentRead, now: datetime) -> tuple[list[tuple[st
     for s in deployment.schedules:
         schedule = Schedule(cron=s.cron, interval=s.interval, anchor_date=s.anchor_date,
                             rrule=s.rrule, timezone=s.timezone)
-        described.append((schedule.describe(), s.active))
+        described.append((_in_words(schedule), s.active))
         if s.active:
             times += [(t, s.timezone or "UTC")
                       for t in occurrences(schedule, now, now + _HORIZON, limit=FIRE_TIMES)]
@@ -153,7 +199,7 @@ def _zone_time(moment: datetime, zone: str) -> str:
     return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
 
 
-@router.get("/deployments/{ref}")
+@router.get("/deployments/{ref:path}")
 def deployment(ref: str, request: Request, api: Api) -> Response:
     try:
         found = api.read_deployment(ref)
@@ -162,7 +208,7 @@ def deployment(ref: str, request: Request, api: Api) -> Response:
     return _page(request, api, found)
 
 
-@router.post("/deployments/{ref}/run")
+@router.post("/deployments/{ref:path}/run")
 async def run_deployment(ref: str, request: Request, api: Api) -> Response:
     """The Run form: a run of the deployment with the form's parameters, then its page."""
     try:
