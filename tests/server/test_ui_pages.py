@@ -243,3 +243,26 @@ def test_every_page_has_the_header_nav_marking_where_it_is_and_says_it_in_the_ti
             assert re.findall(r'aria-current="page">([^<]+)<', nav) == [current], path
             assert f"<title>{title} · Transom</title>" in page, path
             assert 'id="zone">Times in UTC<' in page  # transom.js names the browser's zone
+
+
+def test_odd_paths_and_values_answer_an_html_page_never_json_or_a_500(
+        start_server: Callable[..., LiveServer]) -> None:
+    # NUL is refused by PostgreSQL's text type (a TransomError there, a miss on SQLite); a path
+    # no route has, or a method a page lacks, is a page too.
+    server = start_server(server_services=False)
+    origin = _origin(server)
+    for method, path, statuses in (
+        ("GET", "/deployments/%00", {404, 422}), ("GET", "/work-pools/%00", {404, 422}),
+        ("GET", "/runs?flow=%00", {200, 422}), ("GET", "/runs/%00", {404}),
+        ("GET", "/task-runs/%00", {404}), ("GET", "/?window=%00", {400}),
+        ("GET", "/work-pools/" + "x" * 5000, {404}), ("GET", "/deployments/%F0%9F%98%80", {404}),
+        ("POST", "/deployments/a%00b/run", {404, 422}), ("GET", "/no/such/page", {404}),
+        ("POST", "/runs", {405}), ("PUT", "/work-pools/main", {405}), ("DELETE", "/", {405}),
+    ):
+        answer = httpx.request(method, origin + path, data={"csrf": "x"} if method == "POST"
+                               else None)
+        assert answer.status_code in statuses, (method, path, answer.status_code)
+        assert answer.headers["content-type"].startswith("text/html"), (method, path)
+        if answer.status_code >= 400:
+            assert re.search(r"<p>[^<]+</p>", answer.text.split("<h1>")[1]), (method, path)
+    assert "GET" in httpx.post(f"{origin}/runs").headers["allow"]
