@@ -226,3 +226,22 @@ def test_a_deployment_runs_from_its_form_and_a_refusal_is_shown_in_it(
     expect(w.page.locator("#parameters")).to_contain_text('"count": 7')
     expect(w.page.locator("#waiting")).to_contain_text("no worker of work pool 'main' is online",
                                                        ignore_case=True)
+
+
+def test_a_boosted_link_to_a_missing_run_shows_the_error_page(
+        watched: Callable[..., Watched]) -> None:
+    # htmx swaps no 4xx answer by default: a click would seem to do nothing. Every answer of a
+    # page is a whole page, so base.html has it swapped in like any other.
+    w = watched()
+    seed(w.backend, 3)
+    w.goto("/runs")
+    w.page.evaluate("""() => {
+        const a = document.createElement('a');
+        a.id = 'gone'; a.href = '/runs/0123456789abcdef'; a.textContent = 'gone';
+        document.querySelector('main').append(a); window.htmx.process(a); }""")
+    w.expect_console("the server responded with a status of 404")
+    w.page.click("#gone")
+    w.page.wait_for_url("**/runs/0123456789abcdef")
+    expect(w.page.locator("h1")).to_have_text("No such flow run")
+    expect(w.page).to_have_title("No such flow run · Transom")
+    expect(w.page.locator("main p").first).to_contain_text("no flow run has an id starting with")
