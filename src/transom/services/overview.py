@@ -70,4 +70,4 @@ class Overview:
         """Why a Scheduled or Late run has not started, in sentences."""
         with self.ctx.db.read() as conn:
             return overview.waiting(conn, run, now=now or self.ctx.clock(),
-                                    worker_timeout=self.ctx.worker_timeout).reasons
+                                    worker_timeout=self.ctx.worker_timeout)

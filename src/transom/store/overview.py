@@ -15,14 +15,13 @@ from sqlalchemy.engine import Connection
 from transom.core.states import StateType
 from transom.schemas import FlowRunRead, WorkerRead
 from transom.store import models as m
-from transom.store.deployments import active
+from transom.store.deployments import active, list_work_pools
 from transom.store.queries import _FLOW_RUN_SELECT
 
 __all__ = [
     "ENDED",
     "Failure",
     "Trouble",
-    "Waiting",
     "bucket_counts",
     "late_runs",
     "recent_failures",
@@ -133,8 +132,6 @@ class Trouble:
 def trouble(conn: Connection, *, now: datetime, worker_timeout: float,
             limit: int = 50) -> Trouble:
     """Pools and workers in trouble (two queries)."""
-    from transom.store.deployments import list_work_pools
-
     pools = []
     for pool in list_work_pools(conn, now=now, worker_timeout=worker_timeout):
         if pool.paused:
@@ -174,24 +171,18 @@ def runs_of_workers(conn: Connection, worker_ids: list[uuid.UUID]) -> dict[uuid.
     return found
 
 
-@dataclass(frozen=True)
-class Waiting:
-    """Why a Scheduled (or Late) run has not started, each reason a sentence."""
-
-    reasons: list[str]
-
-
 def waiting(conn: Connection, run: FlowRunRead, *, now: datetime,
-            worker_timeout: float) -> Waiting:
-    """What holds back a run that waits for a worker: its time not come, no deployment, its pool
-    paused or without a worker online, the pool's or deployment's concurrency limit reached."""
+            worker_timeout: float) -> list[str]:
+    """Why a run that waits for a worker has not started, each reason a sentence: its time not
+    come, no deployment, its deployment or pool paused, no worker of its pool online, the
+    pool's or deployment's concurrency limit reached (one query)."""
     reasons: list[str] = []
     if run.expected_start_time is not None and run.expected_start_time > now:
         reasons.append("it is scheduled for later: a worker takes it once its time comes")
     if run.deployment_id is None:
         reasons.append("it belongs to no deployment, so no worker will pick it up; it starts "
                        "when the process that made it runs it")
-        return Waiting(reasons)
+        return reasons
     deps, pools, wk = m.deployments.c, m.work_pools.c, m.workers.c
     online = (sa.select(sa.func.count()).select_from(m.workers)
               .where(wk.work_pool_id == pools.id, wk.stopped.is_(None),
@@ -203,18 +194,19 @@ def waiting(conn: Connection, run: FlowRunRead, *, now: datetime,
     dep_busy = (sa.select(sa.func.count()).select_from(m.flow_runs)
                 .where(fr.deployment_id == deps.id, active())
                 .correlate(m.deployments).scalar_subquery())
+    # The run's own pool (set when it was made), else its deployment's.
+    joined = (m.flow_runs.join(m.deployments, deps.id == fr.deployment_id)
+              .outerjoin(m.work_pools, pools.id == sa.func.coalesce(fr.work_pool_id,
+                                                                      deps.work_pool_id)))
     row = conn.execute(
         sa.select(deps.name, deps.paused, deps.concurrency_limit.label("dep_limit"),
                   dep_busy.label("dep_busy"), pools.name.label("pool"),
                   pools.paused.label("pool_paused"), pools.concurrency_limit.label("pool_limit"),
                   pool_busy.label("pool_busy"), online.label("online"))
-        .outerjoin(m.work_pools, pools.id == sa.func.coalesce(fr.work_pool_id,
-                                                                deps.work_pool_id))
-        .select_from(m.deployments.join(m.flow_runs, fr.deployment_id == deps.id))
-        .where(fr.id == run.id)).first()
+        .select_from(joined).where(fr.id == run.id)).first()
     if row is None:
         reasons.append("its deployment was deleted, so no worker will pick it up")
-        return Waiting(reasons)
+        return reasons
     if row.paused:
         reasons.append(f"its deployment {row.name!r} is paused")
     if row.dep_limit is not None and row.dep_busy >= row.dep_limit:
@@ -223,7 +215,7 @@ def waiting(conn: Connection, run: FlowRunRead, *, now: datetime,
     if row.pool is None:
         reasons.append("it has no work pool: `transom deploy --pool NAME` gives it one, or "
                        "`flow.serve()` runs it")
-        return Waiting(reasons)
+        return reasons
     if row.pool_paused:
         reasons.append(f"work pool {row.pool!r} is paused: `transom work-pool resume "
                        f"{row.pool}`")
@@ -235,6 +227,6 @@ def waiting(conn: Connection, run: FlowRunRead, *, now: datetime,
                        f"({row.pool_busy} of {row.pool_limit} running)")
     if not reasons:
         reasons.append("nothing holds it back: a worker should take it at its next poll")
-    return Waiting(reasons)
+    return reasons
 
 
