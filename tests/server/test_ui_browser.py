@@ -48,6 +48,7 @@ class Watched:
         self.context = browser.new_context(viewport={"width": 1280, "height": 800}, **options)
         self.page = self.context.new_page()
         self.problems: list[str] = []
+        self.expected: list[str] = []
         self.hosts: set[str] = set()
         self.page.on("console", lambda m: m.type == "error" and self.problems.append(m.text))
         self.page.on("pageerror", lambda e: self.problems.append(str(e)))
@@ -68,8 +69,13 @@ class Watched:
             os.makedirs(folder, exist_ok=True)
             self.page.screenshot(path=os.path.join(folder, f"{name}.png"), full_page=False)
 
+    def expect_console(self, text: str) -> None:
+        """A console error the test causes on purpose (Chromium logs every 4xx it loads)."""
+        self.expected.append(text)
+
     def check(self) -> None:
-        assert not self.problems, self.problems
+        problems = [p for p in self.problems if not any(e in p for e in self.expected)]
+        assert not problems, problems
         assert self.hosts == {urlsplit(self.origin).netloc}, self.hosts
         self.context.close()
 
@@ -261,3 +267,92 @@ def test_runs_are_selected_and_cancelled_together_and_the_list_waits_meanwhile(
     expect(w.page.locator("#notice")).to_have_text("3 runs cancelled.")
     assert {w.backend.read_flow_run(i).state_name for i in ids} == {"Cancelled"}
     expect(w.page.locator("#runs td a").first).to_have_text("newcomer")
+
+
+def test_the_dashboard_draws_its_chart_from_the_server_buckets(
+        watched: Callable[..., Watched]) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    w = watched(timezone_id="Asia/Tokyo", locale="en-US")
+    seed(w.backend, 40, start=datetime.now(timezone.utc) - timedelta(hours=3))
+    w.goto("/runs")
+    w.page.click("header.top nav.main a[href='/']")  # a boosted visit: uPlot loads with the page
+    w.page.wait_for_url(re.compile(r"/$"))
+    expect(w.page).to_have_title("Dashboard · last 24 hours · Transom")
+    canvas = w.page.locator("#chart canvas")
+    expect(canvas).to_have_count(1)
+    box = canvas.bounding_box()
+    assert box is not None and box["width"] > 300 and box["height"] > 100
+    expect(w.page.locator("#chart .u-legend")).to_contain_text("Failed")
+    # Bars were drawn: pixels of the Completed colour (--ok, #067647) and of Failed (--bad,
+    # #b42318), not only axes and grid.
+    painted = w.page.evaluate("""() => {
+        const c = document.querySelector('#chart canvas');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        const near = (i, r, g, b) => Math.abs(d[i] - r) + Math.abs(d[i + 1] - g) +
+                                     Math.abs(d[i + 2] - b) < 30 && d[i + 3] > 200;
+        let ok = 0, bad = 0;
+        for (let i = 0; i < d.length; i += 4) {
+            if (near(i, 6, 118, 71)) ok++; else if (near(i, 180, 35, 24)) bad++;
+        }
+        return [ok, bad]; }""")
+    assert painted[0] > 100 and painted[1] > 10, painted
+    # Times come in UTC and are shown in the browser's zone, named.
+    expect(w.page.locator("#failures time").first).to_have_text(re.compile(r" GMT\+9$"))
+    expect(w.page.locator("#zone")).to_have_text("Times in GMT+9")
+    w.screenshot("dashboard")
+    w.page.click("#window-7d")
+    w.page.wait_for_url("**/?window=7d")
+    expect(w.page.locator("#chart canvas")).to_have_count(1)
+    expect(w.page.locator("#failures tbody tr")).to_have_count(6)  # i % 7 == 3 of 40
+
+
+def test_a_deployment_runs_from_its_form_and_a_refusal_is_shown_in_it(
+        watched: Callable[..., Watched]) -> None:
+    from transom.schemas import DeploymentCreate, WorkPoolCreate
+
+    w = watched()
+    w.backend.create_work_pool(WorkPoolCreate(name="main"))
+    w.backend.upsert_deployment(DeploymentCreate(
+        flow_name="etl", name="nightly", entrypoint="flows/etl.py:etl", work_pool="main",
+        parameter_schema={"type": "object", "required": ["who"], "properties": {
+            "who": {"type": "string"}, "count": {"type": "integer", "default": 3}}}))
+    w.goto("/deployments")
+    w.page.click("#deployments a:text('nightly')")
+    expect(w.page).to_have_title("etl/nightly · deployment · Transom")
+    expect(w.page.locator("input[name='p.count']")).to_have_value("3")
+    w.page.fill("input[name='p.who']", "Ada")
+    w.page.fill("input[name='p.count']", "three")
+    w.expect_console("the server responded with a status of 422")
+    w.page.click("#run-button")
+    expect(w.page.locator("#problem")).to_have_text(
+        "Parameter 'count' must be a whole number, not 'three'.")
+    expect(w.page.locator("input[name='p.who']")).to_have_value("Ada")  # kept
+    w.screenshot("deployment")
+    w.page.fill("input[name='p.count']", "7")
+    w.page.click("#run-button")
+    w.page.wait_for_url(re.compile(r"/runs/[0-9a-f-]{36}$"))
+    expect(w.page).to_have_title(re.compile(r" · Scheduled · Transom$"))
+    expect(w.page.locator("#parameters")).to_contain_text('"who": "Ada"')
+    expect(w.page.locator("#parameters")).to_contain_text('"count": 7')
+    expect(w.page.locator("#waiting")).to_contain_text("no worker of work pool 'main' is online",
+                                                       ignore_case=True)
+
+
+def test_a_boosted_link_to_a_missing_run_shows_the_error_page(
+        watched: Callable[..., Watched]) -> None:
+    # htmx swaps no 4xx answer by default: a click would seem to do nothing. Every answer of a
+    # page is a whole page, so base.html has it swapped in like any other.
+    w = watched()
+    seed(w.backend, 3)
+    w.goto("/runs")
+    w.page.evaluate("""() => {
+        const a = document.createElement('a');
+        a.id = 'gone'; a.href = '/runs/0123456789abcdef'; a.textContent = 'gone';
+        document.querySelector('main').append(a); window.htmx.process(a); }""")
+    w.expect_console("the server responded with a status of 404")
+    w.page.click("#gone")
+    w.page.wait_for_url("**/runs/0123456789abcdef")
+    expect(w.page.locator("h1")).to_have_text("No such flow run")
+    expect(w.page).to_have_title("No such flow run · Transom")
+    expect(w.page.locator("main p").first).to_contain_text("no flow run has an id starting with")

@@ -3,14 +3,20 @@ escape, and that the API's guards (Host header, credentials) hold for them too."
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
 from tests.server.conftest import LiveServer
 from tests.support.seed import T0, flow_run, seed
+
+from transom.core import states as st
+from transom.core.recorder import LogRecorded, StateChanged, TaskRunCreated
 
 XSS = "<script>alert(1)</script>"
 
@@ -31,7 +37,6 @@ def test_the_runs_list_pages_by_cursor_with_its_filters_in_the_url(
     backend = server.server.config.app.state.backend
     seed(backend, 120)
     with httpx.Client(base_url=_origin(server), timeout=10) as web:
-        assert web.get("/", follow_redirects=False).headers["location"] == "/runs"
         first = web.get("/runs")
         assert first.status_code == 200 and "120 runs" in first.text
         names = re.findall(r">(run-\d{5})</a>", first.text)
@@ -133,11 +138,11 @@ def test_pages_keep_the_api_guards(start_server: Callable[..., LiveServer]) -> N
 
 
 def test_times_shown_are_utc_and_labelled() -> None:
-    from transom.server.ui.pages import _when
+    from transom.server.ui.render import when
 
-    assert str(_when(T0 + timedelta(microseconds=5))) == (
+    assert str(when(T0 + timedelta(microseconds=5))) == (
         '<time datetime="2026-01-05T09:00:00.000005+00:00">2026-01-05 09:00:00 UTC</time>')
-    assert "–" in str(_when(None))
+    assert "–" in str(when(None))
 
 
 def test_the_runs_list_is_sent_again_when_it_changes(
@@ -194,3 +199,126 @@ def test_a_page_size_chosen_once_is_remembered(start_server: Callable[..., LiveS
         assert len(re.findall(r">(run-\d{5})</a>", later)) == 25
         assert '<option value="25" selected>' in later
         assert len(re.findall(r">(run-\d{5})</a>", web.get("/runs?limit=50").text)) == 50
+
+
+def _failing_task_run(backend: Any) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:
+    """A flow run with two task runs: `load` (upstream `extract`) failed with a traceback and
+    logged three lines."""
+    run_id, events = flow_run("etl", "nightly", created=T0, tasks=0, logs=2)
+    extract, load = uuid.uuid4(), uuid.uuid4()
+    at = T0 + timedelta(seconds=1)
+    try:
+        raise KeyError("no column 'amount' in <input.csv>")
+    except KeyError as exc:
+        failed = dataclasses.replace(st.Failed(exc), timestamp=at + timedelta(seconds=1))
+    events[2:2] = [
+        TaskRunCreated(extract, run_id, "etl.extract", "extract-0", 0, created=at),
+        StateChanged(extract, True, dataclasses.replace(st.Running(), timestamp=at), 1),
+        StateChanged(extract, True, dataclasses.replace(st.Completed(), timestamp=at), 1),
+        TaskRunCreated(load, run_id, "etl.load", "load-0", 0, upstream=[extract], created=at),
+        StateChanged(load, True, dataclasses.replace(st.Running(), timestamp=at), 1),
+        *[LogRecorded(run_id, load, 20 if i < 2 else 40, "transom.task_runs",
+                      f"load line {i}", at + timedelta(microseconds=i)) for i in range(3)],
+        StateChanged(load, True, failed, 1)]
+    backend.send_events(events)
+    return run_id, extract, load
+
+
+def test_a_task_run_page_shows_states_inputs_error_logs_and_its_flow_run(
+        start_server: Callable[..., LiveServer]) -> None:
+    server = start_server(server_services=False)
+    run_id, extract, load = _failing_task_run(server.server.config.app.state.backend)
+    with httpx.Client(base_url=_origin(server), timeout=10) as web:
+        run_page = web.get(f"/runs/{run_id}").text
+        assert f'<a href="/task-runs/{load}">load-0</a>' in run_page
+        page = web.get(f"/task-runs/{load}")
+        assert page.status_code == 200
+        text = page.text
+        assert "<title>load-0 · Failed · Transom</title>" in text
+        assert f'id="flow-run" href="/runs/{run_id}">nightly</a>' in text
+        assert re.findall(r'class="state s-(\w+)"', text.split('id="states"')[1].split("</ol>")[0]) \
+            == ["RUNNING", "FAILED"]
+        error = text.split('id="error"')[1].split("</section>")[0]
+        assert "KeyError: &#34;no column &#39;amount&#39; in &lt;input.csv&gt;&#34;" in error
+        assert "<pre>Traceback (most recent call last)" in error and "raise KeyError" in error
+        assert f'href="/task-runs/{extract}"' in text.split('id="upstream"')[1]
+        logs = text.split('id="logs"')[1]
+        assert re.findall(r"load line \d", logs) == ["load line 0", "load line 1", "load line 2"]
+        assert "line 0 of nightly" not in logs  # the flow run's own lines stay on its page
+        assert '<tr class="lvl-40">' in logs
+        upstream = web.get(f"/task-runs/{extract}").text
+        assert "<title>extract-0 · Completed · Transom</title>" in upstream
+        assert 'id="error"' not in upstream and "No log lines." in upstream
+        for bad, sentence in ((uuid.uuid4(), "no task run has the id"),
+                              ("not-an-id", "is not a task run id")):
+            missing = web.get(f"/task-runs/{bad}")
+            assert missing.status_code == 404 and sentence in missing.text
+            assert missing.headers["content-type"].startswith("text/html")
+
+
+def test_pages_answer_bad_query_parameters_with_an_html_page(
+        start_server: Callable[..., LiveServer]) -> None:
+    server = start_server(server_services=False)
+    with httpx.Client(base_url=_origin(server), timeout=10) as web:
+        for path, params in (("/runs", {"limit": "0"}), ("/runs", {"limit": "many"}),
+                             ("/runs/0123", {"logs_from": "-1"}), ("/runs/0123", {"tasks": "x"})):
+            answer = web.get(path, params=params)
+            assert answer.status_code == 422, (path, params)
+            assert answer.headers["content-type"].startswith("text/html")
+            assert "<h1>Bad request</h1>" in answer.text and "query." in answer.text
+        api = web.get("/api/flow_runs", params={"limit": "0"})  # the API still answers JSON
+        assert api.status_code == 422 and api.json()["detail"].startswith("query.limit")
+
+
+def test_every_page_has_the_header_nav_marking_where_it_is_and_says_it_in_the_title(
+        start_server: Callable[..., LiveServer]) -> None:
+    from transom.schemas import DeploymentCreate, WorkPoolCreate
+
+    server = start_server(server_services=False)
+    backend = server.server.config.app.state.backend
+    run_id, events = flow_run("etl", "nightly", created=T0, tasks=1)
+    backend.send_events(events)
+    task_id = backend.flow_run_task_runs(run_id)[0].id
+    backend.create_work_pool(WorkPoolCreate(name="main"))
+    deployment = backend.upsert_deployment(DeploymentCreate(
+        flow_name="etl", name="daily", entrypoint="flows/etl.py:etl", work_pool="main"))
+    pages = [("/", "Dashboard", "Dashboard · last 24 hours"),
+             ("/runs", "Flow runs", "Flow runs"),
+             (f"/runs/{run_id}", "Flow runs", "nightly · Completed"),
+             (f"/task-runs/{task_id}", "Flow runs", "step-0 · Completed"),
+             ("/deployments", "Deployments", "Deployments"),
+             (f"/deployments/{deployment.id}", "Deployments", "etl/daily · deployment"),
+             ("/work-pools", "Work pools", "Work pools"),
+             ("/work-pools/main", "Work pools", "main · work pool")]
+    with httpx.Client(base_url=_origin(server), timeout=10) as web:
+        for path, current, title in pages:
+            page = web.get(path).text
+            nav = page.split('<nav class="main"')[1].split("</nav>")[0]
+            assert re.findall(r'href="([^"]+)"', nav) == ["/", "/runs", "/deployments",
+                                                         "/work-pools"], path
+            assert re.findall(r'aria-current="page">([^<]+)<', nav) == [current], path
+            assert f"<title>{title} · Transom</title>" in page, path
+            assert 'id="zone">Times in UTC<' in page  # transom.js names the browser's zone
+
+
+def test_odd_paths_and_values_answer_an_html_page_never_json_or_a_500(
+        start_server: Callable[..., LiveServer]) -> None:
+    # NUL is refused by PostgreSQL's text type (a TransomError there, a miss on SQLite); a path
+    # no route has, or a method a page lacks, is a page too.
+    server = start_server(server_services=False)
+    origin = _origin(server)
+    for method, path, statuses in (
+        ("GET", "/deployments/%00", {404, 422}), ("GET", "/work-pools/%00", {404, 422}),
+        ("GET", "/runs?flow=%00", {200, 422}), ("GET", "/runs/%00", {404}),
+        ("GET", "/task-runs/%00", {404}), ("GET", "/?window=%00", {400}),
+        ("GET", "/work-pools/" + "x" * 5000, {404}), ("GET", "/deployments/%F0%9F%98%80", {404}),
+        ("POST", "/deployments/a%00b/run", {404, 422}), ("GET", "/no/such/page", {404}),
+        ("POST", "/runs", {405}), ("PUT", "/work-pools/main", {405}), ("DELETE", "/", {405}),
+    ):
+        answer = httpx.request(method, origin + path, data={"csrf": "x"} if method == "POST"
+                               else None)
+        assert answer.status_code in statuses, (method, path, answer.status_code)
+        assert answer.headers["content-type"].startswith("text/html"), (method, path)
+        if answer.status_code >= 400:
+            assert re.search(r"<p>[^<]+</p>", answer.text.split("<h1>")[1]), (method, path)
+    assert "GET" in httpx.post(f"{origin}/runs").headers["allow"]

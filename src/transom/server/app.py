@@ -122,23 +122,53 @@ def _error(status: int, message: str, **extra: Any) -> JSONResponse:
 
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         errors = exc.errors()
         first = errors[0] if errors else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "request"
         reason = str(first.get("msg", "invalid request")).removeprefix("Value error, ")
         message = f"{where}: {reason}"
+        from transom.server import ui
+
+        if ui.is_page(request.url.path):  # a page answers a page, not JSON
+            return ui.error_page(request, 422, "Bad request", message)
         return _error(422, message, errors=[
             {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
             for e in errors])
 
+    from fastapi.exception_handlers import http_exception_handler
+    from starlette.exceptions import HTTPException
+
+    @app.exception_handler(HTTPException)
+    async def no_route(request: Request, exc: HTTPException) -> Response:
+        # A path no route has, or a method it lacks: outside /api, a page of one sentence in
+        # HTML; JSON under it.
+        from transom.server import ui
+
+        path = request.url.path
+        if exc.status_code == 404 and not path.startswith(("/api", "/static/")) \
+                and path not in ("/docs", "/docs/oauth2-redirect"):
+            return ui.error_page(request, 404, "No such page",
+                                 f"this server has no page at {path}")
+        if exc.status_code == 405 and ui.is_page(path):
+            page = ui.error_page(request, 405, "Not allowed",
+                                 f"{request.method} is not a method of the page {path}")
+            page.headers.update(exc.headers or {})
+            return page
+        return await http_exception_handler(request, exc)
+
     @app.exception_handler(TransomError)
-    async def transom_error(request: Request, exc: TransomError) -> JSONResponse:
+    async def transom_error(request: Request, exc: TransomError) -> Response:
         # One table for server and client: the client raises the same class again.
         known = http_status(exc)
         if known is None:
             raise exc  # not an error a client caused: a bug, answered 500
         status, name = known
+        from transom.server import ui
+
+        if ui.is_page(request.url.path):  # e.g. a value the database refuses, or it is away
+            return ui.error_page(request, status, "Refused" if status < 500 else "Unavailable",
+                                 str(exc))
         return _error(status, str(exc), error=name)
 
 

@@ -9,6 +9,7 @@ from transom.services.artifacts import Artifacts
 from transom.services.context import Context
 from transom.services.deployments import Deployments
 from transom.services.flow_runs import FlowRuns
+from transom.services.overview import Overview
 from transom.services.pauses import Pauses
 from transom.services.variables import Variables
 from transom.services.work_pools import WorkPools
@@ -18,7 +19,7 @@ __all__ = ["EmbeddedBackend"]
 
 
 class EmbeddedBackend(FlowRuns, WorkPools, Deployments, Workers, Variables,
-                      Artifacts, Pauses):
+                      Artifacts, Pauses, Overview):
     """The operations straight on a database (what the server itself runs)."""
 
     def __init__(self, ctx: Context, *, owns_database: bool = True) -> None:

@@ -1,26 +1,38 @@
-"""The web UI: server-rendered pages (`pages.py`, templates/), the live runs list (`live.py`),
-a run's logs (`logs.py`: colours, links, download, live tail), its timeline (`timeline.py`) and
-their static files (`assets.py`, static/: ours and the vendored
-htmx, see static/VENDORED.json)."""
+"""The web UI: server-rendered pages (`dashboard.py`, `pages.py`, `deployments.py`,
+`pools.py` over `render.py` and templates/), the live runs list (`live.py`), actions on many
+runs (`bulk.py`), a run's logs (`logs.py`: colours, links, download, live tail) and timeline
+(`timeline.py`), signing in (`login.py`), the form posts' CSRF check (`csrf.py`) and their
+static files (`assets.py`, static/: ours and the vendored htmx and uPlot, see
+static/VENDORED.json)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from transom.server.ui import bulk, live, login, logs, pages, timeline
+from transom.server.ui import (
+    bulk,
+    dashboard,
+    deployments,
+    live,
+    login,
+    logs,
+    pages,
+    pools,
+    timeline,
+)
+from transom.server.ui.render import error_page
+
+__all__ = ["error_page", "is_page", "router"]
 
 router = APIRouter(include_in_schema=False)
-router.include_router(live.router)  # before pages, whose /runs/{run_id} would take "live"
-router.include_router(bulk.router)
-router.include_router(logs.router)
-router.include_router(login.router)
-router.include_router(timeline.router)
-router.include_router(pages.router)
+# live first: pages' /runs/{run_id} would take /runs/live
+for _part in (live, bulk, logs, login, timeline, dashboard, pages, deployments, pools):
+    router.include_router(_part.router)
 
-__all__ = ["is_page", "router"]
+_PAGES = ("/runs", "/task-runs", "/deployments", "/work-pools")
 
 
 def is_page(path: str) -> bool:
     """A path of a page (which needs the server's credentials when it has any), not of a
     static file (which holds no data)."""
-    return path == "/" or path == "/runs" or path.startswith("/runs/")
+    return path == "/" or any(path == p or path.startswith(p + "/") for p in _PAGES)

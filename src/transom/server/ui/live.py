@@ -17,7 +17,8 @@ from fastapi.responses import Response, StreamingResponse
 
 from transom.exceptions import UserInputError
 from transom.server.routes import Api
-from transom.server.ui.pages import page_digest, render_fragment, runs_context
+from transom.server.ui.pages import page_digest, runs_context
+from transom.server.ui.render import render_fragment
 from transom.services.backend import Backend
 
 __all__ = ["LIST_POLL", "router"]

@@ -100,7 +100,7 @@ def same_origin(request: Request) -> bool:
 
 def _page(request: Request, sessions: Sessions, next_path: str, problem: str | None,
           status: int = 200) -> Response:
-    from transom.server.ui.pages import assets
+    from transom.server.ui.render import assets
 
     body = _env.get_template("login.html").render(
         basic=bool(sessions.basic), key=bool(sessions.key), next=next_path, problem=problem,

@@ -1,0 +1,232 @@
+"""Read queries for the web UI's overviews: counts by state and runs per time bucket (each one
+GROUP BY, on SQLite and PostgreSQL alike), recent failures with their error, late runs, pools and
+workers in trouble, a deployment's last runs, what a waiting run waits for."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from transom.core.states import StateType
+from transom.schemas import FlowRunRead, WorkerRead
+from transom.store import models as m
+from transom.store.deployments import active, list_work_pools
+from transom.store.queries import _FLOW_RUN_SELECT
+
+__all__ = [
+    "ENDED",
+    "Failure",
+    "Trouble",
+    "bucket_counts",
+    "late_runs",
+    "recent_failures",
+    "runs_of",
+    "runs_of_workers",
+    "state_counts",
+    "trouble",
+    "waiting",
+]
+
+fr = m.flow_runs.c
+ENDED = (StateType.COMPLETED, StateType.FAILED, StateType.CRASHED)
+"""The end states the runs-over-time chart stacks."""
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def state_counts(conn: Connection, *, since: datetime) -> dict[StateType, int]:
+    """Flow runs created at or after `since`, by state type (one GROUP BY)."""
+    query = (sa.select(fr.state_type, sa.func.count()).where(fr.created >= since)
+             .group_by(fr.state_type))
+    return {StateType(kind): int(count) for kind, count in conn.execute(query) if kind}
+
+
+def _epoch_seconds(conn: Connection, column: Any) -> Any:
+    if conn.dialect.name == "sqlite":  # stored as naive UTC text: strftime reads it as UTC
+        return sa.cast(sa.func.strftime("%s", column), sa.Integer)
+    return sa.cast(sa.func.floor(sa.extract("epoch", column)), sa.BigInteger)
+
+
+def bucket_counts(conn: Connection, *, since: datetime, until: datetime,
+                  size: timedelta) -> tuple[list[datetime], dict[StateType, list[int]]]:
+    """Runs that ended Completed, Failed or Crashed between `since` and `until`, counted per
+    bucket of `size` (aligned to the Unix epoch, in UTC) and end state, in one GROUP BY; the
+    buckets' starts and, per state, a count for each (0 where none ended)."""
+    seconds = int(size.total_seconds())
+    # Integer division of whole seconds (`//`: SQL's `/` of two integers, on both databases;
+    # no floor(), which SQLite builds may lack).
+    bucket = (_epoch_seconds(conn, fr.state_timestamp) // seconds * seconds).label("bucket")
+    query = (sa.select(bucket, fr.state_type, sa.func.count())
+             .where(fr.state_type.in_([k.value for k in ENDED]), fr.state_timestamp >= since,
+                    fr.state_timestamp <= until)
+             .group_by(bucket, fr.state_type))
+    first = int((since - _EPOCH).total_seconds()) // seconds * seconds
+    last = int((until - _EPOCH).total_seconds()) // seconds * seconds
+    starts = list(range(first, last + 1, seconds))
+    index = {start: i for i, start in enumerate(starts)}
+    counts = {kind: [0] * len(starts) for kind in ENDED}
+    for start, kind, count in conn.execute(query):
+        slot = index.get(int(start))
+        if slot is not None:
+            counts[StateType(kind)][slot] += int(count)
+    return [_EPOCH + timedelta(seconds=s) for s in starts], counts
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A run that ended Failed or Crashed, and the first line of why."""
+
+    run: FlowRunRead
+    error: str
+
+
+def recent_failures(conn: Connection, *, since: datetime, limit: int = 10) -> list[Failure]:
+    """The latest runs that ended Failed or Crashed since `since`, each with its error line (two
+    queries: the runs, then their end states)."""
+    query = (_FLOW_RUN_SELECT.where(fr.state_type.in_([StateType.FAILED.value,
+                                                       StateType.CRASHED.value]),
+                                    fr.state_timestamp >= since)
+             .order_by(fr.state_timestamp.desc(), fr.id).limit(limit))
+    runs = [FlowRunRead.model_validate(row._mapping) for row in conn.execute(query)]
+    errors: dict[Any, str] = {}
+    if runs:
+        st = m.states.c
+        states = (sa.select(st.flow_run_id, st.error, st.message)
+                  .where(st.flow_run_id.in_([r.id for r in runs]),
+                         st.type.in_([StateType.FAILED.value, StateType.CRASHED.value]))
+                  .order_by(st.timestamp, st.id))
+        for row in conn.execute(states):  # the last one of each run wins
+            errors[uuid.UUID(str(row.flow_run_id))] = _error_line(row.error, row.message)
+    return [Failure(r, errors.get(r.id) or _error_line(None, r.state_message)) for r in runs]
+
+
+def _error_line(error: dict[str, Any] | None, message: str | None) -> str:
+    if error and (error.get("type") or error.get("message")):
+        text = f"{error.get('type', '')}: {error.get('message', '')}".strip(": ")
+    else:
+        text = message or ""
+    return text.splitlines()[0] if text else ""
+
+
+def late_runs(conn: Connection, *, limit: int = 20) -> list[FlowRunRead]:
+    """Scheduled runs marked Late, the longest waiting first."""
+    query = (_FLOW_RUN_SELECT.where(fr.state_type == StateType.SCHEDULED.value,
+                                    fr.state_name == "Late")
+             .order_by(fr.expected_start_time, fr.id).limit(limit))
+    return [FlowRunRead.model_validate(row._mapping) for row in conn.execute(query)]
+
+
+@dataclass(frozen=True)
+class Trouble:
+    """Work pools and workers that need a look: pools paused, or with runs waiting and no
+    worker online; workers that stopped heart-beating without saying they stop."""
+
+    pools: list[tuple[str, str]] = field(default_factory=list)  # (name, why)
+    workers: list[WorkerRead] = field(default_factory=list)
+
+
+def trouble(conn: Connection, *, now: datetime, worker_timeout: float,
+            limit: int = 50) -> Trouble:
+    """Pools and workers in trouble (two queries)."""
+    pools = []
+    for pool in list_work_pools(conn, now=now, worker_timeout=worker_timeout):
+        if pool.paused:
+            pools.append((pool.name, "paused"))
+        elif pool.scheduled_runs and not pool.workers_online:
+            waiting_runs = "run waits" if pool.scheduled_runs == 1 else "runs wait"
+            pools.append((pool.name, f"{pool.scheduled_runs} {waiting_runs} and no worker "
+                                     "is online"))
+    wk = m.workers.c
+    query = (sa.select(m.workers, m.work_pools.c.name.label("work_pool_name"))
+             .outerjoin(m.work_pools, m.work_pools.c.id == wk.work_pool_id)
+             .where(wk.stopped.is_(None),
+                    wk.last_heartbeat < now - timedelta(seconds=worker_timeout))
+             .order_by(wk.last_heartbeat.desc(), wk.name).limit(limit))
+    workers = [WorkerRead.model_validate({**row._mapping, "online": False})
+               for row in conn.execute(query)]
+    return Trouble(pools[:limit], workers)
+
+
+def runs_of(conn: Connection, deployment_id: uuid.UUID, *, limit: int = 10) -> list[FlowRunRead]:
+    """A deployment's latest runs, newest first."""
+    query = (_FLOW_RUN_SELECT.where(fr.deployment_id == deployment_id)
+             .order_by(fr.created.desc(), fr.id).limit(limit))
+    return [FlowRunRead.model_validate(row._mapping) for row in conn.execute(query)]
+
+
+def runs_of_workers(conn: Connection, worker_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[FlowRunRead]]:
+    """The runs each of these workers holds now (one query)."""
+    found: dict[uuid.UUID, list[FlowRunRead]] = {w: [] for w in worker_ids}
+    if worker_ids:
+        query = (_FLOW_RUN_SELECT.where(fr.worker_id.in_(worker_ids), active())
+                 .order_by(fr.start_time, fr.id))
+        for row in conn.execute(query):
+            run = FlowRunRead.model_validate(row._mapping)
+            if run.worker_id is not None:
+                found.setdefault(run.worker_id, []).append(run)
+    return found
+
+
+def waiting(conn: Connection, run: FlowRunRead, *, now: datetime,
+            worker_timeout: float) -> list[str]:
+    """Why a run that waits for a worker has not started, each reason a sentence: its time not
+    come, no deployment, its deployment or pool paused, no worker of its pool online, the
+    pool's or deployment's concurrency limit reached (one query)."""
+    reasons: list[str] = []
+    if run.expected_start_time is not None and run.expected_start_time > now:
+        reasons.append("it is scheduled for later: a worker takes it once its time comes")
+    if run.deployment_id is None:
+        reasons.append("it belongs to no deployment, so no worker will pick it up; it starts "
+                       "when the process that made it runs it")
+        return reasons
+    deps, pools, wk = m.deployments.c, m.work_pools.c, m.workers.c
+    online = (sa.select(sa.func.count()).select_from(m.workers)
+              .where(wk.work_pool_id == pools.id, wk.stopped.is_(None),
+                     wk.last_heartbeat >= now - timedelta(seconds=worker_timeout))
+              .correlate(m.work_pools).scalar_subquery())
+    pool_busy = (sa.select(sa.func.count()).select_from(m.flow_runs)
+                 .where(fr.work_pool_id == pools.id, active())
+                 .correlate(m.work_pools).scalar_subquery())
+    dep_busy = (sa.select(sa.func.count()).select_from(m.flow_runs)
+                .where(fr.deployment_id == deps.id, active())
+                .correlate(m.deployments).scalar_subquery())
+    # The run's own pool (set when it was made), else its deployment's.
+    joined = (m.flow_runs.join(m.deployments, deps.id == fr.deployment_id)
+              .outerjoin(m.work_pools, pools.id == sa.func.coalesce(fr.work_pool_id,
+                                                                      deps.work_pool_id)))
+    row = conn.execute(
+        sa.select(deps.name, deps.paused, deps.concurrency_limit.label("dep_limit"),
+                  dep_busy.label("dep_busy"), pools.name.label("pool"),
+                  pools.paused.label("pool_paused"), pools.concurrency_limit.label("pool_limit"),
+                  pool_busy.label("pool_busy"), online.label("online"))
+        .select_from(joined).where(fr.id == run.id)).first()
+    if row is None:
+        reasons.append("its deployment was deleted, so no worker will pick it up")
+        return reasons
+    if row.paused:
+        reasons.append(f"its deployment {row.name!r} is paused")
+    if row.dep_limit is not None and row.dep_busy >= row.dep_limit:
+        reasons.append(f"its deployment's concurrency limit is reached ({row.dep_busy} of "
+                       f"{row.dep_limit} running)")
+    if row.pool is None:
+        reasons.append("it has no work pool: `transom deploy --pool NAME` gives it one, or "
+                       "`flow.serve()` runs it")
+        return reasons
+    if row.pool_paused:
+        reasons.append(f"work pool {row.pool!r} is paused: `transom work-pool resume "
+                       f"{row.pool}`")
+    if not row.online:
+        reasons.append(f"no worker of work pool {row.pool!r} is online: `transom worker start "
+                       f"--pool {row.pool}`")
+    if row.pool_limit is not None and row.pool_busy >= row.pool_limit:
+        reasons.append(f"work pool {row.pool!r} has reached its concurrency limit "
+                       f"({row.pool_busy} of {row.pool_limit} running)")
+    if not reasons:
+        reasons.append("nothing holds it back: a worker should take it at its next poll")
+    return reasons
+
+
