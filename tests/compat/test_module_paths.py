@@ -53,6 +53,8 @@ PATHS: dict[str, list[str]] = {
     "transom.transactions": ["CommitMode", "IsolationLevel", "Transaction", "get_transaction",
                              "transaction"],
     "transom.variables": ["Variable"],
+    "transom.blocks.core": ["Block"],
+    "transom.blocks.system": ["JSON", "DateTime", "Secret", "String"],
     "transom.artifacts": ["create_image_artifact", "create_link_artifact",
                           "create_markdown_artifact", "create_progress_artifact",
                           "create_table_artifact", "update_progress_artifact"],
@@ -61,7 +63,6 @@ PATHS: dict[str, list[str]] = {
 # Prefect names a renamed file may import that Transom does not have yet.
 NOT_YET: dict[str, list[str]] = {
     "transom": ["pause_flow_run", "resume_flow_run", "suspend_flow_run"],
-    "transom.blocks.system": ["Secret"],
 }
 
 

@@ -265,3 +265,47 @@ def test_request_bodies_and_log_lines_are_capped(
         assert stored.startswith("y" * MAX_LOG_LINE) and "10 more characters cut" in stored
         short = {"flow_run_id": run["id"], "level": 20, "message": "z"}
         _refused(client.post("/logs", json=[short] * 10_001), 422, "10000")
+
+
+def _block(name: str = "db-password", **extra: object) -> dict[str, object]:
+    return {"name": name, "block_type": {"slug": "secret", "name": "Secret"},
+            "data": {"value": "hunter2-hunter2"}, "secret_fields": ["value"], **extra}
+
+
+def test_blocks_refuse_bad_names_paths_duplicates_and_unknown_ones(http: httpx.Client) -> None:
+    _refused(http.post("/blocks", json=_block("Has Space")), 422,
+             "name: 'Has Space' cannot be a block name")
+    _refused(http.post("/blocks", json={**_block(), "block_type": {"slug": "Sec ret",
+                                                                   "name": "S"}}),
+             422, "cannot be a block type slug")
+    _refused(http.post("/blocks", json=_block(secret_fields=["password"])), 422,
+             "secret field 'password' is not a field of the block's data")
+    _refused(http.post("/blocks", json=_block(secret_fields=["1bad"])), 422, "secret_fields")
+    _refused(http.post("/blocks", json=_block(extra=1)), 422, "extra")
+    assert http.post("/blocks", json=_block()).status_code == 201
+    _refused(http.post("/blocks", json=_block()), 409, "a block named secret/db-password "
+                                                        "already exists")
+    _refused(http.get("/blocks/secret/nope"), 404, "no block named secret/nope")
+    _refused(http.get("/blocks/nope/db-password"), 404, "no block named nope/db-password")
+    _refused(http.delete("/blocks/secret/nope"), 404, "no block named secret/nope")
+    assert http.get("/blocks", params={"block_type": "nope"}).json() == []
+
+
+def test_a_secret_the_servers_key_did_not_encrypt_is_a_409_sentence(
+        start_server: Callable[..., LiveServer]) -> None:
+    from cryptography.fernet import Fernet
+
+    first = start_server(server_services=False, secrets_key=Fernet.generate_key().decode())
+    with httpx.Client(base_url=first.url, timeout=10) as client:
+        assert client.post("/blocks", json=_block()).status_code == 201
+    other = start_server(server_services=False, secrets_key=Fernet.generate_key().decode())
+    with httpx.Client(base_url=other.url, timeout=10) as client:
+        shown = client.get("/blocks/secret/db-password")  # no secrets asked for: no key needed
+        assert shown.status_code == 200 and shown.json()["data"] == {"value": "**********"}
+        answer = client.get("/blocks/secret/db-password", params={"include_secrets": "true"})
+        _refused(answer, 409, "cannot be decrypted with the key of TRANSOM_SECRETS_KEY")
+        assert answer.json()["error"] == "SecretsKeyError"
+        assert "hunter2" not in answer.text
+    broken = start_server(server_services=False, secrets_key="not-a-key")
+    with httpx.Client(base_url=broken.url, timeout=10) as client:
+        _refused(client.post("/blocks", json=_block("another")), 409, "is not a Fernet key")

@@ -17,6 +17,8 @@ from transom.core.states import StateType
 from transom.exceptions import InvalidTransition, NotFound, UserInputError
 from transom.schemas import (
     ArtifactCreate,
+    BlockDocumentCreate,
+    BlockTypeIn,
     DeploymentCreate,
     DeploymentRunCreate,
     DeploymentUpdate,
@@ -383,7 +385,8 @@ def _states_messages(db: Database, run_id: uuid.UUID) -> list[str]:
         return [s.message or "" for s in queries.list_states(conn, flow_run_id=run_id)]
 
 
-@pytest.mark.parametrize("revision", ["0001", "0002", "0003", "0004", "0005", "0006"])
+@pytest.mark.parametrize("revision", ["0001", "0002", "0003", "0004", "0005", "0006",
+                                      "0007"])
 def test_an_older_database_is_upgraded_with_its_runs(database_url: str, revision: str) -> None:
     from alembic import command
     from alembic.config import Config
@@ -410,7 +413,7 @@ def test_an_older_database_is_upgraded_with_its_runs(database_url: str, revision
     engine.dispose()
     db = open_database(database_url)
     try:
-        assert db.revision() == HEAD_REVISION == "0007"
+        assert db.revision() == HEAD_REVISION == "0008"
         with db.read() as conn:
             run = queries.read_flow_run(conn, run_id)
         assert run.state_name == "Running" and run.worker_id is None
@@ -431,6 +434,18 @@ def test_an_older_database_is_upgraded_with_its_runs(database_url: str, revision
                                                    flow_run_id=run_id))
         latest = backend.read_artifact("report")
         assert (latest.version, latest.data, latest.flow_run_id) == (2, "v2", run_id)
+        # Blocks (0008): types and documents, the secret encrypted and read back.
+        from cryptography.fernet import Fernet
+
+        keyed = EmbeddedBackend(Context(db, Settings.load(
+            {}, secrets_key=Fernet.generate_key().decode())), owns_database=False)
+        assert keyed.list_blocks() == [] and keyed.list_block_types() == []
+        keyed.save_block(BlockDocumentCreate(
+            name="after-upgrade", data={"value": "s3cr3t-value"}, secret_fields=["value"],
+            block_type=BlockTypeIn(slug="secret", name="Secret")))
+        assert keyed.read_block("secret", "after-upgrade",
+                                include_secrets=True).data == {"value": "s3cr3t-value"}
+        assert [t.slug for t in keyed.list_block_types()] == ["secret"]
     finally:
         db.close()
 
