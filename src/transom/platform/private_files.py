@@ -12,6 +12,7 @@ and ACE structures.
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def create_private_file(path: Path, data: bytes, *, platform: str,
     written) if `path` exists already. OSError if the folder cannot be written; on Windows,
     PermissionError if the ACL cannot be set."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")  # one per caller
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
                  0o600)
     try:
