@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 from cryptography.fernet import Fernet
-
 from tests.cli.conftest import Transom, clean_environ
 from tests.server.conftest import LiveServer
+
 from transom.schemas import BlockDocumentRead, BlockTypeRead
 from transom.settings import Settings
 

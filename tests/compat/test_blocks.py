@@ -75,7 +75,7 @@ def test_the_documented_secret_lifecycle(where: Path) -> None:
     assert loaded.get() == "sk-live-8d1e5fb2" and isinstance(loaded.value, SecretStr)
     assert "sk-live" not in repr(loaded) and "sk-live" not in str(loaded.model_dump())
     assert Block.load("secret/stripe-key").get() == "sk-live-8d1e5fb2"  # on the base class
-    with pytest.raises(ValueError, match="secret/stripe-key already exists.*overwrite=True"):
+    with pytest.raises(ValueError, match=r"secret/stripe-key already exists.*overwrite=True"):
         Secret(value="other").save("stripe-key")
     Secret(value="sk-live-rotated").save("stripe-key", overwrite=True)
     assert Secret.load("stripe-key").get() == "sk-live-rotated"

@@ -87,8 +87,8 @@ def test_on_windows_the_acl_is_set_before_the_key_is_written(tmp_path: Path) -> 
 def test_on_windows_an_acl_that_cannot_be_set_leaves_no_key(tmp_path: Path) -> None:
     path = tmp_path / "secrets.key"
     icacls = _Icacls(exit_code=5, stderr="Access is denied.")
-    with pytest.raises(PermissionError, match="cannot limit .* to the current user: Access is "
-                                              "denied"):
+    with pytest.raises(PermissionError, match=r"cannot limit .* to the current user: Access is "
+                                              r"denied"):
         create_private_file(path, b"the key\n", platform="win32", environ={"USERNAME": "a"},
                             run=icacls)
     assert list(tmp_path.iterdir()) == []
