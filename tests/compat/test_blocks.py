@@ -128,7 +128,7 @@ def test_a_block_with_a_nested_block_and_secrets_round_trips(where: Path) -> Non
     with open_backend() as backend:
         shown = backend.read_block("warehouse", "prod")
         [kind] = [k for k in backend.list_block_types() if k.slug == "warehouse"]
-    assert shown.secret_fields == ["credentials.password", "certificate", "options"]
+    assert shown.secret_fields == ["certificate", "options", "credentials.password"]
     assert shown.data["credentials"] == {"user": "etl", "password": "**********"}
     assert "credentials" in kind.block_schema["properties"]  # the class's JSON schema
     data = _database_bytes(where)

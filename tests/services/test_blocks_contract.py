@@ -155,3 +155,16 @@ def test_another_key_cannot_read_the_secrets_and_says_so(tmp_path: Path) -> None
             PASSWORD)
     finally:
         db.close()
+
+
+def test_a_secret_inside_another_secret_reads_back_whole(
+        stored: tuple[Backend, str, Path]) -> None:
+    backend, _, _ = stored
+    data = {"auth": {"user": "etl", "token": TOKEN}, "note": "plain"}
+    backend.save_block(BlockDocumentCreate(
+        name="nested", block_type=BlockTypeIn(slug="service", name="Service"), data=data,
+        secret_fields=["auth.token", "auth"]))  # the inner one first, then its holder
+    assert backend.read_block("service", "nested", include_secrets=True).data == data
+    hidden = backend.read_block("service", "nested")
+    assert hidden.data == {"auth": "**********", "note": "plain"}
+    assert hidden.secret_fields == ["auth"]

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from transom.fields import Text
 from transom.schemas._base import _Model
 from transom.schemas.objects import _json_capped, _matching
 
@@ -52,7 +53,7 @@ class BlockTypeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     slug: BlockSlug
-    name: str = Field(min_length=1, max_length=255)
+    name: Text = Field(min_length=1, max_length=255)
     block_schema: Annotated[dict[str, Any], _json_capped("a block type's schema",
                                                          MAX_BLOCK_DATA)] = {}
 

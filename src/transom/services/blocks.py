@@ -26,10 +26,13 @@ __all__ = ["Blocks"]
 
 
 def _split(data: dict[str, Any], paths: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The data without its secret fields, and the secret fields by path."""
+    """The data without its secret fields, and the secret fields by path (the outermost of
+    nested ones: `auth` holds `auth.token`)."""
     public = copy.deepcopy(data)
     secrets: dict[str, Any] = {}
-    for path in paths:
+    for path in sorted(dict.fromkeys(paths), key=lambda p: p.count(".")):
+        if any(path.startswith(f"{outer}.") for outer in secrets):
+            continue
         found = resolve_path(public, path)
         if found is not None:
             holder, key = found

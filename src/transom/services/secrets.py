@@ -70,7 +70,7 @@ class SecretBox:
 
     def encrypt(self, value: Any) -> str:
         """`value` as JSON, encrypted (a Fernet token: text)."""
-        data = json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8")
+        data = json.dumps(value, allow_nan=False).encode("ascii")  # (lone surrogates escaped)
         return self._key(create=True).encrypt(data).decode("ascii")
 
     def decrypt(self, token: str, what: str) -> Any:
