@@ -198,3 +198,21 @@ def test_a_flow_that_logs_a_loaded_secret_records_it_redacted(
     console = capfd.readouterr()
     assert "connecting with **********" in console.err and value not in console.err + console.out
     assert value.encode() not in _database_bytes(where)
+
+
+def test_a_block_type_registers_without_a_block(where: Path) -> None:
+    class Cube(Block):
+        edge_length_inches: float
+
+    Cube.register_type_and_schema()
+    with open_backend() as backend:
+        [kind] = backend.list_block_types()
+        assert backend.list_blocks() == []
+    assert (kind.slug, kind.name) == ("cube", "Cube")
+    assert kind.block_schema["properties"]["edge_length_inches"]["type"] == "number"
+
+    class Bad(Block):
+        _block_type_slug = "Not A Slug"
+
+    with pytest.raises(ValueError, match=r"Bad cannot be a block type: .*cannot be a block type"):
+        Bad.register_type_and_schema()

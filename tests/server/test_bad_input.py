@@ -289,6 +289,10 @@ def test_blocks_refuse_bad_names_paths_duplicates_and_unknown_ones(http: httpx.C
     _refused(http.get("/blocks/nope/db-password"), 404, "no block named nope/db-password")
     _refused(http.delete("/blocks/secret/nope"), 404, "no block named secret/nope")
     assert http.get("/blocks", params={"block_type": "nope"}).json() == []
+    _refused(http.post("/block_types", json={"slug": "Bad Slug", "name": "B"}), 422,
+             "slug: 'Bad Slug' cannot be a block type slug")
+    _refused(http.post("/block_types", json={"slug": "b", "name": "nul\u0000"}), 422, "NUL")
+    assert http.post("/block_types", json={"slug": "b", "name": "B"}).status_code == 200
 
 
 def test_a_secret_the_servers_key_did_not_encrypt_is_a_409_sentence(

@@ -168,3 +168,16 @@ def test_a_secret_inside_another_secret_reads_back_whole(
     hidden = backend.read_block("service", "nested")
     assert hidden.data == {"auth": "**********", "note": "plain"}
     assert hidden.secret_fields == ["auth"]
+
+
+def test_a_block_type_registers_and_reregisters(stored: tuple[Backend, str, Path]) -> None:
+    backend, _, _ = stored
+    first = backend.register_block_type(BlockTypeIn(slug="cube", name="Cube",
+                                                    block_schema={"title": "v1"}))
+    again = backend.register_block_type(BlockTypeIn(slug="cube", name="Cube!",
+                                                    block_schema={"title": "v2"}))
+    assert again.id == first.id and (again.name, again.block_schema) == ("Cube!",
+                                                                         {"title": "v2"})
+    assert [(k.slug, k.block_schema) for k in backend.list_block_types()] == [
+        ("cube", {"title": "v2"})]
+    assert backend.list_blocks() == []

@@ -135,6 +135,36 @@ class Block(pydantic.BaseModel):
     def get_block_type_slug(cls) -> str:
         return cls._block_type_slug or _slugify(cls.get_block_type_name())
 
+    @classmethod
+    def _type_in(cls) -> BlockTypeIn:
+        try:
+            return BlockTypeIn(slug=cls.get_block_type_slug(), name=cls.get_block_type_name(),
+                               block_schema=cls.model_json_schema())
+        except pydantic.ValidationError as exc:
+            raise ValueError(f"{cls.__name__} cannot be a block type: "
+                             f"{first_error(exc, 'block type')}") from None
+
+    @classmethod
+    def _register(cls) -> None:
+        from transom.services import open_backend
+
+        with open_backend() as backend:
+            backend.register_block_type(cls._type_in())
+
+    @classmethod
+    async def aregister_type_and_schema(cls) -> None:
+        """The async form of `register_type_and_schema`."""
+        await asyncio.to_thread(cls._register)
+
+    @classmethod
+    def register_type_and_schema(cls) -> None:
+        """Store this class's block type and schema without saving a block (a save does it
+        too); `transom block types` lists it."""
+        if _in_async_code():
+            return cls.aregister_type_and_schema()  # type: ignore[return-value]
+        cls._register()
+        return None
+
     def _plain_data(self, *, prefix: str = "", secrets: list[str]) -> dict[str, Any]:
         return {field: _plain(getattr(self, field), prefix + field, secrets)
                 for field in type(self).model_fields}
@@ -145,10 +175,7 @@ class Block(pydantic.BaseModel):
         data = self._plain_data(secrets=secrets)
         try:
             return BlockDocumentCreate(
-                name=name, data=data, secret_fields=secrets,
-                block_type=BlockTypeIn(slug=cls.get_block_type_slug(),
-                                       name=cls.get_block_type_name(),
-                                       block_schema=cls.model_json_schema()))
+                name=name, data=data, secret_fields=secrets, block_type=cls._type_in())
         except pydantic.ValidationError as exc:
             raise ValueError(first_error(exc, "block")) from None
 

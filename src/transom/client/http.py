@@ -31,6 +31,7 @@ from transom.schemas import (
     ArtifactUpdate,
     BlockDocumentCreate,
     BlockDocumentRead,
+    BlockTypeIn,
     BlockTypeRead,
     DeploymentCreate,
     DeploymentRead,
@@ -333,6 +334,10 @@ class TransomClient:
     def delete_block(self, slug: str, name: str) -> None:
         self.request("DELETE",
                      f"/blocks/{_named(slug, 'block type')}/{_named(name, 'block named')}")
+
+    def register_block_type(self, body: BlockTypeIn) -> BlockTypeRead:
+        return BlockTypeRead.model_validate(
+            self.request("POST", "/block_types", json=body.model_dump(mode="json")))
 
     def list_block_types(self) -> list[BlockTypeRead]:
         return [BlockTypeRead.model_validate(b) for b in self.request("GET", "/block_types")]

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from transom.schemas import BlockDocumentCreate, BlockDocumentRead, BlockTypeRead
+from transom.schemas import BlockDocumentCreate, BlockDocumentRead, BlockTypeIn, BlockTypeRead
 from transom.server.routes import ERRORS, Api, Limit, Offset
 
 __all__ = ["router"]
@@ -36,6 +36,12 @@ def list_blocks(
 ) -> list[BlockDocumentRead]:
     """Blocks by type slug, then name; secret fields always read `**********`."""
     return api.list_blocks(block_type=block_type, limit=limit, offset=offset)
+
+
+@router.post("/block_types")
+def register_block_type(body: BlockTypeIn, api: Api) -> BlockTypeRead:
+    """Make a block type, or replace its name and schema (no block saved)."""
+    return api.register_block_type(body)
 
 
 @router.get("/block_types")

@@ -14,6 +14,7 @@ from transom.schemas import (
     OBFUSCATED,
     BlockDocumentCreate,
     BlockDocumentRead,
+    BlockTypeIn,
     BlockTypeRead,
     resolve_path,
 )
@@ -104,6 +105,13 @@ class Blocks:
         """NotFound if there is no block of that type and name."""
         with self.ctx.db.write() as conn:
             store.delete_block_document(conn, slug, name)
+
+    def register_block_type(self, body: BlockTypeIn) -> BlockTypeRead:
+        """Make the block type, or replace its name and schema (a class's
+        `register_type_and_schema()`, with no block saved)."""
+        with self.ctx.db.write() as conn:
+            store.save_block_type(conn, body, now=self.ctx.clock())
+            return store.read_block_type(conn, body.slug)
 
     def list_block_types(self) -> list[BlockTypeRead]:
         """By slug."""

@@ -23,6 +23,7 @@ __all__ = [
     "list_block_documents",
     "list_block_types",
     "read_block_document",
+    "read_block_type",
     "save_block_document",
     "save_block_type",
 ]
@@ -63,11 +64,21 @@ def save_block_type(conn: Connection, body: BlockTypeIn, *,
     return type_id
 
 
+def _type(row: Any) -> BlockTypeRead:
+    return BlockTypeRead(id=row.id, slug=row.slug, name=row.name,
+                         block_schema=row.block_schema or {}, created=row.created,
+                         updated=row.updated)
+
+
+def read_block_type(conn: Connection, slug: str) -> BlockTypeRead:
+    row = conn.execute(sa.select(m.block_types).where(t.slug == slug)).first()
+    if row is None:
+        raise NotFound(f"no block type {slug!r} (`transom block types` lists them)")
+    return _type(row)
+
+
 def list_block_types(conn: Connection) -> list[BlockTypeRead]:
-    rows = conn.execute(sa.select(m.block_types).order_by(t.slug))
-    return [BlockTypeRead(id=row.id, slug=row.slug, name=row.name,
-                          block_schema=row.block_schema or {}, created=row.created,
-                          updated=row.updated) for row in rows]
+    return [_type(row) for row in conn.execute(sa.select(m.block_types).order_by(t.slug))]
 
 
 def save_block_document(conn: Connection, type_id: uuid.UUID, slug: str, name: str, *,
