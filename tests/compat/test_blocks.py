@@ -216,3 +216,21 @@ def test_a_block_type_registers_without_a_block(where: Path) -> None:
 
     with pytest.raises(ValueError, match=r"Bad cannot be a block type: .*cannot be a block type"):
         Bad.register_type_and_schema()
+
+
+def test_a_secret_inside_a_list_is_refused_rather_than_lost(where: Path) -> None:
+    class Keys(Block):
+        keys: list[SecretStr]
+
+    with pytest.raises(ValueError, match=r"keys holds a secret inside a list or dict.*SecretDict"):
+        Keys(keys=[SecretStr("k-1"), SecretStr("k-2")]).save("many")
+    with open_backend() as backend:
+        assert backend.list_blocks() == []
+
+
+def test_blocks_in_a_list_are_kept_when_they_hold_no_secret(where: Path) -> None:
+    class Hosts(Block):
+        hosts: list[String]
+
+    Hosts(hosts=[String(value="a"), String(value="b")]).save("pair")
+    assert [h.value for h in Hosts.load("pair").hosts] == ["a", "b"]

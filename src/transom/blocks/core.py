@@ -13,9 +13,10 @@ A block's type is its class: slug from the class name (`Warehouse` -> `warehouse
 `SecretBytes` or `SecretDict` (in nested blocks too) are secret: encrypted where they are stored,
 `**********` in listings, and redacted from this process's run logs once loaded or saved. A
 nested block (a field holding a Block) is saved inline, inside its parent's document; save it
-on its own as well to load it by its own name. Secrets inside lists are not found: use a
-SecretDict. As in Prefect, `save`, `load` and `delete` called inside async code return an
-awaitable; `asave`, `aload` and `adelete` are always async.
+on its own as well to load it by its own name. A secret inside a list or dict field (a block's
+too) is refused on save, never stored as `**********`: use a SecretDict or a nested Block
+field. As in Prefect, `save`, `load` and `delete` called inside async code return an awaitable;
+`asave`, `aload` and `adelete` are always async.
 """
 
 from __future__ import annotations
@@ -57,7 +58,20 @@ def _plain(value: Any, path: str, secrets: list[str]) -> Any:
     if isinstance(value, (pydantic.SecretStr, pydantic.Secret)):
         secrets.append(path)
         return to_jsonable_python(value.get_secret_value())
+    if _holds_secret(value):  # it would be saved as `**********`: refused, never lost
+        raise ValueError(f"{path} holds a secret inside a list or dict, which a block cannot "
+                         "keep: make the field a SecretDict, or a nested Block")
     return to_jsonable_python(value)
+
+
+def _holds_secret(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_holds_secret(item) for item in value.values())
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return any(_holds_secret(item) for item in value)
+    if isinstance(value, Block):
+        return any(_holds_secret(getattr(value, field)) for field in type(value).model_fields)
+    return isinstance(value, (pydantic.SecretStr, pydantic.SecretBytes, pydantic.Secret))
 
 
 def _redact_all(value: Any) -> None:
