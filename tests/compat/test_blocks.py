@@ -234,3 +234,12 @@ def test_blocks_in_a_list_are_kept_when_they_hold_no_secret(where: Path) -> None
 
     Hosts(hosts=[String(value="a"), String(value="b")]).save("pair")
     assert [h.value for h in Hosts.load("pair").hosts] == ["a", "b"]
+
+
+@pytest.mark.parametrize("value", [["k-1", "k-2"], 123456, 2.5, True])
+def test_a_secret_of_any_other_json_value_comes_back_as_it_was(where: Path, value: Any) -> None:
+    Secret(value=value).save("other-json")
+    got = Secret.load("other-json").get()
+    assert got == value and type(got) is type(value)
+    with open_backend() as backend:
+        assert backend.read_block("secret", "other-json").data == {"value": "**********"}

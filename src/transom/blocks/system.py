@@ -9,18 +9,33 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
+from pydantic import Secret as PydanticSecret
 
 from transom.blocks.core import Block, SecretDict
 
-__all__ = ["JSON", "DateTime", "Secret", "String"]
+__all__ = ["JSON", "DateTime", "Secret", "SecretValue", "String"]
+
+
+class SecretValue(PydanticSecret[Any]):
+    """Any other JSON value kept secret (a list, a number, a boolean)."""
 
 
 class Secret(Block):
-    """A secret value: a string (`SecretStr`) or a dict (`SecretDict`), encrypted where it is
-    stored; `.get()` gives it in plaintext."""
+    """A secret value: a string (`SecretStr`), a dict (`SecretDict`) or any other JSON value,
+    encrypted where it is stored; `.get()` gives it in plaintext."""
 
-    value: SecretStr | SecretDict = Field(description="The secret: a string or a dict.")
+    value: SecretStr | SecretDict | SecretValue = Field(
+        description="The secret: a string, a dict or any other JSON value.")
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _wrapped(cls, value: Any) -> Any:
+        if isinstance(value, (SecretStr, PydanticSecret)):
+            return value
+        if isinstance(value, str):
+            return SecretStr(value)
+        return SecretDict(value) if isinstance(value, dict) else SecretValue(value)
 
     def get(self) -> Any:
         """The secret's plain value."""
