@@ -5,6 +5,8 @@ TransomError
  │    ├── ParameterError ......... a flow parameter failed validation before the run started      422
  │    ├── EntrypointError ........ `path/file.py:flow_fn` missing, unreadable, or not a flow
  │    ├── ConfigError ............ an unknown or malformed setting / profile
+ │    │    └── SecretsKeyError ... the secrets key is malformed, missing, or not the one      409
+ │    │                            the stored secrets were encrypted with
  │    ├── NotFound ............... no run / flow / deployment / pool with that name or id         404
  │    ├── AlreadyExists .......... an object of that name exists already                         409
  │    │    └── WorkerNameTaken ... another live worker goes by that name                          409
@@ -94,6 +96,7 @@ __all__ = [
     "RunFailed",
     "RunInputInvalid",
     "RunInterrupted",
+    "SecretsKeyError",
     "SerializationError",
     "ServiceError",
     "ShellError",
@@ -130,6 +133,11 @@ class EntrypointError(UserInputError):
 
 class ConfigError(UserInputError):
     """An unknown or malformed setting or profile."""
+
+
+class SecretsKeyError(ConfigError):
+    """The key of TRANSOM_SECRETS_KEY (or TRANSOM_HOME/secrets.key) is malformed, missing, or not
+    the one the stored secrets were encrypted with: answered 409, a conflict with what is stored."""
 
 
 class NotFound(UserInputError):
@@ -326,6 +334,7 @@ HTTP_STATUS: dict[type[TransomError], int] = {
     WorkerNameTaken: 409,
     Ambiguous: 409,
     NotAllowedFor: 409,
+    SecretsKeyError: 409,
     InvalidTransition: 409,
     ClaimLost: 409,
     StorageError: 503,

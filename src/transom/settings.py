@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     api_url: str | None = Field(None, description="Report runs to this server instead of the embedded database.")
     api_key: str | None = Field(None, description="API key the client sends to the server.")
     api_auth_string: str | None = Field(None, description="user:password the client sends (basic auth).")
+    secrets_key: str | None = Field(None, description="The Fernet key secrets of blocks are encrypted with where they are stored (the server's, or the embedded database's); default: a key file made in HOME/secrets.key.")
     server_api_host: str = Field("127.0.0.1", description="Address `transom server start` binds.")
     server_api_port: int = Field(4200, ge=1, le=65535, description="Port `transom server start` binds.")
     server_api_auth_string: str | None = Field(None, description="user:password the server requires.")
@@ -195,7 +196,8 @@ class Settings(BaseSettings):
 
 
 SETTING_NAMES: tuple[str, ...] = tuple(Settings.model_fields)
-SECRET_SETTINGS = frozenset({"api_key", "api_auth_string", "server_api_key", "server_api_auth_string"})
+SECRET_SETTINGS = frozenset({"api_key", "api_auth_string", "server_api_key", "server_api_auth_string",
+                             "secrets_key"})
 
 
 def resolve_home(environ: Mapping[str, str], override: Any = None) -> tuple[Path, str]:

@@ -56,6 +56,8 @@ PATHS: dict[str, list[str]] = {
     "transom.transactions": ["CommitMode", "IsolationLevel", "Transaction", "get_transaction",
                              "transaction"],
     "transom.variables": ["Variable"],
+    "transom.blocks.core": ["Block"],
+    "transom.blocks.system": ["JSON", "DateTime", "Secret", "String"],
     "transom.artifacts": ["create_image_artifact", "create_link_artifact",
                           "create_markdown_artifact", "create_progress_artifact",
                           "create_table_artifact", "update_progress_artifact"],
@@ -63,7 +65,6 @@ PATHS: dict[str, list[str]] = {
 
 # Prefect names a renamed file may import that Transom does not have yet.
 NOT_YET: dict[str, list[str]] = {
-    "transom.blocks.system": ["Secret"],
 }
 
 

@@ -289,3 +289,51 @@ def test_pauses_refuse_bad_schemas_keys_and_runs_not_paused(http: httpx.Client) 
     _refused(http.get(f"/flow_runs/{run['id']}/pauses/nope"), 404, "no pause with the key")
     assert http.post(f"/flow_runs/{run['id']}/resume", json={"run_input": 1}).status_code == 201
     assert http.get(f"/flow_runs/{run['id']}/pauses/pause-1").json()["run_input"] == 1
+
+
+def _block(name: str = "db-password", **extra: object) -> dict[str, object]:
+    return {"name": name, "block_type": {"slug": "secret", "name": "Secret"},
+            "data": {"value": "hunter2-hunter2"}, "secret_fields": ["value"], **extra}
+
+
+def test_blocks_refuse_bad_names_paths_duplicates_and_unknown_ones(http: httpx.Client) -> None:
+    _refused(http.post("/blocks", json=_block("Has Space")), 422,
+             "name: 'Has Space' cannot be a block name")
+    _refused(http.post("/blocks", json={**_block(), "block_type": {"slug": "Sec ret",
+                                                                   "name": "S"}}),
+             422, "cannot be a block type slug")
+    missing = http.post("/blocks", json=_block("lacks", secret_fields=["value", "password"]))
+    assert missing.status_code == 201 and missing.json()["secret_fields"] == ["value"]
+    _refused(http.post("/blocks", json=_block(secret_fields=["1bad"])), 422, "secret_fields")
+    _refused(http.post("/blocks", json=_block(extra=1)), 422, "extra")
+    assert http.post("/blocks", json=_block()).status_code == 201
+    _refused(http.post("/blocks", json=_block()), 409, "a block named secret/db-password "
+                                                        "already exists")
+    _refused(http.get("/blocks/secret/nope"), 404, "no block named secret/nope")
+    _refused(http.get("/blocks/nope/db-password"), 404, "no block named nope/db-password")
+    _refused(http.delete("/blocks/secret/nope"), 404, "no block named secret/nope")
+    assert http.get("/blocks", params={"block_type": "nope"}).json() == []
+    _refused(http.post("/block_types", json={"slug": "Bad Slug", "name": "B"}), 422,
+             "slug: 'Bad Slug' cannot be a block type slug")
+    _refused(http.post("/block_types", json={"slug": "b", "name": "nul\u0000"}), 422, "NUL")
+    assert http.post("/block_types", json={"slug": "b", "name": "B"}).status_code == 200
+
+
+def test_a_secret_the_servers_key_did_not_encrypt_is_a_409_sentence(
+        start_server: Callable[..., LiveServer]) -> None:
+    from cryptography.fernet import Fernet
+
+    first = start_server(server_services=False, secrets_key=Fernet.generate_key().decode())
+    with httpx.Client(base_url=first.url, timeout=10) as client:
+        assert client.post("/blocks", json=_block()).status_code == 201
+    other = start_server(server_services=False, secrets_key=Fernet.generate_key().decode())
+    with httpx.Client(base_url=other.url, timeout=10) as client:
+        shown = client.get("/blocks/secret/db-password")  # no secrets asked for: no key needed
+        assert shown.status_code == 200 and shown.json()["data"] == {"value": "**********"}
+        answer = client.get("/blocks/secret/db-password", params={"include_secrets": "true"})
+        _refused(answer, 409, "cannot be decrypted with the key of TRANSOM_SECRETS_KEY")
+        assert answer.json()["error"] == "SecretsKeyError"
+        assert "hunter2" not in answer.text
+    broken = start_server(server_services=False, secrets_key="not-a-key")
+    with httpx.Client(base_url=broken.url, timeout=10) as client:
+        _refused(client.post("/blocks", json=_block("another")), 409, "is not a Fernet key")

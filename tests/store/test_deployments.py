@@ -17,6 +17,8 @@ from transom.core.states import StateType
 from transom.exceptions import InvalidTransition, NotFound, UserInputError
 from transom.schemas import (
     ArtifactCreate,
+    BlockDocumentCreate,
+    BlockTypeIn,
     DeploymentCreate,
     DeploymentRunCreate,
     DeploymentUpdate,
@@ -385,7 +387,8 @@ def _states_messages(db: Database, run_id: uuid.UUID) -> list[str]:
         return [s.message or "" for s in queries.list_states(conn, flow_run_id=run_id)]
 
 
-@pytest.mark.parametrize("revision", ["0001", "0002", "0003", "0004", "0005", "0006", "0007"])
+@pytest.mark.parametrize("revision", ["0001", "0002", "0003", "0004", "0005", "0006",
+                                      "0007", "0008"])
 def test_an_older_database_is_upgraded_with_its_runs(database_url: str, revision: str) -> None:
     from alembic import command
     from alembic.config import Config
@@ -438,6 +441,18 @@ def test_an_older_database_is_upgraded_with_its_runs(database_url: str, revision
                                                    run_input_schema={"type": "integer"}))
         assert backend.resume_flow_run(run_id, ResumeIn(run_input=3)).name == "Running"
         assert backend.read_pause(run_id, "k").run_input == 3
+        # Blocks (0008): types and documents, the secret encrypted and read back.
+        from cryptography.fernet import Fernet
+
+        keyed = EmbeddedBackend(Context(db, Settings.load(
+            {}, secrets_key=Fernet.generate_key().decode())), owns_database=False)
+        assert keyed.list_blocks() == [] and keyed.list_block_types() == []
+        keyed.save_block(BlockDocumentCreate(
+            name="after-upgrade", data={"value": "s3cr3t-value"}, secret_fields=["value"],
+            block_type=BlockTypeIn(slug="secret", name="Secret")))
+        assert keyed.read_block("secret", "after-upgrade",
+                                include_secrets=True).data == {"value": "s3cr3t-value"}
+        assert [t.slug for t in keyed.list_block_types()] == ["secret"]
     finally:
         db.close()
 

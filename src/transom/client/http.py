@@ -29,6 +29,10 @@ from transom.schemas import (
     ArtifactCreate,
     ArtifactRead,
     ArtifactUpdate,
+    BlockDocumentCreate,
+    BlockDocumentRead,
+    BlockTypeIn,
+    BlockTypeRead,
     DeploymentCreate,
     DeploymentRead,
     DeploymentRunCreate,
@@ -336,6 +340,38 @@ class TransomClient:
         return StateRecord.model_validate(self.request(
             "POST", f"/flow_runs/{_run(id_or_prefix)}/resume",
             json=(body or ResumeIn()).model_dump(mode="json")))
+
+    # -- blocks -------------------------------------------------------------------------------
+    def save_block(self, body: BlockDocumentCreate, *,
+                   overwrite: bool = False) -> BlockDocumentRead:
+        data = self.request("POST", "/blocks", json=body.model_dump(mode="json"),
+                            params={"overwrite": "true"} if overwrite else None)
+        return BlockDocumentRead.model_validate(data)
+
+    def read_block(self, slug: str, name: str, *,
+                   include_secrets: bool = False) -> BlockDocumentRead:
+        path = f"/blocks/{_named(slug, 'block type')}/{_named(name, 'block named')}"
+        return BlockDocumentRead.model_validate(self.request(
+            "GET", path, params={"include_secrets": "true"} if include_secrets else None))
+
+    def list_blocks(self, *, block_type: str | None = None, limit: int = 200,
+                    offset: int = 0) -> list[BlockDocumentRead]:
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if block_type is not None:
+            params["block_type"] = block_type
+        return [BlockDocumentRead.model_validate(b)
+                for b in self.request("GET", "/blocks", params=params)]
+
+    def delete_block(self, slug: str, name: str) -> None:
+        self.request("DELETE",
+                     f"/blocks/{_named(slug, 'block type')}/{_named(name, 'block named')}")
+
+    def register_block_type(self, body: BlockTypeIn) -> BlockTypeRead:
+        return BlockTypeRead.model_validate(
+            self.request("POST", "/block_types", json=body.model_dump(mode="json")))
+
+    def list_block_types(self) -> list[BlockTypeRead]:
+        return [BlockTypeRead.model_validate(b) for b in self.request("GET", "/block_types")]
 
     def housekeeping(self, now: datetime | None = None) -> None:
         """Nothing to do: the server runs its background work itself."""

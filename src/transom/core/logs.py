@@ -1,7 +1,9 @@
 """Run loggers: `get_run_logger()` inside flows and tasks, print capture, and the log handlers.
 
 Every record logged through a run logger carries the run ids; `RecorderHandler` turns it into a
-`LogRecorded` event, so the line is stored with its run. Console output goes to stderr.
+`LogRecorded` event, so the line is stored with its run. Console output goes to stderr. Secret
+values this process has loaded (`redact_secret`, called by `transom.blocks`) are replaced by
+`**********` in both before a line leaves the process.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from transom.core.hooks import FlowRun, TaskRun
 from transom.core.recorder import LogRecorded
 
 __all__ = [
+    "REDACTED",
     "RecorderHandler",
     "RunLogger",
     "configure_logging",
@@ -34,6 +37,8 @@ __all__ = [
     "enable_print_capture",
     "flow_run_logger",
     "get_run_logger",
+    "redact_secret",
+    "redacted",
     "task_run_logger",
 ]
 
@@ -106,6 +111,30 @@ def disable_run_logger() -> Iterator[None]:
             one.disabled = was
 
 
+# -- secrets kept out of logs ------------------------------------------------------------------
+REDACTED = "**********"
+MIN_REDACTED = 4  # a shorter value ("1", "yes") would blank out ordinary words
+_secrets: tuple[str, ...] = ()  # longest first; replaced whole, so readers need no lock
+_secrets_lock = threading.Lock()
+
+
+def redact_secret(value: str) -> None:
+    """Redact `value` from every run log line this process records or prints from now on."""
+    global _secrets
+    if len(value) < MIN_REDACTED or value in _secrets:
+        return
+    with _secrets_lock:
+        _secrets = tuple(sorted({*_secrets, value}, key=len, reverse=True))
+
+
+def redacted(text: str) -> str:
+    """`text` with each secret value this process loaded replaced by `**********`."""
+    for secret in _secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
 class RecorderHandler(logging.Handler):
     """Sends records that carry run ids to the runtime's recorder."""
 
@@ -123,7 +152,7 @@ class RecorderHandler(logging.Handler):
                 task_run_id=task_run_id,
                 level=record.levelno,
                 logger=record.name,
-                message=message,
+                message=redacted(message),
                 timestamp=datetime.fromtimestamp(record.created, timezone.utc),
             ))
         except Exception:
@@ -139,7 +168,7 @@ class ConsoleFormatter(logging.Formatter):
         text = head + body
         if record.exc_info:
             text += "\n" + self.formatException(record.exc_info)
-        return text
+        return redacted(text)
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]

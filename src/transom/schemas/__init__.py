@@ -1,6 +1,6 @@
 """The wire and read models: the one schema shared by the store, the CLI, the server and the
 client (never a second copy). Runs, events, deployments, work pools and workers are here;
-variables and artifacts in `objects.py`; every name is imported from `transom.schemas`."""
+variables and artifacts in `objects.py`, blocks in `blocks.py`; every name is imported from `transom.schemas`."""
 
 from __future__ import annotations
 
@@ -32,6 +32,15 @@ from transom.core.storable import storable_json
 from transom.fields import INT32, Count, Flag, JsonInteger, Seconds, Text, Timestamp
 from transom.schedules import MAX_INTERVAL, MIN_PERIOD
 from transom.schemas._base import _Model
+from transom.schemas.blocks import (
+    MAX_BLOCK_DATA,
+    OBFUSCATED,
+    BlockDocumentCreate,
+    BlockDocumentRead,
+    BlockTypeIn,
+    BlockTypeRead,
+    resolve_path,
+)
 from transom.schemas.errors import (
     ErrorBody,
     ValidationErrorBody,
@@ -59,14 +68,20 @@ from transom.schemas.paging import CURSOR_PATTERN, Page, RunCursor
 __all__ = [
     "CURSOR_PATTERN",
     "MAX_ARTIFACT",
+    "MAX_BLOCK_DATA",
     "MAX_LOG_LINE",
     "MAX_RUN_INPUT",
     "MAX_VARIABLE_NAME",
     "MAX_VARIABLE_VALUE",
+    "OBFUSCATED",
     "ArtifactCreate",
     "ArtifactRead",
     "ArtifactType",
     "ArtifactUpdate",
+    "BlockDocumentCreate",
+    "BlockDocumentRead",
+    "BlockTypeIn",
+    "BlockTypeRead",
     "ClaimedRun",
     "DeploymentCreate",
     "DeploymentRead",
@@ -107,6 +122,7 @@ __all__ = [
     "WorkerRead",
     "event_to_wire",
     "first_error",
+    "resolve_path",
     "wire_to_event",
 ]
 

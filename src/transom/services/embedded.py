@@ -6,6 +6,7 @@ from __future__ import annotations
 from types import TracebackType
 
 from transom.services.artifacts import Artifacts
+from transom.services.blocks import Blocks
 from transom.services.context import Context
 from transom.services.deployments import Deployments
 from transom.services.flow_runs import FlowRuns
@@ -19,7 +20,7 @@ __all__ = ["EmbeddedBackend"]
 
 
 class EmbeddedBackend(FlowRuns, WorkPools, Deployments, Workers, Variables,
-                      Artifacts, Pauses, Overview):
+                      Artifacts, Pauses, Overview, Blocks):
     """The operations straight on a database (what the server itself runs)."""
 
     def __init__(self, ctx: Context, *, owns_database: bool = True) -> None:

@@ -8,11 +8,14 @@ from transom.store.types import UTCDateTime
 
 __all__ = [
     "artifacts",
+    "block_documents",
+    "block_types",
     "deployment_schedules",
     "deployments",
     "flow_runs",
     "flows",
     "logs",
+    "run_inputs",
     "metadata",
     "states",
     "task_runs",
@@ -238,4 +241,29 @@ run_inputs = sa.Table(
     sa.Column("reschedule", sa.Boolean, nullable=False, server_default=sa.false()),  # Suspended
     sa.Column("created", UTCDateTime, nullable=False),
     sa.Column("resumed", UTCDateTime),
+)
+
+
+# -- blocks (revision 0008) -----------------------------------------------------------------------
+block_types = sa.Table(
+    "block_types", metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("slug", sa.String(255), nullable=False, unique=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("block_schema", sa.JSON, nullable=False),  # the class's JSON schema, last saved
+    sa.Column("created", UTCDateTime, nullable=False),
+    sa.Column("updated", UTCDateTime, nullable=False),
+)
+
+block_documents = sa.Table(
+    "block_documents", metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("block_type_id", sa.Uuid, sa.ForeignKey("block_types.id"), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),  # the fields, secret ones left out
+    sa.Column("secret_fields", sa.JSON, nullable=False),  # their dotted paths
+    sa.Column("secrets", sa.Text),  # {path: value} as JSON, Fernet-encrypted; None: no secrets
+    sa.Column("created", UTCDateTime, nullable=False),
+    sa.Column("updated", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("block_type_id", "name", name="uq_block_documents_type_name"),
 )
