@@ -31,7 +31,7 @@ from typing import Any
 
 import pydantic
 
-from transom.core.context import current_flow_run, current_task_run
+from transom.core.context import current_flow_run, current_task_run, in_event_loop
 from transom.schemas import ArtifactCreate, ArtifactType, ArtifactUpdate, first_error
 
 __all__ = [
@@ -51,13 +51,6 @@ __all__ = [
 
 logger = logging.getLogger("transom.artifacts")
 
-
-def _in_async_code() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 def _create(kind: ArtifactType, data: Any, key: str | None, description: str | None) -> uuid.UUID:
@@ -153,7 +146,7 @@ async def acreate_image_artifact(image_url: str, key: str | None = None,
 def create_markdown_artifact(markdown: str, key: str | None = None,
                              description: str | None = None) -> uuid.UUID:
     """A markdown report; its id."""
-    if _in_async_code():
+    if in_event_loop():
         return acreate_markdown_artifact(markdown, key, description)  # type: ignore[return-value]
     return _create("markdown", str(markdown), key, description)
 
@@ -161,7 +154,7 @@ def create_markdown_artifact(markdown: str, key: str | None = None,
 def create_table_artifact(table: Any, key: str | None = None,
                           description: str | None = None) -> uuid.UUID:
     """A table: a list of dicts (rows), a dict of lists (columns) or a list of lists."""
-    if _in_async_code():
+    if in_event_loop():
         return acreate_table_artifact(table, key, description)  # type: ignore[return-value]
     return _create("table", _table(table), key, description)
 
@@ -169,7 +162,7 @@ def create_table_artifact(table: Any, key: str | None = None,
 def create_link_artifact(link: str, link_text: str | None = None, key: str | None = None,
                          description: str | None = None) -> uuid.UUID:
     """A link, shown as `link_text` when given."""
-    if _in_async_code():
+    if in_event_loop():
         return acreate_link_artifact(link, link_text, key, description)  # type: ignore[return-value]
     return _create("link", {"link": str(link), "text": link_text}, key, description)
 
@@ -177,7 +170,7 @@ def create_link_artifact(link: str, link_text: str | None = None, key: str | Non
 def create_progress_artifact(progress: float, key: str | None = None,
                              description: str | None = None) -> uuid.UUID:
     """A progress bar (0 to 100), moved on with `update_progress_artifact`."""
-    if _in_async_code():
+    if in_event_loop():
         return acreate_progress_artifact(progress, key, description)  # type: ignore[return-value]
     return _create("progress", _progress(progress), key, description)
 
@@ -185,7 +178,7 @@ def create_progress_artifact(progress: float, key: str | None = None,
 def update_progress_artifact(artifact_id: uuid.UUID, progress: float,
                              description: str | None = None) -> uuid.UUID:
     """Move a progress artifact to `progress` (0 to 100)."""
-    if _in_async_code():
+    if in_event_loop():
         return aupdate_progress_artifact(artifact_id, progress,  # type: ignore[return-value]
                                          description)
     return _update(artifact_id, progress, description)
@@ -194,6 +187,6 @@ def update_progress_artifact(artifact_id: uuid.UUID, progress: float,
 def create_image_artifact(image_url: str, key: str | None = None,
                           description: str | None = None) -> uuid.UUID:
     """An image, by its URL."""
-    if _in_async_code():
+    if in_event_loop():
         return acreate_image_artifact(image_url, key, description)  # type: ignore[return-value]
     return _create("image", str(image_url), key, description)

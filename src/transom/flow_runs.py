@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import pydantic
 
-from transom.core.context import current_flow_run, current_task_run, get_runtime
+from transom.core.context import current_flow_run, current_task_run, get_runtime, in_event_loop
 from transom.core.logs import get_run_logger
 from transom.core.states import FINAL_TYPES, PAUSED_NAMES, StateType
 from transom.deployments import wait_for_run
@@ -99,13 +99,6 @@ PAUSE_POLL_SECONDS = 0.5
 _pause_counts: dict[uuid.UUID, itertools.count[int]] = {}
 _counts_lock = threading.Lock()
 
-
-def _in_async_code() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 def _pausing_run(what: str) -> uuid.UUID:
@@ -196,7 +189,7 @@ def pause_flow_run(wait_for_input: Any = None, timeout: float = 3600,
     one); FlowPauseTimeout after `timeout` seconds unresumed (the run ends Failed).
     `poll_interval` is accepted for Prefect's signature (see PAUSE_POLL_SECONDS)."""
     del poll_interval
-    if _in_async_code():
+    if in_event_loop():
         return asyncio.to_thread(_pause, "pause_flow_run", timeout, wait_for_input, key, False)
     return _pause("pause_flow_run", timeout, wait_for_input, key, False)
 
@@ -211,7 +204,7 @@ def suspend_flow_run(wait_for_input: Any = None, flow_run_id: uuid.UUID | None =
     if flow_run_id is not None and flow_run_id != getattr(current_flow_run(), "flow_run_id",
                                                           None):
         raise ValueError("suspend_flow_run suspends the current flow run only")
-    if _in_async_code():
+    if in_event_loop():
         return asyncio.to_thread(_pause, "suspend_flow_run", timeout, wait_for_input, key, True)
     return _pause("suspend_flow_run", timeout, wait_for_input, key, True)
 
@@ -233,7 +226,7 @@ def resume_flow_run(flow_run_id: uuid.UUID | str, run_input: Any = None) -> Any:
     """Resume a Paused or Suspended flow run with `run_input` (a JSON value, or a pydantic model
     instance) checked against what it waits for: RunInputInvalid if it does not match (the run
     stays paused), InvalidTransition if the run is not paused."""
-    if _in_async_code():
+    if in_event_loop():
         return asyncio.to_thread(_resume, flow_run_id, run_input)
     _resume(flow_run_id, run_input)
     return None

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import pydantic
 
+from transom.core.context import in_event_loop
 from transom.exceptions import AlreadyExists, NotFound
 from transom.schemas import VariableCreate, VariableRead, first_error
 
@@ -72,13 +73,6 @@ async def _in_thread(call: Callable[..., R], *args: Any) -> R:
     return await asyncio.to_thread(call, *args)
 
 
-def _in_async_code() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
 
 class Variable(pydantic.BaseModel):
     """A variable: its name, JSON value and tags (what `set` returns)."""
@@ -110,7 +104,7 @@ class Variable(pydantic.BaseModel):
     @classmethod
     def get(cls, name: str, default: Any = None) -> Any:
         """The value of the variable `name`, or `default` if there is none."""
-        if _in_async_code():
+        if in_event_loop():
             return cls.aget(name, default)
         stored = _read(name)
         return default if stored is None else stored.value
@@ -120,13 +114,13 @@ class Variable(pydantic.BaseModel):
             overwrite: bool = False) -> Variable:
         """Create the variable; ValueError if one of that name exists, unless `overwrite`
         (which replaces its value and tags)."""
-        if _in_async_code():
+        if in_event_loop():
             return cls.aset(name, value, tags, overwrite)  # type: ignore[return-value]
         return _set(name, value, tags, overwrite)
 
     @classmethod
     def unset(cls, name: str) -> bool:
         """Delete the variable: True if it existed, False if there was none."""
-        if _in_async_code():
+        if in_event_loop():
             return cls.aunset(name)  # type: ignore[return-value]
         return _unset(name)

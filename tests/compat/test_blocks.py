@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -16,37 +15,13 @@ from typing import Any
 import pytest
 from pydantic import SecretBytes, SecretStr
 
-from tests.server.conftest import LiveServer
+from tests.compat.conftest import Where
 from transom import flow, get_run_logger, runtime
 from transom.blocks import SecretDict
 from transom.blocks.core import Block
 from transom.blocks.system import JSON, DateTime, Secret, String
 from transom.core.context import reset_runtime
 from transom.services import open_backend
-from transom.settings import Settings
-from transom.testing.utilities import transom_test_harness
-
-
-@pytest.fixture(params=["embedded", "server"])
-def where(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path]:
-    """Blocks in the harness's embedded database, or in a live server's (on SQLite): the
-    folder of the database file that stores them."""
-    with transom_test_harness() as home:
-        if request.param == "embedded":
-            yield home
-            return
-        server = LiveServer(Settings.load({}, home=tmp_path / "server",
-                                          database_url=f"sqlite:///{tmp_path / 'transom.db'}",
-                                          server_services=False))
-        server.start()
-        mp = pytest.MonkeyPatch()
-        mp.setenv("TRANSOM_API_URL", server.url)
-        try:
-            yield tmp_path
-        finally:
-            reset_runtime()  # the runs' events go to the server before it stops
-            mp.undo()
-            server.stop()
 
 
 class Credentials(Block):
@@ -68,7 +43,7 @@ def _database_bytes(folder: Path) -> bytes:
     return b"".join(file.read_bytes() for file in sorted(folder.glob("transom.db*")))
 
 
-def test_the_documented_secret_lifecycle(where: Path) -> None:
+def test_the_documented_secret_lifecycle(where: Where) -> None:
     secret_id = Secret(value="sk-live-8d1e5fb2").save("stripe-key")
     assert isinstance(secret_id, uuid.UUID)
     loaded = Secret.load("stripe-key")
@@ -86,14 +61,14 @@ def test_the_documented_secret_lifecycle(where: Path) -> None:
         Secret.delete("stripe-key")
 
 
-def test_a_dict_secret_comes_back_as_a_dict(where: Path) -> None:
+def test_a_dict_secret_comes_back_as_a_dict(where: Where) -> None:
     Secret(value={"api_key": "k-91ab", "region": "eu"}).save("aws")
     loaded = Secret.load("aws")
     assert isinstance(loaded.value, SecretDict) and loaded.get() == {"api_key": "k-91ab",
                                                                       "region": "eu"}
 
 
-def test_the_other_system_blocks_and_their_slugs(where: Path) -> None:
+def test_the_other_system_blocks_and_their_slugs(where: Where) -> None:
     when = datetime(2026, 12, 1, 9, 30, tzinfo=timezone.utc)
     JSON(value={"a": [1, 2.5, None]}).save("settings")
     String(value="hello").save("greeting")
@@ -113,7 +88,7 @@ def test_the_other_system_blocks_and_their_slugs(where: Path) -> None:
     assert kinds["string"].block_schema["properties"]["value"]["type"] == "string"
 
 
-def test_a_block_with_a_nested_block_and_secrets_round_trips(where: Path) -> None:
+def test_a_block_with_a_nested_block_and_secrets_round_trips(where: Where) -> None:
     block = Warehouse(host="db.internal", credentials=Credentials(user="etl",
                                                                   password="pw-7c2e91"),
                       certificate=b"-----CERT-4b1d-----", options={"sslmode": "verify-full"})
@@ -131,7 +106,7 @@ def test_a_block_with_a_nested_block_and_secrets_round_trips(where: Path) -> Non
     assert shown.secret_fields == ["certificate", "options", "credentials.password"]
     assert shown.data["credentials"] == {"user": "etl", "password": "**********"}
     assert "credentials" in kind.block_schema["properties"]  # the class's JSON schema
-    data = _database_bytes(where)
+    data = _database_bytes(where.folder)
     assert b"db.internal" in data  # the file holds the block
     for secret in (b"pw-7c2e91", b"CERT-4b1d", b"verify-full"):
         assert secret not in data
@@ -143,7 +118,7 @@ def test_a_block_with_a_nested_block_and_secrets_round_trips(where: Path) -> Non
         Block.load("warehouse/prod")
 
 
-def test_names_and_types_are_checked(where: Path) -> None:
+def test_names_and_types_are_checked(where: Where) -> None:
     with pytest.raises(ValueError, match="cannot be a block name: use lowercase letters"):
         String(value="x").save("Not A Name")
     with pytest.raises(ValueError, match="names no block type: load it as 'type-slug/plain'"):
@@ -157,7 +132,7 @@ def test_names_and_types_are_checked(where: Path) -> None:
         String(value="never saved").delete()
 
 
-def test_in_async_code_the_methods_are_awaited(where: Path) -> None:
+def test_in_async_code_the_methods_are_awaited(where: Where) -> None:
     @flow
     async def rotate() -> list[Any]:
         await Secret(value="async-secret-1").save("rotating")
@@ -175,7 +150,7 @@ def test_in_async_code_the_methods_are_awaited(where: Path) -> None:
 
 
 def test_a_flow_that_logs_a_loaded_secret_records_it_redacted(
-        where: Path, capfd: pytest.CaptureFixture[str]) -> None:
+        where: Where, capfd: pytest.CaptureFixture[str]) -> None:
     value = "pg-pass-5e3a0c77"
 
     @flow(log_prints=True)
@@ -197,10 +172,10 @@ def test_a_flow_that_logs_a_loaded_secret_records_it_redacted(
     assert not [line for line in logs if value in line]
     console = capfd.readouterr()
     assert "connecting with **********" in console.err and value not in console.err + console.out
-    assert value.encode() not in _database_bytes(where)
+    assert value.encode() not in _database_bytes(where.folder)
 
 
-def test_a_block_type_registers_without_a_block(where: Path) -> None:
+def test_a_block_type_registers_without_a_block(where: Where) -> None:
     class Cube(Block):
         edge_length_inches: float
 
@@ -218,7 +193,7 @@ def test_a_block_type_registers_without_a_block(where: Path) -> None:
         Bad.register_type_and_schema()
 
 
-def test_a_secret_inside_a_list_is_refused_rather_than_lost(where: Path) -> None:
+def test_a_secret_inside_a_list_is_refused_rather_than_lost(where: Where) -> None:
     class Keys(Block):
         keys: list[SecretStr]
 
@@ -228,7 +203,7 @@ def test_a_secret_inside_a_list_is_refused_rather_than_lost(where: Path) -> None
         assert backend.list_blocks() == []
 
 
-def test_blocks_in_a_list_are_kept_when_they_hold_no_secret(where: Path) -> None:
+def test_blocks_in_a_list_are_kept_when_they_hold_no_secret(where: Where) -> None:
     class Hosts(Block):
         hosts: list[String]
 
@@ -237,7 +212,7 @@ def test_blocks_in_a_list_are_kept_when_they_hold_no_secret(where: Path) -> None
 
 
 @pytest.mark.parametrize("value", [["k-1", "k-2"], 123456, 2.5, True])
-def test_a_secret_of_any_other_json_value_comes_back_as_it_was(where: Path, value: Any) -> None:
+def test_a_secret_of_any_other_json_value_comes_back_as_it_was(where: Where, value: Any) -> None:
     Secret(value=value).save("other-json")
     got = Secret.load("other-json").get()
     assert got == value and type(got) is type(value)

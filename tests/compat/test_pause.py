@@ -8,46 +8,21 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pydantic
 import pytest
 
-from tests.server.conftest import LiveServer
+from tests.compat.conftest import Where
 from transom import flow, pause_flow_run, resume_flow_run, task
-from transom.core.context import reset_runtime
 from transom.exceptions import InvalidTransition, MissingContextError, RunInputInvalid
 from transom.flow_runs import apause_flow_run, aresume_flow_run
 from transom.services import open_backend
-from transom.settings import Settings
-from transom.testing.utilities import transom_test_harness
 
 
 class Approval(pydantic.BaseModel):
     approved: bool
     reviewer: str
-
-
-@pytest.fixture(params=["embedded", "server"])
-def where(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with transom_test_harness() as home:
-        if request.param == "embedded":
-            yield str(home)
-            return
-        server = LiveServer(Settings.load({}, home=tmp_path / "server",
-                                          database_url=f"sqlite:///{tmp_path / 'server.db'}",
-                                          server_services=False))
-        server.start()
-        mp = pytest.MonkeyPatch()
-        mp.setenv("TRANSOM_API_URL", server.url)
-        try:
-            yield server.url
-        finally:
-            reset_runtime()
-            mp.undo()
-            server.stop()
 
 
 def _resume_when_paused(run_input: Any, refused: list[str]) -> threading.Thread:
@@ -72,7 +47,7 @@ def _resume_when_paused(run_input: Any, refused: list[str]) -> threading.Thread:
     return thread
 
 
-def test_a_pause_returns_the_model_the_resume_carried(where: str) -> None:
+def test_a_pause_returns_the_model_the_resume_carried(where: Where) -> None:
     @flow
     def review() -> str:
         answer = pause_flow_run(wait_for_input=Approval, timeout=30)
@@ -90,7 +65,7 @@ def test_a_pause_returns_the_model_the_resume_carried(where: str) -> None:
     assert names == ["Pending", "Running", "Paused", "Running", "Completed"]
 
 
-def test_an_async_flow_awaits_its_pause_for_a_plain_type(where: str) -> None:
+def test_an_async_flow_awaits_its_pause_for_a_plain_type(where: Where) -> None:
     @flow
     async def count() -> int:
         number: int = await pause_flow_run(wait_for_input=int, timeout=30)
@@ -103,7 +78,7 @@ def test_an_async_flow_awaits_its_pause_for_a_plain_type(where: str) -> None:
     assert "is not of type 'integer'" in refused[0]
 
 
-def test_resume_is_awaitable_in_async_code(where: str) -> None:
+def test_resume_is_awaitable_in_async_code(where: Where) -> None:
     @flow
     async def waits() -> None:
         assert await apause_flow_run(timeout=30) is None
@@ -133,7 +108,7 @@ def test_resume_is_awaitable_in_async_code(where: str) -> None:
     assert "is not paused" in str(refused[0])
 
 
-def test_pause_is_called_in_a_flow_not_outside_nor_in_a_task(where: str) -> None:
+def test_pause_is_called_in_a_flow_not_outside_nor_in_a_task(where: Where) -> None:
     with pytest.raises(MissingContextError, match="inside a flow run"):
         pause_flow_run(timeout=1)
 
@@ -155,7 +130,7 @@ def test_pause_is_called_in_a_flow_not_outside_nor_in_a_task(where: str) -> None
         odd()
 
 
-def test_a_timeout_or_key_the_pause_cannot_take_is_one_sentence(where: str) -> None:
+def test_a_timeout_or_key_the_pause_cannot_take_is_one_sentence(where: Where) -> None:
     @flow
     def bad_timeout() -> None:
         pause_flow_run(timeout=0)

@@ -5,43 +5,17 @@ and async flows, and the same with a server (TRANSOM_API_URL)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.server.conftest import LiveServer
+from tests.compat.conftest import Where
 from transom import flow
-from transom.core.context import reset_runtime
 from transom.services import open_backend
-from transom.settings import Settings
-from transom.testing.utilities import transom_test_harness
 from transom.variables import Variable
 
 
-@pytest.fixture(params=["embedded", "server"])
-def where(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """Variables in the harness's embedded database, or in a live server's (on SQLite)."""
-    with transom_test_harness() as home:
-        if request.param == "embedded":
-            yield str(home)
-            return
-        server = LiveServer(Settings.load({}, home=tmp_path / "server",
-                                          database_url=f"sqlite:///{tmp_path / 'server.db'}",
-                                          server_services=False))
-        server.start()
-        mp = pytest.MonkeyPatch()
-        mp.setenv("TRANSOM_API_URL", server.url)
-        try:
-            yield server.url
-        finally:
-            reset_runtime()  # the runs' events go to the server before it stops
-            mp.undo()
-            server.stop()
-
-
-def test_the_documented_lifecycle(where: str) -> None:
+def test_the_documented_lifecycle(where: Where) -> None:
     created = Variable.set("answer", 42)
     assert isinstance(created, Variable)
     assert (created.name, created.value, created.tags) == ("answer", 42, [])
@@ -55,10 +29,10 @@ def test_the_documented_lifecycle(where: str) -> None:
     assert Variable.get("answer", default="gone") == "gone"
     Variable.set("kept", "here")
     with open_backend() as backend:  # kept where this test's fixture says
-        assert where in backend.where and backend.read_variable("kept").value == "here"
+        assert where.place in backend.where and backend.read_variable("kept").value == "here"
 
 
-def test_setting_an_existing_name_without_overwrite_is_a_value_error(where: str) -> None:
+def test_setting_an_existing_name_without_overwrite_is_a_value_error(where: Where) -> None:
     Variable.set("region", "eu-west-1", tags=["infra"])
     with pytest.raises(ValueError, match=r"'region' already exists.*overwrite=True"):
         Variable.set("region", "us-east-1")
@@ -69,13 +43,13 @@ def test_setting_an_existing_name_without_overwrite_is_a_value_error(where: str)
 
 @pytest.mark.parametrize("value", ["text", 7, 0.25, True, None, ["a", 1, None],
                                    {"nested": {"list": [1.5, False]}}])
-def test_values_are_any_json(where: str, value: Any) -> None:
+def test_values_are_any_json(where: Where, value: Any) -> None:
     Variable.set("value", value)
     got = Variable.get("value", default="missing")
     assert got == value and type(got) is type(value)
 
 
-def test_names_and_sizes_are_checked(where: str) -> None:
+def test_names_and_sizes_are_checked(where: Where) -> None:
     with pytest.raises(ValueError, match="lowercase letters, digits, dashes and underscores"):
         Variable.set("My Variable", 1)
     with pytest.raises(ValueError, match="at most 255"):
@@ -87,7 +61,7 @@ def test_names_and_sizes_are_checked(where: str) -> None:
     assert Variable.set("ok-name_2", "x" * 4998).name == "ok-name_2"  # 5,000 with its quotes
 
 
-def test_the_documented_sync_flow_reads_what_main_set(where: str) -> None:
+def test_the_documented_sync_flow_reads_what_main_set(where: Where) -> None:
     @flow(log_prints=True)
     def space_mission_sync(mission_name: str) -> str:
         crew = Variable.get("crew_members", default=["Backup1", "Backup2"])
@@ -99,7 +73,7 @@ def test_the_documented_sync_flow_reads_what_main_set(where: str) -> None:
         "Launching Mars Expedition with crew: Zaphod, Arthur, Trillian")
 
 
-def test_in_async_code_the_methods_are_awaited(where: str) -> None:
+def test_in_async_code_the_methods_are_awaited(where: Where) -> None:
     @flow
     async def async_mission() -> list[Any]:
         await Variable.set("fuel", 100)

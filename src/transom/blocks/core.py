@@ -30,6 +30,7 @@ from typing import Any, ClassVar, TypeVar
 import pydantic
 from pydantic_core import to_jsonable_python
 
+from transom.core.context import in_event_loop
 from transom.core.logs import redact_secret
 from transom.exceptions import AlreadyExists, NotFound
 from transom.schemas import BlockDocumentCreate, BlockTypeIn, first_error, resolve_path
@@ -103,13 +104,6 @@ def _split_ref(cls: type[Block], name: str) -> tuple[type[Block], str]:
     return found, document
 
 
-def _in_async_code() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
 
 class _ClassOrInstance:
     """A method callable on the class with a name (`Secret.delete("x")`) or on a loaded or
@@ -174,7 +168,7 @@ class Block(pydantic.BaseModel):
     def register_type_and_schema(cls) -> None:
         """Store this class's block type and schema without saving a block (a save does it
         too); `transom block types` lists it."""
-        if _in_async_code():
+        if in_event_loop():
             return cls.aregister_type_and_schema()  # type: ignore[return-value]
         cls._register()
         return None
@@ -262,7 +256,7 @@ class Block(pydantic.BaseModel):
     def save(self, name: str | None = None, overwrite: bool = False) -> uuid.UUID:
         """Save this block as `name` (its loaded name if None); ValueError if one of that type
         and name exists, unless `overwrite`. Its document id."""
-        if _in_async_code():
+        if in_event_loop():
             return self.asave(name, overwrite)  # type: ignore[return-value]
         return self._save(self._name_for_save(name), overwrite)
 
@@ -281,7 +275,7 @@ class Block(pydantic.BaseModel):
     @classmethod
     def load(cls: type[B], name: str) -> B:
         """The block saved as `name` (`type-slug/name` on Block itself); ValueError if none."""
-        if _in_async_code():
+        if in_event_loop():
             return cls.aload(name)  # type: ignore[return-value]
         return cls._load(name)
 
@@ -289,7 +283,7 @@ class Block(pydantic.BaseModel):
     def delete(cls: Any, instance: Block | None, name: str | None = None) -> Any:
         """Delete a saved block: `Secret.delete("name")`, `Block.delete("secret/name")`, or
         `block.delete()` of a saved or loaded one. ValueError if there is none."""
-        if _in_async_code():
+        if in_event_loop():
             return asyncio.to_thread(Block._delete, cls, instance, name)
         Block._delete(cls, instance, name)
         return None

@@ -32,6 +32,7 @@ __all__ = [
     "current_flow_run",
     "current_task_run",
     "get_runtime",
+    "in_event_loop",
     "set_runtime_factory",
     "use_runtime",
 ]
@@ -193,3 +194,15 @@ def current_flow_run() -> FlowRunContext | None:
 
 def current_task_run() -> TaskRunContext | None:
     return task_run_var.get()
+
+
+def in_event_loop() -> bool:
+    """Whether this thread is running an asyncio event loop (code called from `async def`):
+    where Prefect's dual sync/async functions return an awaitable instead of a result."""
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
