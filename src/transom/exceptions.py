@@ -35,6 +35,8 @@ TransomError
  │    └── TaskRunTimeout / FlowRunTimeout (also TimeoutError)
  ├── MissingContextError ......... run context asked for outside a run (also RuntimeError)
  ├── FlowRunWaitTimeout .......... wait_for_flow_run gave up waiting (also TimeoutError)
+ ├── ConcurrencySlotAcquisitionError  slots of a concurrency limit could not be taken
+ │    └── AcquireConcurrencySlotTimeoutError  not within timeout_seconds (also TimeoutError)
  └── Abort ....................... raised inside a run to end it Failed without retries
 
 RunInterrupted (BaseException, not Exception) is raised into a run that must stop now
@@ -60,11 +62,13 @@ if TYPE_CHECKING:
 __all__ = [
     "HTTP_STATUS",
     "Abort",
+    "AcquireConcurrencySlotTimeoutError",
     "AlreadyExists",
     "Ambiguous",
     "ApiError",
     "CancelledRun",
     "ClaimLost",
+    "ConcurrencySlotAcquisitionError",
     "ConfigError",
     "CrashedRun",
     "DatabaseError",
@@ -262,6 +266,14 @@ class MissingResult(RunFailed):
 
 class FlowRunWaitTimeout(TransomError, TimeoutError):
     """`wait_for_flow_run` gave up: the run had not ended within its timeout."""
+
+
+class ConcurrencySlotAcquisitionError(TransomError):
+    """Slots of a concurrency limit could not be taken (Prefect's name)."""
+
+
+class AcquireConcurrencySlotTimeoutError(ConcurrencySlotAcquisitionError, TimeoutError):
+    """The slots were not free within `timeout_seconds` (Prefect's name)."""
 
 
 class MissingContextError(TransomError, RuntimeError):

@@ -17,10 +17,12 @@ from transom.core.states import StateType
 from transom.exceptions import InvalidTransition, NotFound, UserInputError
 from transom.schemas import (
     ArtifactCreate,
+    ConcurrencyLimitCreate,
     DeploymentCreate,
     DeploymentRunCreate,
     DeploymentUpdate,
     ScheduleIn,
+    SlotsAcquire,
     VariableCreate,
     WorkerPoll,
     WorkPoolCreate,
@@ -383,7 +385,7 @@ def _states_messages(db: Database, run_id: uuid.UUID) -> list[str]:
         return [s.message or "" for s in queries.list_states(conn, flow_run_id=run_id)]
 
 
-@pytest.mark.parametrize("revision", ["0001", "0002", "0003", "0004", "0005", "0006"])
+@pytest.mark.parametrize("revision", ["0001", "0002", "0003", "0004", "0005", "0006", "0007"])
 def test_an_older_database_is_upgraded_with_its_runs(database_url: str, revision: str) -> None:
     from alembic import command
     from alembic.config import Config
@@ -410,7 +412,7 @@ def test_an_older_database_is_upgraded_with_its_runs(database_url: str, revision
     engine.dispose()
     db = open_database(database_url)
     try:
-        assert db.revision() == HEAD_REVISION == "0007"
+        assert db.revision() == HEAD_REVISION == "0009"
         with db.read() as conn:
             run = queries.read_flow_run(conn, run_id)
         assert run.state_name == "Running" and run.worker_id is None
@@ -431,6 +433,14 @@ def test_an_older_database_is_upgraded_with_its_runs(database_url: str, revision
                                                    flow_run_id=run_id))
         latest = backend.read_artifact("report")
         assert (latest.version, latest.data, latest.flow_run_id) == (2, "v2", run_id)
+        # Concurrency limits (0009): limits and their leases, taken and given back.
+        assert backend.list_concurrency_limits() == []
+        backend.create_concurrency_limit(ConcurrencyLimitCreate(name="tag:db", limit=1))
+        taken = backend.acquire_concurrency_slots(SlotsAcquire(names=["tag:db"], holder="old"))
+        assert taken.granted and taken.lease_id is not None
+        assert not backend.acquire_concurrency_slots(SlotsAcquire(names=["tag:db"])).granted
+        backend.release_concurrency_lease(taken.lease_id)
+        assert backend.read_concurrency_limit("tag:db").active_slots == 0
     finally:
         db.close()
 

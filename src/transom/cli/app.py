@@ -10,6 +10,7 @@ import typer
 from rich.text import Text
 
 from transom.cli import artifact as artifact_cli
+from transom.cli import concurrency_limit as concurrency_limit_cli
 from transom.cli import config as config_cli
 from transom.cli import db as db_cli
 from transom.cli import deploy as deploy_cli
@@ -53,6 +54,9 @@ app.add_typer(variable_cli.app, name="variable",
               help="Set, get, list and unset variables (Variable.get in flows).")
 app.add_typer(artifact_cli.app, name="artifact",
               help="List, inspect and delete the artifacts runs published.")
+app.add_typer(concurrency_limit_cli.app, name="concurrency-limit",
+              help="Create, list, inspect, update and delete concurrency limits (tag:T limits "
+                   "the task runs tagged T).")
 app.command("version", help="Show the version of Transom, Python, the platform and the database.")(
     version)
 

@@ -1,6 +1,6 @@
 """The wire and read models: the one schema shared by the store, the CLI, the server and the
 client (never a second copy). Runs, events, deployments, work pools and workers are here;
-variables and artifacts in `objects.py`; every name is imported from `transom.schemas`."""
+variables and artifacts in `objects.py`; concurrency limits in `concurrency.py`; every name is imported from `transom.schemas`."""
 
 from __future__ import annotations
 
@@ -32,6 +32,16 @@ from transom.core.storable import storable_json
 from transom.fields import INT32, Count, Flag, JsonInteger, Seconds, Text, Timestamp
 from transom.schedules import MAX_INTERVAL, MIN_PERIOD
 from transom.schemas._base import _Model
+from transom.schemas.concurrency import (
+    ConcurrencyLeaseRead,
+    ConcurrencyLimitCreate,
+    ConcurrencyLimitRead,
+    ConcurrencyLimitUpdate,
+    LeaseRenew,
+    LimitUsage,
+    SlotsAcquire,
+    SlotsAnswer,
+)
 from transom.schemas.errors import (
     ErrorBody,
     ValidationErrorBody,
@@ -62,6 +72,10 @@ __all__ = [
     "ArtifactType",
     "ArtifactUpdate",
     "ClaimedRun",
+    "ConcurrencyLeaseRead",
+    "ConcurrencyLimitCreate",
+    "ConcurrencyLimitRead",
+    "ConcurrencyLimitUpdate",
     "DeploymentCreate",
     "DeploymentRead",
     "DeploymentRunCreate",
@@ -73,6 +87,8 @@ __all__ = [
     "FlowRunCreate",
     "FlowRunEvent",
     "FlowRunRead",
+    "LeaseRenew",
+    "LimitUsage",
     "LogEvent",
     "LogIn",
     "LogLine",
@@ -81,6 +97,8 @@ __all__ = [
     "RunCursor",
     "ScheduleIn",
     "ScheduleRead",
+    "SlotsAcquire",
+    "SlotsAnswer",
     "StateEvent",
     "StateIn",
     "StateRecord",

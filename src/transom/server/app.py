@@ -49,11 +49,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.settings = settings
     _add_error_handlers(app)
     _add_auth(app, settings)
-    from transom.server import artifacts, deployments, routes, ui, variables
+    from transom.server import artifacts, concurrency, deployments, routes, ui, variables
     from transom.server.guards import Guards
 
     api_routes = [*routes.router.routes, *deployments.router.routes, *variables.router.routes,
-                  *artifacts.router.routes]
+                  *artifacts.router.routes, *concurrency.router.routes]
     # outermost: before auth and routing
     app.add_middleware(Guards, settings=settings, methods=_path_methods(api_routes, "/api"))
 
@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.include_router(deployments.router, prefix="/api")
     app.include_router(variables.router, prefix="/api")
     app.include_router(artifacts.router, prefix="/api")
+    app.include_router(concurrency.router, prefix="/api")
     app.include_router(ui.router)
     _document_validation_errors(app)
     return app

@@ -6,6 +6,7 @@ from __future__ import annotations
 from types import TracebackType
 
 from transom.services.artifacts import Artifacts
+from transom.services.concurrency import ConcurrencyLimits
 from transom.services.context import Context
 from transom.services.deployments import Deployments
 from transom.services.flow_runs import FlowRuns
@@ -17,7 +18,7 @@ __all__ = ["EmbeddedBackend"]
 
 
 class EmbeddedBackend(FlowRuns, WorkPools, Deployments, Workers, Variables,
-                      Artifacts):
+                      Artifacts, ConcurrencyLimits):
     """The operations straight on a database (what the server itself runs)."""
 
     def __init__(self, ctx: Context, *, owns_database: bool = True) -> None:

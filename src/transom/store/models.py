@@ -8,6 +8,8 @@ from transom.store.types import UTCDateTime
 
 __all__ = [
     "artifacts",
+    "concurrency_leases",
+    "concurrency_limits",
     "deployment_schedules",
     "deployments",
     "flow_runs",
@@ -224,4 +226,35 @@ artifacts = sa.Table(
     sa.Column("updated", UTCDateTime, nullable=False),
     sa.Index("ix_artifacts_key_version", "key", "version", unique=True),
     sa.Index("ix_artifacts_flow_run_id", "flow_run_id"),
+)
+
+
+# -- concurrency limits (revision 0009) -------------------------------------------------------------
+concurrency_limits = sa.Table(
+    "concurrency_limits", metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("limit", sa.Integer, nullable=False),
+    sa.Column("slot_decay_per_second", sa.Float, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    # rate-limit slots: `decaying` slots at `decayed_at`, fewer by slot_decay_per_second since
+    sa.Column("decaying", sa.Float, nullable=False),
+    sa.Column("decayed_at", UTCDateTime, nullable=False),
+    sa.Column("created", UTCDateTime, nullable=False),
+    sa.Column("updated", UTCDateTime, nullable=False),
+)
+
+# One row per limit a lease holds slots of; the rows of one acquisition share lease_id.
+concurrency_leases = sa.Table(
+    "concurrency_leases", metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("lease_id", sa.Uuid, nullable=False),
+    sa.Column("limit_id", sa.Uuid, sa.ForeignKey("concurrency_limits.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("slots", sa.Integer, nullable=False),
+    sa.Column("holder", sa.String(255), nullable=False),
+    sa.Column("created", UTCDateTime, nullable=False),
+    sa.Column("expires", UTCDateTime, nullable=False),
+    sa.Index("ix_concurrency_leases_lease_id", "lease_id"),
+    sa.Index("ix_concurrency_leases_limit_id", "limit_id"),
 )
