@@ -13,6 +13,7 @@ asking again; the sync caller sleeps with `time.sleep`, the async one with `asyn
 from __future__ import annotations
 
 import logging
+import math
 import os
 import random
 import socket
@@ -41,8 +42,9 @@ def tag_limit_names(tags: Sequence[str]) -> list[str]:
 
 def _describe(answer: SlotsAnswer, occupy: int) -> str:
     full = [u for u in answer.limits if u.active_slots + occupy > u.limit + 1e-9] or answer.limits
-    return ", ".join(f"a slot of concurrency limit {u.name!r} ({u.active_slots:g} of {u.limit} "
-                     "in use)" for u in full)
+    # Whole slots: a rate limit's decaying count would make a new line at every look.
+    return ", ".join(f"a slot of concurrency limit {u.name!r} ({math.ceil(u.active_slots - 1e-6)} "
+                     f"of {u.limit} in use)" for u in full)
 
 
 class Acquisition:
