@@ -270,7 +270,10 @@ def test_request_bodies_and_log_lines_are_capped(
 def test_concurrency_limits_refuse_bad_names_counts_and_unknown_ones(http: httpx.Client) -> None:
     _refused(http.post("/concurrency_limits", json={"name": "a/b", "limit": 1}), 422,
              "name: 'a/b' cannot be a concurrency limit's name")
-    _refused(http.post("/concurrency_limits", json={"name": " ", "limit": 1}), 422, "name")
+    _refused(http.post("/concurrency_limits", json={"name": "", "limit": 1}), 422, "name")
+    _refused(http.post("/concurrency_limits", json={"name": "x", "limit": "1"}), 422, "limit")
+    _refused(http.post("/concurrency_limits", json={"name": "x", "limit": 1, "active": "yes"}),
+             422, "active")
     _refused(http.post("/concurrency_limits", json={"name": "x", "limit": -1}), 422, "limit")
     _refused(http.post("/concurrency_limits", json={"name": "x", "limit": 2**31}), 422, "limit")
     _refused(http.post("/concurrency_limits", json={"name": "x", "limit": 1,
@@ -288,12 +291,12 @@ def test_concurrency_limits_refuse_bad_names_counts_and_unknown_ones(http: httpx
     _refused(http.post("/concurrency_limits/acquire", json={"names": ["tag:db"], "occupy": 0}),
              422, "occupy")
     _refused(http.post("/concurrency_limits/acquire", json={"names": ["tag:db"], "occupy": 2}),
-             400, "can never be taken: its limit is 1")
+             409, "can never be taken: its limit is 1")
     _refused(http.post("/concurrency_limits/acquire", json={"names": ["tag:db"],
                                                             "lease_seconds": 0}), 422,
              "lease_seconds")
     _refused(http.post("/concurrency_limits/acquire", json={"names": ["tag:db"],
-                                                            "mode": "rate_limit"}), 400,
+                                                            "mode": "rate_limit"}), 409,
              "rate_limit needs a limit with slot decay")
     _refused(http.post("/concurrency_limits/acquire", json={"names": ["nope"], "strict": True}),
              404, "nope")
@@ -301,3 +304,8 @@ def test_concurrency_limits_refuse_bad_names_counts_and_unknown_ones(http: httpx
                                                           "lease_seconds": 5}), 422, "lease_ids")
     _refused(http.delete("/concurrency_limits/leases/not-a-uuid"), 422, "lease_id")
     _refused(http.put("/concurrency_limits/name/tag:db", json={}), 405, "")
+    spec = http.get("/openapi.json").json()
+    create = spec["paths"]["/api/concurrency_limits"]["post"]
+    assert {"201", "409", "422"} <= set(create["responses"])
+    assert {"404", "409"} <= set(spec["paths"]["/api/concurrency_limits/acquire"]["post"][
+        "responses"])

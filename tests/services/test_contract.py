@@ -345,10 +345,10 @@ class TestBackendContract:
         time.sleep(0.55)
         assert backend.acquire_concurrency_slots(SlotsAcquire(names=["api"],
                                                               mode="rate_limit")).granted
-        error = _raises(UserInputError, backend.acquire_concurrency_slots,
+        error = _raises(NotAllowedFor, backend.acquire_concurrency_slots,
                         SlotsAcquire(names=["tag:db"], mode="rate_limit"))
         assert "rate_limit needs a limit with slot decay" in str(error)
-        error = _raises(UserInputError, backend.acquire_concurrency_slots,
+        error = _raises(NotAllowedFor, backend.acquire_concurrency_slots,
                         SlotsAcquire(names=["tag:db"], occupy=3))
         assert "its limit is 2" in str(error)
         _raises(NotFound, backend.acquire_concurrency_slots,

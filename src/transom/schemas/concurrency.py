@@ -7,8 +7,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictFloat
 
+from transom.fields import INT32, Count, Flag, JsonInteger, Text, check_text
 from transom.schemas._base import _Model
 
 __all__ = [
@@ -25,21 +26,22 @@ __all__ = [
 ]
 
 MAX_LEASE_SECONDS = 86_400.0  # a day: a lease is renewed by its holder long before it ends
-_FORBIDDEN = re.compile(r"[/%&<>\x00-\x1f\x7f]")
+_NAME_PATTERN = r"^[^/%&<>\x00-\x1f\x7f]+$"  # Prefect's rule: no / % & > < (URLs, pages)
+_NAME = re.compile(_NAME_PATTERN)
 
 
 def _check_name(value: str) -> str:
-    """Prefect's rule: no `/ % & > <` (they break URLs and pages); no control characters."""
-    if _FORBIDDEN.search(value) or not value.strip():
-        raise ValueError(f"{value!r} cannot be a concurrency limit's name: it may not be blank "
-                         "or contain / % & < > or control characters")
-    return value
+    if not _NAME.match(value):
+        raise ValueError(f"{value!r} cannot be a concurrency limit's name: it may not contain "
+                         "/ % & < > or control characters")
+    return check_text(value)
 
 
-ConcurrencyLimitName = Annotated[str, Field(min_length=1, max_length=255),
+ConcurrencyLimitName = Annotated[str, Field(min_length=1, max_length=255,
+                                            json_schema_extra={"pattern": _NAME_PATTERN}),
                                  AfterValidator(_check_name)]
-Slots = Annotated[int, Field(ge=0, le=2**31 - 1)]
-Decay = Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]
+Decay = Annotated[StrictFloat, Field(ge=0, le=1e9, allow_inf_nan=False)]
+LeaseSeconds = Annotated[StrictFloat, Field(gt=0, le=MAX_LEASE_SECONDS, allow_inf_nan=False)]
 
 
 class ConcurrencyLimitCreate(BaseModel):
@@ -48,9 +50,9 @@ class ConcurrencyLimitCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: ConcurrencyLimitName
-    limit: Slots
+    limit: Count
     slot_decay_per_second: Decay = 0.0
-    active: bool = True
+    active: Flag = True
 
 
 class ConcurrencyLimitUpdate(BaseModel):
@@ -58,9 +60,9 @@ class ConcurrencyLimitUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    limit: Slots | None = None
+    limit: Count | None = None
     slot_decay_per_second: Decay | None = None
-    active: bool | None = None
+    active: Flag | None = None
 
 
 class ConcurrencyLeaseRead(_Model):
@@ -94,11 +96,11 @@ class SlotsAcquire(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     names: list[ConcurrencyLimitName] = Field(min_length=1, max_length=100)
-    occupy: Annotated[int, Field(ge=1, le=2**31 - 1)] = 1
+    occupy: Annotated[int, Field(ge=1, le=INT32), JsonInteger] = 1
     mode: Literal["concurrency", "rate_limit"] = "concurrency"
-    holder: str = Field("", max_length=255)
-    lease_seconds: Annotated[float, Field(gt=0, le=MAX_LEASE_SECONDS, allow_inf_nan=False)] = 30.0
-    strict: bool = False  # a name with no limit: 404 (else it limits nothing)
+    holder: Annotated[Text, Field(max_length=255)] = ""
+    lease_seconds: LeaseSeconds = 30.0
+    strict: Flag = False  # a name with no limit: 404 (else it limits nothing)
 
 
 class LimitUsage(_Model):
@@ -121,4 +123,4 @@ class LeaseRenew(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     lease_ids: list[uuid.UUID] = Field(max_length=10_000)
-    lease_seconds: Annotated[float, Field(gt=0, le=MAX_LEASE_SECONDS, allow_inf_nan=False)]
+    lease_seconds: LeaseSeconds

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from transom.core.states import now_utc
-from transom.exceptions import AlreadyExists, NotFound, UserInputError
+from transom.exceptions import AlreadyExists, NotAllowedFor, NotFound
 from transom.schemas import (
     ConcurrencyLeaseRead,
     ConcurrencyLimitCreate,
@@ -137,9 +137,9 @@ def acquire_slots(conn: Connection, body: SlotsAcquire, *,
                   now: datetime | None = None) -> SlotsAnswer:
     """Take `occupy` slots of every named (active) limit, or none; see the module's docstring.
 
-    A name with no limit limits nothing (NotFound with `strict`). UserInputError for slots no
-    limit could ever grant (more than its limit; a limit of 0) and for a rate limit asked of a
-    limit without slot decay."""
+    A name with no limit limits nothing (NotFound with `strict`). NotAllowedFor slots no limit
+    could ever grant (more than its limit; a limit of 0) and for a rate limit asked of a limit
+    without slot decay."""
     now = now or now_utc()
     names = sorted(set(body.names))
     rows = conn.execute(_locked(conn, sa.select(m.concurrency_limits).where(
@@ -151,14 +151,14 @@ def acquire_slots(conn: Connection, body: SlotsAcquire, *,
     if body.mode == "rate_limit":
         for row in rows:
             if row.slot_decay_per_second <= 0:
-                raise UserInputError(
+                raise NotAllowedFor(
                     f"rate_limit needs a limit with slot decay, and {row.name!r} has none; "
                     f"set one with `transom concurrency-limit update {row.name} "
                     "--slot-decay-per-second R`")
     rows = [row for row in rows if row.active]
     for row in rows:
         if body.occupy > row.limit:
-            raise UserInputError(
+            raise NotAllowedFor(
                 f"{body.occupy} slot{'s' if body.occupy != 1 else ''} of concurrency limit "
                 f"{row.name!r} can never be taken: its limit is {row.limit}")
     if not rows:
