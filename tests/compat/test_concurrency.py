@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.conftest import clean_environ
+from tests.server.conftest import LiveServer
 from transom import flow, task
 from transom.concurrency import asyncio as aconc
 from transom.concurrency.sync import (
@@ -31,6 +32,7 @@ from transom.exceptions import UserInputError
 from transom.schemas import ConcurrencyLimitCreate, SlotsAcquire
 from transom.services import open_backend
 from transom.settings import Settings
+from transom.task_runners import ProcessPoolTaskRunner
 from transom.testing.utilities import transom_test_harness
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,6 +44,26 @@ def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("TRANSOM_CONCURRENCY_NAMES_CACHE_SECONDS", "0")
     with transom_test_harness() as home:
         yield Path(home)
+
+
+@pytest.fixture(params=["embedded", "server"])
+def where(request: pytest.FixtureRequest, harness: Path, tmp_path: Path,
+          monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Limits in the harness's embedded database, or in a live server's (on SQLite)."""
+    if request.param == "embedded":
+        yield str(harness)
+        return
+    server = LiveServer(Settings.load({}, home=tmp_path / "server",
+                                      database_url=f"sqlite:///{tmp_path / 'server.db'}",
+                                      server_services=False))
+    server.start()
+    monkeypatch.setenv("TRANSOM_API_URL", server.url)
+    try:
+        yield server.url
+    finally:
+        reset_runtime()  # the runs' events go to the server before it stops
+        monkeypatch.delenv("TRANSOM_API_URL")
+        server.stop()
 
 
 def _create(name: str, limit: int, decay: float = 0.0) -> None:
@@ -67,7 +89,7 @@ def test_max_overlap_counts_what_it_should() -> None:
 
 
 # -- in one process ------------------------------------------------------------------------------
-def test_a_tag_limit_holds_task_runs_back_and_says_so_in_their_log(harness: Path) -> None:
+def test_a_tag_limit_holds_task_runs_back_and_says_so_in_their_log(where: str) -> None:
     _create("tag:db", 1)
     spans: list[tuple[float, float]] = []
 
@@ -121,6 +143,46 @@ def test_slots_are_given_back_when_the_task_fails_and_a_limit_of_0_fails_at_once
         assert backend.read_concurrency_limit("tag:flaky").leases == []
 
 
+def test_async_task_runs_wait_for_their_tags_slots_without_blocking_the_loop(
+        harness: Path) -> None:
+    _create("tag:api", 2)
+    spans: list[tuple[float, float]] = []
+
+    @task(tags=["api"])
+    async def call(i: int) -> int:
+        start = time.monotonic()
+        await asyncio.sleep(0.1)
+        spans.append((start, time.monotonic()))
+        return i
+
+    @flow
+    async def calls() -> list[int]:
+        return list(await asyncio.gather(*(call(i) for i in range(6))))
+
+    assert asyncio.run(calls()) == list(range(6))
+    assert len(spans) == 6 and _max_overlap(spans) == 2
+
+
+def _in_pool(i: int) -> tuple[float, float]:
+    start = time.time()
+    time.sleep(0.2)
+    return start, time.time()
+
+
+def test_process_pool_task_runs_hold_their_slots_in_the_parent(harness: Path) -> None:
+    _create("tag:cpu", 1)
+    pooled = task(_in_pool, tags=["cpu"])
+
+    @flow(task_runner=ProcessPoolTaskRunner(max_workers=2))
+    def crunch() -> list[tuple[float, float]]:
+        return [f.result() for f in [pooled.submit(i) for i in range(3)]]
+
+    spans = crunch()
+    assert len(spans) == 3 and _max_overlap(spans) == 1
+    with open_backend() as backend:
+        assert backend.read_concurrency_limit("tag:cpu").leases == []
+
+
 def test_untagged_and_unlimited_tags_take_no_slots(harness: Path) -> None:
     _create("tag:db", 1)
 
@@ -138,7 +200,7 @@ def test_untagged_and_unlimited_tags_take_no_slots(harness: Path) -> None:
     assert time.monotonic() - started < 0.7  # side by side, not one after another
 
 
-def test_concurrency_and_its_timeout(harness: Path) -> None:
+def test_concurrency_and_its_timeout(where: str) -> None:
     _create("gpu", 1)
     with concurrency("gpu"):
         with open_backend() as backend:
@@ -218,6 +280,7 @@ HOLDER = textwrap.dedent("""
     import sys, time
     from concurrent.futures import ThreadPoolExecutor
     from transom import flow, task
+from transom.task_runners import ProcessPoolTaskRunner
     from transom.concurrency.sync import concurrency
 
     mode, out, count = sys.argv[1], sys.argv[2], int(sys.argv[3])

@@ -184,14 +184,15 @@ class Limiter:
             self._backend.close()
 
 
-_limiters: dict[tuple[str | None, str, float, float], Limiter] = {}
+_limiters: dict[tuple[int, str | None, str, float, float], Limiter] = {}
 _limiters_lock = threading.Lock()
 
 
 def limiter(settings: Settings | None = None) -> Limiter:
     """The process's Limiter for the backend `settings` name (made on first use)."""
     settings = settings or Settings.load()
-    key = (settings.api_url, settings.database_url_resolved if not settings.api_url else "",
+    # By process too: a forked child (a process pool) must not use its parent's connections.
+    key = (os.getpid(), settings.api_url, settings.database_url_resolved if not settings.api_url else "",
            settings.concurrency_lease_seconds, settings.concurrency_names_cache_seconds)
     with _limiters_lock:
         found = _limiters.get(key)
