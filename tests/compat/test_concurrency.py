@@ -280,7 +280,6 @@ HOLDER = textwrap.dedent("""
     import sys, time
     from concurrent.futures import ThreadPoolExecutor
     from transom import flow, task
-from transom.task_runners import ProcessPoolTaskRunner
     from transom.concurrency.sync import concurrency
 
     mode, out, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -349,7 +348,8 @@ def test_four_processes_of_twenty_never_exceed_a_limit_of_two(
              for line in out.read_text().splitlines()]
     assert len(spans) == 80
     most = _max_overlap(spans)  # type: ignore[arg-type]
-    print(f"\n{mode} on {shared.get('TRANSOM_DATABASE_URL', 'sqlite')[:10]}: 80 slot holders "
+    where = "postgresql" if "TRANSOM_DATABASE_URL" in shared else "sqlite"
+    print(f"\n{mode} on {where}: 80 slot holders "
           f"in {elapsed:.1f}s, at most {most} at once (limit 2)")
     assert most == 2  # never above the limit, and the limit was used
     with open_backend(_settings(shared)) as backend:
@@ -391,7 +391,9 @@ def test_a_killed_holders_slot_is_free_within_its_lease(shared: dict[str, str],
             assert time.monotonic() - killed < lease + 2, "the dead holder's slot stays taken"
             time.sleep(0.05)
         freed = time.monotonic() - killed
-        print(f"\nkill -9 of the holder: its slot was free {freed:.2f}s later (lease {lease:g}s)")
+        where = "postgresql" if "TRANSOM_DATABASE_URL" in shared else "sqlite"
+        print(f"\nkill -9 of the holder on {where}: its slot was free {freed:.2f}s later "
+              f"(lease {lease:g}s)")
         assert freed <= lease + 0.5
         assert answer.lease_id is not None
         backend.release_concurrency_lease(answer.lease_id)
