@@ -225,6 +225,37 @@ def test_concurrency_and_its_timeout(where: str) -> None:
             pass
 
 
+def test_a_wait_inside_a_run_is_in_the_runs_log_and_retries_keep_the_tag_slot(
+        harness: Path) -> None:
+    _create("report", 1)
+    _create("tag:once", 1)
+    attempts: list[float] = []
+
+    @task(tags=["once"], retries=2, retry_delay_seconds=0)
+    def flaky() -> str:
+        with open_backend() as backend:  # its slot is held through every attempt
+            attempts.append(backend.read_concurrency_limit("tag:once").active_slots)
+        if len(attempts) < 3:
+            raise RuntimeError("not yet")
+        return "done"
+
+    @flow
+    def busy() -> str:
+        with concurrency("report"):
+            with pytest.raises(AcquireConcurrencySlotTimeoutError):
+                with concurrency("report", timeout_seconds=0.2):
+                    pass
+        return flaky()
+
+    assert busy() == "done" and attempts == [1, 1, 1]
+    reset_runtime()
+    with open_backend() as backend:
+        run = backend.list_flow_runs(limit=1).items[0]
+        lines = [line.message for line in backend.flow_run_logs(run.id).items]
+        assert backend.read_concurrency_limit("tag:once").leases == []
+    assert "waiting for a slot of concurrency limit 'report' (1 of 1 in use)" in lines, lines
+
+
 def test_an_unknown_name_limits_nothing_unless_strict(harness: Path,
                                                       caplog: pytest.LogCaptureFixture) -> None:
     with concurrency("nobody-made-this"):
