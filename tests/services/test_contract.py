@@ -367,6 +367,12 @@ class TestBackendContract:
         _raises(NotFound, backend.update_concurrency_limit, "tag:db", ConcurrencyLimitUpdate())
         _raises(NotFound, backend.read_concurrency_limit, "")
         assert [x.name for x in backend.list_concurrency_limits()] == ["api"]
+        for odd in ("..", ".", "tag:a b?#"):  # names a URL path could misread
+            backend.create_concurrency_limit(ConcurrencyLimitCreate(name=odd, limit=1))
+            assert backend.read_concurrency_limit(odd).name == odd
+            assert backend.update_concurrency_limit(odd, ConcurrencyLimitUpdate(limit=2)).limit == 2
+            backend.delete_concurrency_limit(odd)
+        assert [x.name for x in backend.list_concurrency_limits()] == ["api"]
 
     # -- artifacts -------------------------------------------------------------------------------
     def test_artifacts(self, backend: Backend) -> None:

@@ -360,7 +360,10 @@ def _run(id_or_prefix: str | uuid.UUID) -> str:
 
 
 def _segment(name: str) -> str:
-    return quote(name, safe="")
+    segment = quote(name, safe="")
+    # `.` and `..` as they are would be dot segments, which URLs resolve away (a name's path
+    # would become its parent's): escaped, they reach the server as the name.
+    return segment.replace(".", "%2E") if segment in (".", "..") else segment
 
 
 def _named(name: str, what: str = "variable named") -> str:
