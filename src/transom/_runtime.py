@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
+from transom.core.context import TaskSlots
 from transom.core.recorder import BatchingRecorder, Event, EventSink
 from transom.results import LocalResultStore, RemoteResultStore, open_result_store
 from transom.settings import Settings
@@ -71,6 +72,12 @@ class SettingsRuntime:
             if store is None:
                 store = self._stores[where] = open_result_store(where)
             return store
+
+
+    def task_slots(self, tags: list[str], say: Callable[[str], None]) -> TaskSlots:
+        from transom.services.slots import TagSlots, limiter
+
+        return TagSlots(limiter(self.settings), tags, say)
 
 
 def build_runtime(environ: Mapping[str, str] | None = None) -> SettingsRuntime:

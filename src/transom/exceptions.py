@@ -39,6 +39,8 @@ TransomError
  ├── MissingContextError ......... run context asked for outside a run (also RuntimeError)
  ├── FlowRunWaitTimeout .......... wait_for_flow_run gave up waiting (also TimeoutError)
  ├── FlowPauseTimeout ............ a paused run was not resumed in time (also TimeoutError)
+ ├── ConcurrencySlotAcquisitionError  slots of a concurrency limit could not be taken
+ │    └── AcquireConcurrencySlotTimeoutError  not within timeout_seconds (also TimeoutError)
  └── Abort ....................... raised inside a run to end it Failed without retries
 
 RunInterrupted (BaseException, not Exception) is raised into a run that must stop now
@@ -66,11 +68,13 @@ if TYPE_CHECKING:
 __all__ = [
     "HTTP_STATUS",
     "Abort",
+    "AcquireConcurrencySlotTimeoutError",
     "AlreadyExists",
     "Ambiguous",
     "ApiError",
     "CancelledRun",
     "ClaimLost",
+    "ConcurrencySlotAcquisitionError",
     "ConfigError",
     "CrashedRun",
     "DatabaseError",
@@ -285,6 +289,14 @@ class FlowRunWaitTimeout(TransomError, TimeoutError):
 
 class FlowPauseTimeout(TransomError, TimeoutError):
     """A paused flow run was not resumed within its timeout: it ends Failed with this reason."""
+
+
+class ConcurrencySlotAcquisitionError(TransomError):
+    """Slots of a concurrency limit could not be taken (Prefect's name)."""
+
+
+class AcquireConcurrencySlotTimeoutError(ConcurrencySlotAcquisitionError, TimeoutError):
+    """The slots were not free within `timeout_seconds` (Prefect's name)."""
 
 
 class MissingContextError(TransomError, RuntimeError):

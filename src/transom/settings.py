@@ -105,6 +105,8 @@ class Settings(BaseSettings):
     server_worker_timeout: float = Field(30.0, gt=0, description="A worker silent this many seconds is lost: its runs end Crashed.")
     run_heartbeat_interval: float = Field(10.0, gt=0, description="Seconds between the heartbeats of a process that runs flows (with no worker).")
     run_heartbeat_timeout: float = Field(60.0, gt=0, description="A flow run whose process has not heart-beaten for this many seconds ends Crashed (at once if its process is gone from this machine).")
+    concurrency_lease_seconds: float = Field(30.0, ge=1, le=86400, description="A concurrency slot is a lease of this many seconds, renewed by its holder every third of it: a holder that dies (kill -9) frees its slot within this time.")
+    concurrency_names_cache_seconds: float = Field(2.0, ge=0, le=3600, description="How long a process trusts its list of which concurrency limits exist before it checks a tagged task run's tags against the database again (0: every time).")
 
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
     _warnings: tuple[str, ...] = PrivateAttr(default=())

@@ -37,6 +37,9 @@ class MemoryRuntime:
     def result_store(self, location: str | None = None) -> LocalResultStore:
         return LocalResultStore(location or self.storage)
 
+    def task_slots(self, tags: list[str], say: Any) -> None:
+        return None  # no concurrency limits in memory
+
     # -- views for assertions ---------------------------------------------------------------
     @property
     def events(self) -> list[Event]:

@@ -337,3 +337,46 @@ def test_a_secret_the_servers_key_did_not_encrypt_is_a_409_sentence(
     broken = start_server(server_services=False, secrets_key="not-a-key")
     with httpx.Client(base_url=broken.url, timeout=10) as client:
         _refused(client.post("/blocks", json=_block("another")), 409, "is not a Fernet key")
+
+def test_concurrency_limits_refuse_bad_names_counts_and_unknown_ones(http: httpx.Client) -> None:
+    _refused(http.post("/concurrency_limits", json={"name": "a/b", "limit": 1}), 422,
+             "name: 'a/b' cannot be a concurrency limit's name")
+    _refused(http.post("/concurrency_limits", json={"name": "", "limit": 1}), 422, "name")
+    _refused(http.post("/concurrency_limits", json={"name": "x", "limit": "1"}), 422, "limit")
+    _refused(http.post("/concurrency_limits", json={"name": "x", "limit": 1, "active": "yes"}),
+             422, "active")
+    _refused(http.post("/concurrency_limits", json={"name": "x", "limit": -1}), 422, "limit")
+    _refused(http.post("/concurrency_limits", json={"name": "x", "limit": 2**31}), 422, "limit")
+    _refused(http.post("/concurrency_limits", json={"name": "x", "limit": 1,
+                                                    "slot_decay_per_second": -1}), 422,
+             "slot_decay_per_second")
+    _refused(http.post("/concurrency_limits", json={"name": "x"}), 422, "limit")
+    assert http.post("/concurrency_limits", json={"name": "tag:db", "limit": 1}).status_code == 201
+    _refused(http.post("/concurrency_limits", json={"name": "tag:db", "limit": 2}), 409,
+             "already exists")
+    _refused(http.get("/concurrency_limits/name/nope"), 404, "no concurrency limit named 'nope'")
+    _refused(http.patch("/concurrency_limits/name/nope", json={"limit": 2}), 404, "nope")
+    _refused(http.patch("/concurrency_limits/name/tag:db", json={"limit": "many"}), 422, "limit")
+    _refused(http.delete("/concurrency_limits/name/nope"), 404, "nope")
+    _refused(http.post("/concurrency_limits/acquire", json={"names": []}), 422, "names")
+    _refused(http.post("/concurrency_limits/acquire", json={"names": ["tag:db"], "occupy": 0}),
+             422, "occupy")
+    _refused(http.post("/concurrency_limits/acquire", json={"names": ["tag:db"], "occupy": 2}),
+             409, "can never be taken: its limit is 1")
+    _refused(http.post("/concurrency_limits/acquire", json={"names": ["tag:db"],
+                                                            "lease_seconds": 0}), 422,
+             "lease_seconds")
+    _refused(http.post("/concurrency_limits/acquire", json={"names": ["tag:db"],
+                                                            "mode": "rate_limit"}), 409,
+             "rate_limit needs a limit with slot decay")
+    _refused(http.post("/concurrency_limits/acquire", json={"names": ["nope"], "strict": True}),
+             404, "nope")
+    _refused(http.post("/concurrency_limits/renew", json={"lease_ids": ["x"],
+                                                          "lease_seconds": 5}), 422, "lease_ids")
+    _refused(http.delete("/concurrency_limits/leases/not-a-uuid"), 422, "lease_id")
+    _refused(http.put("/concurrency_limits/name/tag:db", json={}), 405, "")
+    spec = http.get("/openapi.json").json()
+    create = spec["paths"]["/api/concurrency_limits"]["post"]
+    assert {"201", "409", "422"} <= set(create["responses"])
+    assert {"404", "409"} <= set(spec["paths"]["/api/concurrency_limits/acquire"]["post"][
+        "responses"])

@@ -4,6 +4,7 @@ HTTP client against a live server."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -25,12 +26,16 @@ from transom.exceptions import (
 from transom.schemas import (
     ArtifactCreate,
     ArtifactUpdate,
+    ConcurrencyLimitCreate,
+    ConcurrencyLimitUpdate,
     DeploymentCreate,
     DeploymentRunCreate,
     DeploymentUpdate,
     FlowRunCreate,
+    LeaseRenew,
     LogIn,
     RunCursor,
+    SlotsAcquire,
     StateIn,
     VariableCreate,
     WorkerPoll,
@@ -288,6 +293,86 @@ class TestBackendContract:
         _raises(NotFound, backend.read_variable, "Not A Name")
         _raises(NotFound, backend.read_variable, "")
         _raises(NotFound, backend.delete_variable, "")
+
+    # -- concurrency limits ----------------------------------------------------------------------
+    def test_concurrency_limits(self, backend: Backend) -> None:
+        created = backend.create_concurrency_limit(ConcurrencyLimitCreate(name="tag:db", limit=2))
+        assert (created.name, created.limit, created.slot_decay_per_second, created.active,
+                created.active_slots, created.leases) == ("tag:db", 2, 0.0, True, 0.0, [])
+        error = _raises(AlreadyExists, backend.create_concurrency_limit,
+                        ConcurrencyLimitCreate(name="tag:db", limit=5))
+        assert "'tag:db' already exists" in str(error)
+        backend.create_concurrency_limit(ConcurrencyLimitCreate(name="api", limit=1,
+                                                                slot_decay_per_second=2))
+        assert [x.name for x in backend.list_concurrency_limits()] == ["api", "tag:db"]
+        assert [x.name for x in backend.list_concurrency_limits(limit=1, offset=1)] == ["tag:db"]
+        assert backend.concurrency_limit_names() == ["api", "tag:db"]
+
+        # Slots of every named limit at once, or none; a name with no limit limits nothing.
+        first = backend.acquire_concurrency_slots(SlotsAcquire(
+            names=["tag:db", "nobody"], holder="host pid 1"))
+        assert first.granted and first.lease_id is not None and first.missing == ["nobody"]
+        second = backend.acquire_concurrency_slots(SlotsAcquire(names=["tag:db"]))
+        assert second.granted and second.lease_id is not None
+        full = backend.acquire_concurrency_slots(SlotsAcquire(names=["tag:db"]))
+        assert not full.granted and full.lease_id is None
+        assert [(u.name, u.active_slots, u.limit) for u in full.limits] == [("tag:db", 2, 2)]
+        read = backend.read_concurrency_limit("tag:db")
+        assert read.active_slots == 2 and [x.holder for x in read.leases] == ["host pid 1", ""]
+        assert read.leases[0].id == first.lease_id
+
+        backend.release_concurrency_lease(first.lease_id)
+        backend.release_concurrency_lease(first.lease_id)  # twice: nothing more to free
+        assert backend.read_concurrency_limit("tag:db").active_slots == 1
+        assert backend.renew_concurrency_leases(LeaseRenew(
+            lease_ids=[second.lease_id, first.lease_id], lease_seconds=60)) == [first.lease_id]
+
+        # A lease not renewed in time stops counting.
+        short = backend.acquire_concurrency_slots(SlotsAcquire(names=["tag:db"],
+                                                               lease_seconds=0.3))
+        assert short.granted and short.lease_id is not None
+        assert not backend.acquire_concurrency_slots(SlotsAcquire(names=["tag:db"])).granted
+        time.sleep(0.4)
+        assert backend.renew_concurrency_leases(LeaseRenew(
+            lease_ids=[short.lease_id], lease_seconds=60)) == [short.lease_id]  # lost
+        assert backend.acquire_concurrency_slots(SlotsAcquire(names=["tag:db"])).granted
+
+        # A rate limit takes slots for good; they come back by decay (2 per second here).
+        assert backend.acquire_concurrency_slots(SlotsAcquire(names=["api"],
+                                                              mode="rate_limit")).granted
+        assert not backend.acquire_concurrency_slots(SlotsAcquire(names=["api"],
+                                                                  mode="rate_limit")).granted
+        time.sleep(0.55)
+        assert backend.acquire_concurrency_slots(SlotsAcquire(names=["api"],
+                                                              mode="rate_limit")).granted
+        error = _raises(NotAllowedFor, backend.acquire_concurrency_slots,
+                        SlotsAcquire(names=["tag:db"], mode="rate_limit"))
+        assert "rate_limit needs a limit with slot decay" in str(error)
+        error = _raises(NotAllowedFor, backend.acquire_concurrency_slots,
+                        SlotsAcquire(names=["tag:db"], occupy=3))
+        assert "its limit is 2" in str(error)
+        _raises(NotFound, backend.acquire_concurrency_slots,
+                SlotsAcquire(names=["nobody"], strict=True))
+
+        # Updated: a disabled limit limits nothing; deleted: its leases go with it.
+        updated = backend.update_concurrency_limit("tag:db", ConcurrencyLimitUpdate(
+            limit=3, active=False))
+        assert (updated.limit, updated.active, updated.slot_decay_per_second) == (3, False, 0.0)
+        assert backend.concurrency_limit_names() == ["api"]
+        loose = backend.acquire_concurrency_slots(SlotsAcquire(names=["tag:db"], occupy=3))
+        assert loose.granted and loose.lease_id is None
+        backend.delete_concurrency_limit("tag:db")
+        _raises(NotFound, backend.read_concurrency_limit, "tag:db")
+        _raises(NotFound, backend.delete_concurrency_limit, "tag:db")
+        _raises(NotFound, backend.update_concurrency_limit, "tag:db", ConcurrencyLimitUpdate())
+        _raises(NotFound, backend.read_concurrency_limit, "")
+        assert [x.name for x in backend.list_concurrency_limits()] == ["api"]
+        for odd in ("..", ".", "tag:a b?#"):  # names a URL path could misread
+            backend.create_concurrency_limit(ConcurrencyLimitCreate(name=odd, limit=1))
+            assert backend.read_concurrency_limit(odd).name == odd
+            assert backend.update_concurrency_limit(odd, ConcurrencyLimitUpdate(limit=2)).limit == 2
+            backend.delete_concurrency_limit(odd)
+        assert [x.name for x in backend.list_concurrency_limits()] == ["api"]
 
     # -- artifacts -------------------------------------------------------------------------------
     def test_artifacts(self, backend: Backend) -> None:

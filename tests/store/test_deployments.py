@@ -19,12 +19,14 @@ from transom.schemas import (
     ArtifactCreate,
     BlockDocumentCreate,
     BlockTypeIn,
+    ConcurrencyLimitCreate,
     DeploymentCreate,
     DeploymentRunCreate,
     DeploymentUpdate,
     PauseCreate,
     ResumeIn,
     ScheduleIn,
+    SlotsAcquire,
     VariableCreate,
     WorkerPoll,
     WorkPoolCreate,
@@ -388,7 +390,7 @@ def _states_messages(db: Database, run_id: uuid.UUID) -> list[str]:
 
 
 @pytest.mark.parametrize("revision", ["0001", "0002", "0003", "0004", "0005", "0006",
-                                      "0007", "0008"])
+                                      "0007", "0008", "0009"])
 def test_an_older_database_is_upgraded_with_its_runs(database_url: str, revision: str) -> None:
     from alembic import command
     from alembic.config import Config
@@ -453,6 +455,14 @@ def test_an_older_database_is_upgraded_with_its_runs(database_url: str, revision
         assert keyed.read_block("secret", "after-upgrade",
                                 include_secrets=True).data == {"value": "s3cr3t-value"}
         assert [t.slug for t in keyed.list_block_types()] == ["secret"]
+        # Concurrency limits (0009): limits and their leases, taken and given back.
+        assert backend.list_concurrency_limits() == []
+        backend.create_concurrency_limit(ConcurrencyLimitCreate(name="tag:db", limit=1))
+        taken = backend.acquire_concurrency_slots(SlotsAcquire(names=["tag:db"], holder="old"))
+        assert taken.granted and taken.lease_id is not None
+        assert not backend.acquire_concurrency_slots(SlotsAcquire(names=["tag:db"])).granted
+        backend.release_concurrency_lease(taken.lease_id)
+        assert backend.read_concurrency_limit("tag:db").active_slots == 0
     finally:
         db.close()
 

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from transom.cli import artifact as artifact_cli
 from transom.cli import block as block_cli
+from transom.cli import concurrency_limit as concurrency_limit_cli
 from transom.cli import config as config_cli
 from transom.cli import db as db_cli
 from transom.cli import deploy as deploy_cli
@@ -56,6 +57,9 @@ app.add_typer(artifact_cli.app, name="artifact",
               help="List, inspect and delete the artifacts runs published.")
 app.add_typer(block_cli.app, name="block",
               help="List, inspect and delete saved blocks and secrets; list block types.")
+app.add_typer(concurrency_limit_cli.app, name="concurrency-limit",
+              help="Create, list, inspect, update and delete concurrency limits (tag:T limits "
+                   "the task runs tagged T).")
 app.command("version", help="Show the version of Transom, Python, the platform and the database.")(
     version)
 

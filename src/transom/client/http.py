@@ -33,6 +33,9 @@ from transom.schemas import (
     BlockDocumentRead,
     BlockTypeIn,
     BlockTypeRead,
+    ConcurrencyLimitCreate,
+    ConcurrencyLimitRead,
+    ConcurrencyLimitUpdate,
     DeploymentCreate,
     DeploymentRead,
     DeploymentRunCreate,
@@ -41,6 +44,7 @@ from transom.schemas import (
     FlowRead,
     FlowRunCreate,
     FlowRunRead,
+    LeaseRenew,
     LogIn,
     LogLine,
     Page,
@@ -48,6 +52,8 @@ from transom.schemas import (
     PauseRead,
     PollResult,
     ResumeIn,
+    SlotsAcquire,
+    SlotsAnswer,
     StateIn,
     StateRecord,
     TaskRunRead,
@@ -372,6 +378,44 @@ class TransomClient:
 
     def list_block_types(self) -> list[BlockTypeRead]:
         return [BlockTypeRead.model_validate(b) for b in self.request("GET", "/block_types")]
+    # -- concurrency limits -----------------------------------------------------------------
+    def create_concurrency_limit(self, body: ConcurrencyLimitCreate) -> ConcurrencyLimitRead:
+        return ConcurrencyLimitRead.model_validate(
+            self.request("POST", "/concurrency_limits", json=body.model_dump(mode="json")))
+
+    def read_concurrency_limit(self, name: str) -> ConcurrencyLimitRead:
+        return ConcurrencyLimitRead.model_validate(self.request(
+            "GET", f"/concurrency_limits/name/{_named(name, 'concurrency limit named')}"))
+
+    def list_concurrency_limits(self, *, limit: int = 200,
+                                offset: int = 0) -> list[ConcurrencyLimitRead]:
+        return [ConcurrencyLimitRead.model_validate(x) for x in self.request(
+            "GET", "/concurrency_limits", params={"limit": limit, "offset": offset})]
+
+    def concurrency_limit_names(self) -> list[str]:
+        names: list[str] = self.request("GET", "/concurrency_limits/names")
+        return names
+
+    def update_concurrency_limit(self, name: str,
+                                 body: ConcurrencyLimitUpdate) -> ConcurrencyLimitRead:
+        return ConcurrencyLimitRead.model_validate(self.request(
+            "PATCH", f"/concurrency_limits/name/{_named(name, 'concurrency limit named')}",
+            json=body.model_dump(mode="json", exclude_none=True)))
+
+    def delete_concurrency_limit(self, name: str) -> None:
+        self.request("DELETE",
+                     f"/concurrency_limits/name/{_named(name, 'concurrency limit named')}")
+
+    def acquire_concurrency_slots(self, body: SlotsAcquire) -> SlotsAnswer:
+        return SlotsAnswer.model_validate(self.request(
+            "POST", "/concurrency_limits/acquire", json=body.model_dump(mode="json")))
+
+    def renew_concurrency_leases(self, body: LeaseRenew) -> list[uuid.UUID]:
+        return [uuid.UUID(x) for x in self.request(
+            "POST", "/concurrency_limits/renew", json=body.model_dump(mode="json"))]
+
+    def release_concurrency_lease(self, lease_id: uuid.UUID) -> None:
+        self.request("DELETE", f"/concurrency_limits/leases/{lease_id}")
 
     def housekeeping(self, now: datetime | None = None) -> None:
         """Nothing to do: the server runs its background work itself."""
@@ -382,7 +426,10 @@ def _run(id_or_prefix: str | uuid.UUID) -> str:
 
 
 def _segment(name: str) -> str:
-    return quote(name, safe="")
+    segment = quote(name, safe="")
+    # `.` and `..` as they are would be dot segments, which URLs resolve away (a name's path
+    # would become its parent's): escaped, they reach the server as the name.
+    return segment.replace(".", "%2E") if segment in (".", "..") else segment
 
 
 def _named(name: str, what: str = "variable named") -> str:

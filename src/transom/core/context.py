@@ -29,6 +29,7 @@ __all__ = [
     "Runtime",
     "StoredResult",
     "TaskRunContext",
+    "TaskSlots",
     "current_flow_run",
     "current_task_run",
     "get_runtime",
@@ -63,6 +64,16 @@ class ResultStore(Protocol):
         ...
 
 
+class TaskSlots(Protocol):
+    """The concurrency slots a task run holds while it runs (its tags' limits)."""
+
+    def acquire(self) -> None:
+        """Wait until the slots are this run's (saying what it waits for in the run's log)."""
+        ...
+
+    def release(self) -> None: ...
+
+
 class Runtime(Protocol):
     """What the engine needs from outside core/: where events go and where results are kept."""
 
@@ -87,6 +98,11 @@ class Runtime(Protocol):
         ...
 
     def result_store(self, location: str | None = None) -> ResultStore: ...
+
+    def task_slots(self, tags: list[str], say: Callable[[str], None]) -> TaskSlots | None:
+        """What a task run with `tags` takes before its attempts and gives back after them
+        (None: no tag limits here); `say` writes a line in the run's log."""
+        ...
 
 
 _factory: Callable[[], Runtime] | None = None

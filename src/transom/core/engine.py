@@ -24,6 +24,7 @@ from transom.core.context import (
     FlowRunContext,
     Runtime,
     TaskRunContext,
+    TaskSlots,
     flow_run_var,
     get_runtime,
     task_run_var,
@@ -377,6 +378,17 @@ class _TaskRun(_Run):
         """Compute the run's cache key; a Cached state if a result is stored under it."""
         return caching.look_up(self)
 
+    def slots(self) -> TaskSlots | None:
+        """The slots of its tags' concurrency limits it must hold to run (None: no tags)."""
+        return self.runtime.task_slots(self.tags, self._say) if self.tags else None
+
+    def _say(self, message: str) -> None:
+        self.log(logging.INFO, "%s", message)
+
+    def slots_refused(self, exc: Exception) -> State:
+        """Its slots cannot be taken (a limit of 0, the database away): it ends Failed."""
+        return self.end_in(st.Failed(exc, message=f"could not take its concurrency slots: {exc}"))
+
     def begin_attempt(self) -> None:
         super().begin_attempt()
         if self.ctx is not None:
@@ -470,8 +482,18 @@ class _TaskRun(_Run):
         from transom.core import remote
 
         final = self.prepare()
+        slots = self.slots() if final is None else None
+        if slots is not None:
+            try:
+                slots.acquire()  # held here while the child process runs the attempts
+            except Exception as exc:
+                final = self.slots_refused(exc)
         if final is None:
-            final = remote.run_task_in(executor, self)  # the attempts' hooks ran over there
+            try:
+                final = remote.run_task_in(executor, self)  # the attempts' hooks ran over there
+            finally:
+                if slots is not None:
+                    slots.release()
         self.fire_hooks()
         return final
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures as cf
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import cloudpickle
@@ -40,6 +41,9 @@ class _ChildRuntime:
 
     def result_store(self, location: str | None = None) -> ResultStore:
         return self._base.result_store(location)
+
+    def task_slots(self, tags: list[str], say: Callable[[str], None]) -> None:
+        return None  # the parent process holds the run's slots while the child runs it
 
 
 def run_task_in(executor: cf.Executor, run: _TaskRun) -> State:

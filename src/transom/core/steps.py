@@ -19,6 +19,7 @@ from contextlib import AbstractContextManager
 from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
+from transom.core.context import TaskSlots
 from transom.core.hooks import fire, fire_async
 from transom.core.states import State
 from transom.core.timeouts import call_async_with_timeout, call_with_timeout
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from transom.core.engine import _FlowRun, _Run, _TaskRun
 
 __all__ = ["CALL", "HOOKS", "Sleep", "Steps", "Wait", "attempts", "drive", "drive_async",
-           "flow_steps", "task_steps"]
+           "flow_steps", "limited", "task_steps"]
 
 
 class Step(enum.Enum):
@@ -67,7 +68,10 @@ def task_steps(run: _TaskRun) -> Steps:
     if run.waits_for_upstream:
         return _prepared_steps(run, None)
     final = run.prepare()
-    return attempts(run) if final is None else _prepared_steps(run, final)
+    if final is not None:
+        return _prepared_steps(run, final)
+    slots = run.slots() if run.tags else None
+    return attempts(run) if slots is None else limited(run, slots)
 
 
 def _prepared_steps(run: _TaskRun, final: State | None) -> Steps:
@@ -77,7 +81,31 @@ def _prepared_steps(run: _TaskRun, final: State | None) -> Steps:
         if run.due:
             yield HOOKS
         return final
-    return (yield from attempts(run))
+    slots = run.slots() if run.tags else None
+    return (yield from (attempts(run) if slots is None else limited(run, slots)))
+
+
+def limited(run: _TaskRun, slots: TaskSlots) -> Steps:
+    """A tagged task run's attempts, between taking the slots of its tags' concurrency limits
+    (it waits Pending, its log saying for what) and giving them back, however it ends."""
+    try:
+        yield Wait(slots.acquire)
+    except GeneratorExit:
+        raise
+    except Exception as exc:  # no limit could grant it (a limit of 0), or the backend failed
+        final = run.slots_refused(exc)
+        if run.due:
+            yield HOOKS
+        return final
+    except BaseException as exc:  # a cancel or Ctrl+C while it waits
+        run.on_interrupt(exc)
+        if run.due:
+            yield HOOKS
+        raise
+    try:
+        return (yield from attempts(run))
+    finally:
+        slots.release()
 
 
 def flow_steps(run: _FlowRun, guard: GuardFactory) -> Steps:

@@ -1,6 +1,6 @@
 """The wire and read models: the one schema shared by the store, the CLI, the server and the
 client (never a second copy). Runs, events, deployments, work pools and workers are here;
-variables and artifacts in `objects.py`, blocks in `blocks.py`; every name is imported from `transom.schemas`."""
+variables and artifacts in `objects.py`, blocks in `blocks.py`, concurrency limits in `concurrency.py`; every name is imported from `transom.schemas`."""
 
 from __future__ import annotations
 
@@ -40,6 +40,16 @@ from transom.schemas.blocks import (
     BlockTypeIn,
     BlockTypeRead,
     resolve_path,
+)
+from transom.schemas.concurrency import (
+    ConcurrencyLeaseRead,
+    ConcurrencyLimitCreate,
+    ConcurrencyLimitRead,
+    ConcurrencyLimitUpdate,
+    LeaseRenew,
+    LimitUsage,
+    SlotsAcquire,
+    SlotsAnswer,
 )
 from transom.schemas.errors import (
     ErrorBody,
@@ -83,6 +93,10 @@ __all__ = [
     "BlockTypeIn",
     "BlockTypeRead",
     "ClaimedRun",
+    "ConcurrencyLeaseRead",
+    "ConcurrencyLimitCreate",
+    "ConcurrencyLimitRead",
+    "ConcurrencyLimitUpdate",
     "DeploymentCreate",
     "DeploymentRead",
     "DeploymentRunCreate",
@@ -94,6 +108,8 @@ __all__ = [
     "FlowRunCreate",
     "FlowRunEvent",
     "FlowRunRead",
+    "LeaseRenew",
+    "LimitUsage",
     "LogEvent",
     "LogIn",
     "LogLine",
@@ -106,6 +122,8 @@ __all__ = [
     "RunCursor",
     "ScheduleIn",
     "ScheduleRead",
+    "SlotsAcquire",
+    "SlotsAnswer",
     "StateEvent",
     "StateIn",
     "StateRecord",

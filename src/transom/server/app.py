@@ -53,11 +53,21 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.sessions = Sessions(settings)
     _add_error_handlers(app)
     _add_auth(app, settings)
-    from transom.server import artifacts, blocks, deployments, pauses, routes, ui, variables
+    from transom.server import (
+        artifacts,
+        blocks,
+        concurrency,
+        deployments,
+        pauses,
+        routes,
+        ui,
+        variables,
+    )
     from transom.server.guards import Guards
 
     api_routes = [*routes.router.routes, *deployments.router.routes, *variables.router.routes,
-                  *artifacts.router.routes, *pauses.router.routes, *blocks.router.routes]
+                  *artifacts.router.routes, *pauses.router.routes, *blocks.router.routes,
+                  *concurrency.router.routes]
     # outermost: before auth and routing
     app.add_middleware(Guards, settings=settings, methods=_path_methods(api_routes, "/api"))
 
@@ -67,6 +77,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.include_router(artifacts.router, prefix="/api")
     app.include_router(pauses.router, prefix="/api")
     app.include_router(blocks.router, prefix="/api")
+    app.include_router(concurrency.router, prefix="/api")
     app.include_router(ui.router)
     _document_validation_errors(app)
     return app

@@ -37,7 +37,7 @@ __all__ = ["ERRORS", "Api", "Limit", "Offset", "router"]
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "A mistake in the request, in one sentence"},
     401: {"model": ErrorBody, "description": "The server needs credentials"},
-    404: {"model": ErrorBody, "description": "No such run, flow, deployment, pool, variable, artifact or block"},
+    404: {"model": ErrorBody, "description": "No such run, flow, deployment, pool, variable, artifact, block or concurrency limit"},
     409: {"model": ErrorBody, "description": "A conflict with what is stored"},
     413: {"model": ErrorBody, "description": "The request body is too large"},
     415: {"model": ErrorBody, "description": "Not a JSON request"},

@@ -7,6 +7,7 @@ from types import TracebackType
 
 from transom.services.artifacts import Artifacts
 from transom.services.blocks import Blocks
+from transom.services.concurrency import ConcurrencyLimits
 from transom.services.context import Context
 from transom.services.deployments import Deployments
 from transom.services.flow_runs import FlowRuns
@@ -20,7 +21,7 @@ __all__ = ["EmbeddedBackend"]
 
 
 class EmbeddedBackend(FlowRuns, WorkPools, Deployments, Workers, Variables,
-                      Artifacts, Pauses, Overview, Blocks):
+                      Artifacts, Pauses, Overview, Blocks, ConcurrencyLimits):
     """The operations straight on a database (what the server itself runs)."""
 
     def __init__(self, ctx: Context, *, owns_database: bool = True) -> None:

@@ -31,7 +31,7 @@ HEAD_REVISION = "0010"
 # Every revision this version knows, oldest first: a database stamped with anything else was
 # migrated by a newer Transom, and Alembic must not be let loose on it.
 KNOWN_REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005", "0006", "0007",
-                                    "0008", "0010")
+                                    "0008", "0009", "0010")
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _migrate_lock = threading.Lock()
 

@@ -10,6 +10,8 @@ __all__ = [
     "artifacts",
     "block_documents",
     "block_types",
+    "concurrency_leases",
+    "concurrency_limits",
     "deployment_schedules",
     "deployments",
     "flow_runs",
@@ -266,4 +268,35 @@ block_documents = sa.Table(
     sa.Column("created", UTCDateTime, nullable=False),
     sa.Column("updated", UTCDateTime, nullable=False),
     sa.UniqueConstraint("block_type_id", "name", name="uq_block_documents_type_name"),
+)
+
+
+# -- concurrency limits (revision 0009) -------------------------------------------------------------
+concurrency_limits = sa.Table(
+    "concurrency_limits", metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("limit", sa.Integer, nullable=False),
+    sa.Column("slot_decay_per_second", sa.Float, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    # rate-limit slots: `decaying` slots at `decayed_at`, fewer by slot_decay_per_second since
+    sa.Column("decaying", sa.Float, nullable=False),
+    sa.Column("decayed_at", UTCDateTime, nullable=False),
+    sa.Column("created", UTCDateTime, nullable=False),
+    sa.Column("updated", UTCDateTime, nullable=False),
+)
+
+# One row per limit a lease holds slots of; the rows of one acquisition share lease_id.
+concurrency_leases = sa.Table(
+    "concurrency_leases", metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("lease_id", sa.Uuid, nullable=False),
+    sa.Column("limit_id", sa.Uuid, sa.ForeignKey("concurrency_limits.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("slots", sa.Integer, nullable=False),
+    sa.Column("holder", sa.String(255), nullable=False),
+    sa.Column("created", UTCDateTime, nullable=False),
+    sa.Column("expires", UTCDateTime, nullable=False),
+    sa.Index("ix_concurrency_leases_lease_id", "lease_id"),
+    sa.Index("ix_concurrency_leases_limit_id", "limit_id"),
 )
