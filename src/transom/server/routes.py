@@ -168,7 +168,7 @@ def flow_run_logs(
     task_run_id: Annotated[uuid.UUID | None, Query(description="Only this task run's lines.")] = None,
     q: Annotated[str | None, Query(min_length=1, max_length=200, pattern=r"^[^\x00]*$",
                                    description="Only lines holding this text (any case).")] = None,
-    after_id: Annotated[int | None, Query(ge=0, le=2**63 - 1, description=(
+    after_id: Annotated[int | None, Query(ge=0, le=2**31 - 1, description=(
         "Only lines written after the line with this id, in the order written: a live tail."
     ))] = None,
 ) -> Page[LogLine]:

@@ -221,13 +221,13 @@ def first_error(run_id: str, api: Api) -> Response:
 @router.get("/runs/{run_id}/logs/live")
 async def live(
     run_id: str, request: Request, api: Api,
-    after_id: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
+    after_id: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,  # a log id (32 bits)
     last_event_id: Annotated[str | None, Header(max_length=20)] = None,
 ) -> Response:
     """The run's new log lines as server-sent events (`line`: a rendered row; `end`: the run is
     final and all is sent), from the line after `after_id` (or the Last-Event-ID of a
     reconnecting EventSource)."""
-    if last_event_id and last_event_id.isdigit():
+    if last_event_id and last_event_id.isdigit() and int(last_event_id) < 2**31:
         after_id = max(after_id, int(last_event_id))
     try:
         run = await run_in_threadpool(api.read_flow_run, run_id)
