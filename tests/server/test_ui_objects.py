@@ -99,7 +99,10 @@ def test_an_artifact_page_renders_markdown_safely_and_lists_the_versions(
         missing = web.get("/artifacts/no-such-key")
         assert missing.status_code == 404 and "There is no artifact with the key" in missing.text
         escaped = web.get("/artifacts/%3Cscript%3Ealert(1)%3C%2Fscript%3E")
-        assert escaped.status_code == 404 and XSS not in escaped.text
+        assert escaped.status_code == 404 and XSS not in escaped.text and ESCAPED in escaped.text
+        for odd in ("a%00b", "x" * 300, "Report", "a/b"):  # no key looks so: not even asked for
+            answer = web.get(f"/artifacts/{odd}")
+            assert answer.status_code == 404 and "<h1>No such artifact</h1>" in answer.text, odd
 
 
 def test_artifacts_of_each_type_render_as_such(start_server: Callable[..., LiveServer]) -> None:

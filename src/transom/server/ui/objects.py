@@ -71,6 +71,7 @@ def _bad_query(request: Request, exc: UserInputError) -> Response:
 
 
 # -- artifacts' content ---------------------------------------------------------------------------
+_KEY = re.compile(r"[a-z0-9-]{1,255}")
 _DATA_IMAGE = re.compile(r"data:image/(png|gif|jpeg|webp);", re.IGNORECASE)
 _LINK_REL = "noopener noreferrer nofollow"
 
@@ -211,10 +212,13 @@ def artifacts(request: Request, api: Api) -> Response:
                   offset=offset, older=older, newer=newer)
 
 
-@router.get("/artifacts/{key}")
+@router.get("/artifacts/{key:path}")  # a key with a slash is none, said on a page
 def artifact(key: str, request: Request, api: Api) -> Response:
     """A key's newest version rendered by its type, then its versions with their runs."""
-    versions = api.list_artifacts(key=key, limit=VERSIONS_SHOWN + 1)
+    # Keys are checked when made, so another string names none (and is not sent to the
+    # database: PostgreSQL refuses a NUL byte).
+    versions = api.list_artifacts(key=key, limit=VERSIONS_SHOWN + 1) \
+        if _KEY.fullmatch(key) else []
     if not versions:
         return error_page(request, 404, "No such artifact",
                           f"There is no artifact with the key {key[:255]!r}.")
