@@ -208,8 +208,8 @@ def artifacts(request: Request, api: Api) -> Response:
         if len(found) > ARTIFACTS_PAGE else None
     newer = urlencode({**filters, **({"offset": offset - ARTIFACTS_PAGE}
                                      if offset > ARTIFACTS_PAGE else {})}) if offset else None
-    return render(request, "artifacts.html", nav="artifacts", artifacts=found[:ARTIFACTS_PAGE], prefix=prefix,
-                  offset=offset, older=older, newer=newer)
+    return render(request, "artifacts.html", nav="artifacts", artifacts=found[:ARTIFACTS_PAGE],
+                  prefix=prefix, offset=offset, older=older, newer=newer)
 
 
 @router.get("/artifacts/{key:path}")  # a key with a slash is none, said on a page
@@ -242,8 +242,8 @@ def variables(request: Request, api: Api) -> Response:
     older = f"offset={offset + VARIABLES_PAGE}" if len(found) > VARIABLES_PAGE else None
     newer = (f"offset={offset - VARIABLES_PAGE}" if offset > VARIABLES_PAGE else "") \
         if offset else None
-    return render(request, "variables.html", nav="variables", variables=shown, cut=VALUE_SHOWN, offset=offset,
-                  older=older, newer=newer)
+    return render(request, "variables.html", nav="variables", variables=shown, cut=VALUE_SHOWN,
+                  offset=offset, older=older, newer=newer)
 
 
 @router.get("/settings")
