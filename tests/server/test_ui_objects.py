@@ -75,7 +75,8 @@ def test_an_artifact_page_renders_markdown_safely_and_lists_the_versions(
                                            flow_run_id=run_id))
     markdown = (f"# Sales {XSS}\n\n| region | total |\n|---|---|\n| north | 10 |\n\n"
                 "<img src=x onerror=alert(1)> [docs](https://example.org/docs) "
-                "[bad](javascript:alert(1)) ![chart](https://elsewhere.example/c.png) "
+                "[bad](javascript:alert(1)) [data](data:image/png;base64,AAAA) "
+                "![chart](https://elsewhere.example/c.png) "
                 "![own](/static/c.png)")
     backend.create_artifact(ArtifactCreate(key="report", type="markdown", data=markdown,
                                            description=f"**nightly** {XSS}"))
@@ -89,6 +90,7 @@ def test_an_artifact_page_renders_markdown_safely_and_lists_the_versions(
         assert '<a href="https://example.org/docs" rel="noopener noreferrer nofollow">docs</a>' \
             in content
         assert 'href="javascript:' not in page.text and "[bad](javascript:alert(1))" in content
+        assert 'href="data:' not in content and ">data</a>" in content  # not followed
         assert '<img src="/static/c.png" alt="own"' in content
         assert "elsewhere.example" not in "".join(re.findall(r"<img[^>]*>", page.text))
         assert '<a href="https://elsewhere.example/c.png"' in content  # a link instead

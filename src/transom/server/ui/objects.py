@@ -112,7 +112,10 @@ def _image_rule(renderer: RendererHTML, tokens: Sequence[Token], idx: int,
 
 def _link_rule(renderer: RendererHTML, tokens: Sequence[Token], idx: int,
                options: OptionsDict, env: EnvType) -> str:
-    tokens[idx].attrSet("rel", _LINK_REL)
+    token = tokens[idx]
+    if not _href(str(token.attrGet("href") or "")):  # a data: URL is for images only
+        token.attrs.pop("href", None)
+    token.attrSet("rel", _LINK_REL)
     return renderer.renderToken(tokens, idx, options, env)
 
 
