@@ -356,3 +356,29 @@ def test_a_boosted_link_to_a_missing_run_shows_the_error_page(
     expect(w.page.locator("h1")).to_have_text("No such flow run")
     expect(w.page).to_have_title("No such flow run · Transom")
     expect(w.page.locator("main p").first).to_contain_text("no flow run has an id starting with")
+
+
+def test_an_artifact_page_renders_a_markdown_table_and_loads_nothing_from_elsewhere(
+        watched: Callable[..., Watched]) -> None:
+    from transom.schemas import ArtifactCreate
+
+    w = watched()
+    w.backend.create_artifact(ArtifactCreate(key="sales", type="markdown", data=(
+        "# Sales\n\n| region | total |\n|---|---|\n| north | 10 |\n| south | 7 |\n\n"
+        "<img src=\"https://elsewhere.example/raw.png\" onerror=\"alert(1)\"><script>alert(2)</script>\n\n"
+        "![chart](https://elsewhere.example/chart.png) [docs](https://elsewhere.example/docs)")))
+    w.goto("/runs")
+    w.page.click("header >> text=Artifacts")
+    w.page.wait_for_url("**/artifacts")
+    w.page.click("#artifacts td a")
+    w.page.wait_for_url("**/artifacts/sales")
+    expect(w.page).to_have_title("sales · Artifact · Transom")
+    table = w.page.locator("#content table")
+    expect(table.locator("th")).to_have_text(["region", "total"])
+    expect(table.locator("tbody tr")).to_have_count(2)
+    expect(table.locator("tbody tr").first.locator("td")).to_have_text(["north", "10"])
+    expect(w.page.locator("#content img")).to_have_count(0)
+    expect(w.page.locator("#content")).to_contain_text('<img src="https://elsewhere.example/raw.png"')
+    expect(w.page.locator("#content a", has_text="chart")).to_have_attribute(
+        "href", "https://elsewhere.example/chart.png")
+    w.screenshot("artifact")

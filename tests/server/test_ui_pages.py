@@ -272,7 +272,7 @@ def test_pages_answer_bad_query_parameters_with_an_html_page(
 
 def test_every_page_has_the_header_nav_marking_where_it_is_and_says_it_in_the_title(
         start_server: Callable[..., LiveServer]) -> None:
-    from transom.schemas import DeploymentCreate, WorkPoolCreate
+    from transom.schemas import ArtifactCreate, DeploymentCreate, WorkPoolCreate
 
     server = start_server(server_services=False)
     backend = server.server.config.app.state.backend
@@ -282,6 +282,7 @@ def test_every_page_has_the_header_nav_marking_where_it_is_and_says_it_in_the_ti
     backend.create_work_pool(WorkPoolCreate(name="main"))
     deployment = backend.upsert_deployment(DeploymentCreate(
         flow_name="etl", name="daily", entrypoint="flows/etl.py:etl", work_pool="main"))
+    backend.create_artifact(ArtifactCreate(key="sales", type="markdown", data="# Sales"))
     pages = [("/", "Dashboard", "Dashboard · last 24 hours"),
              ("/runs", "Flow runs", "Flow runs"),
              (f"/runs/{run_id}", "Flow runs", "nightly · Completed"),
@@ -289,13 +290,18 @@ def test_every_page_has_the_header_nav_marking_where_it_is_and_says_it_in_the_ti
              ("/deployments", "Deployments", "Deployments"),
              (f"/deployments/{deployment.id}", "Deployments", "etl/daily · deployment"),
              ("/work-pools", "Work pools", "Work pools"),
-             ("/work-pools/main", "Work pools", "main · work pool")]
+             ("/work-pools/main", "Work pools", "main · work pool"),
+             ("/artifacts", "Artifacts", "Artifacts"),
+             ("/artifacts/sales", "Artifacts", "sales · Artifact"),
+             ("/variables", "Variables", "Variables"),
+             ("/settings", "Settings", "Settings")]
     with httpx.Client(base_url=_origin(server), timeout=10) as web:
         for path, current, title in pages:
             page = web.get(path).text
             nav = page.split('<nav class="main"')[1].split("</nav>")[0]
-            assert re.findall(r'href="([^"]+)"', nav) == ["/", "/runs", "/deployments",
-                                                         "/work-pools"], path
+            assert re.findall(r'href="([^"]+)"', nav) == [
+                "/", "/runs", "/deployments", "/work-pools", "/artifacts", "/variables",
+                "/settings"], path
             assert re.findall(r'aria-current="page">([^<]+)<', nav) == [current], path
             assert f"<title>{title} · Transom</title>" in page, path
             assert 'id="zone">Times in UTC<' in page  # transom.js names the browser's zone

@@ -15,9 +15,11 @@ from tests.server.conftest import LiveServer
 from tests.support.seed import flow_run, seed
 
 from transom.schemas import (
+    ArtifactCreate,
     DeploymentCreate,
     DeploymentRunCreate,
     ScheduleIn,
+    VariableCreate,
     WorkerPoll,
     WorkPoolCreate,
 )
@@ -67,6 +69,12 @@ def _fill(backend: EmbeddedBackend, scale: int) -> tuple[uuid.UUID, uuid.UUID, u
     run_id, events = flow_run("etl", "big", created=now - timedelta(hours=1), failed=True,
                               tasks=30 * scale, logs=50 * scale)
     backend.send_events(events)
+    for i in range(10 * scale):
+        backend.create_artifact(ArtifactCreate(key=f"a{scale}-{i}", type="table", data=[{"n": i}],
+                                               flow_run_id=run_id))
+        backend.create_artifact(ArtifactCreate(key=f"many{scale}", type="markdown", data=f"# {i}",
+                                               flow_run_id=run_id))
+        backend.set_variable(VariableCreate(name=f"v{scale}_{i}", value={"i": i}, tags=["t"]))
     assert first is not None
     return first, run_id, backend.flow_run_task_runs(run_id)[0].id
 
@@ -84,7 +92,9 @@ def test_each_page_takes_a_few_statements_whatever_it_shows(
                      "{run}": f"/runs/{run_id}", "{scheduled run}": f"/runs/{scheduled}",
                      "{task run}": f"/task-runs/{task_id}", "/deployments": "/deployments",
                      "{deployment}": f"/deployments/{deployment_id}",
-                     "/work-pools": "/work-pools", "{pool}": f"/work-pools/main{scale}"}
+                     "/work-pools": "/work-pools", "{pool}": f"/work-pools/main{scale}",
+                     "/artifacts": "/artifacts", "{artifact}": f"/artifacts/many{scale}",
+                     "/variables": "/variables", "/settings": "/settings"}
             found = {}
             for name, path in pages.items():
                 with _counted(backend.ctx.db.engine) as seen:

@@ -396,6 +396,8 @@ class TestBackendContract:
         assert {a.id for a in backend.list_artifacts()} == {second.id, table.id}  # keys' newest
         assert {a.id for a in backend.list_artifacts(flow_run_id=run.id)} == {first.id, table.id}
         assert backend.list_artifacts(key="report", limit=1, offset=1)[0].id == first.id
+        assert [a.id for a in backend.list_artifacts(key_prefix="rep")] == [second.id]
+        assert backend.list_artifacts(key_prefix="r%") == []  # a LIKE wildcard is a character
 
         progress = backend.create_artifact(ArtifactCreate(type="progress", data=0.0))
         moved = backend.update_artifact(progress.id, ArtifactUpdate(data=42.5,

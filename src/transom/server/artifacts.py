@@ -32,11 +32,14 @@ def list_artifacts(
     api: Api,
     key: Annotated[str | None, Query(description="Every version of this key.")] = None,
     flow_run_id: Annotated[uuid.UUID | None, Query(description="A flow run's artifacts.")] = None,
+    key_prefix: Annotated[str | None, Query(
+        max_length=255, description="Only keys that start with this.")] = None,
     limit: Limit = 200,
     offset: Offset = 0,
 ) -> list[ArtifactRead]:
-    """Newest first; with neither filter, the newest version of every key."""
-    return api.list_artifacts(key=key, flow_run_id=flow_run_id, limit=limit, offset=offset)
+    """Newest first; with neither `key` nor `flow_run_id`, the newest version of every key."""
+    return api.list_artifacts(key=key, flow_run_id=flow_run_id, key_prefix=key_prefix,
+                              limit=limit, offset=offset)
 
 
 @router.get("/artifacts/key/{key}")

@@ -30,12 +30,13 @@ class Artifacts:
             return store.read_artifact(conn, key)
 
     def list_artifacts(self, *, key: str | None = None, flow_run_id: uuid.UUID | None = None,
-                       limit: int = 200, offset: int = 0) -> list[ArtifactRead]:
+                       key_prefix: str | None = None, limit: int = 200,
+                       offset: int = 0) -> list[ArtifactRead]:
         """Newest first: the versions of `key`, a flow run's artifacts, or the newest version
-        of every key."""
+        of every key; only keys starting with `key_prefix` when given."""
         with self.ctx.db.read() as conn:
-            return store.list_artifacts(conn, key=key, flow_run_id=flow_run_id, limit=limit,
-                                        offset=offset)
+            return store.list_artifacts(conn, key=key, flow_run_id=flow_run_id,
+                                        key_prefix=key_prefix, limit=limit, offset=offset)
 
     def delete_artifact(self, key: str) -> int:
         """Every version of the key (NotFound if none); how many there were."""

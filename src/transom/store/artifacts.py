@@ -73,11 +73,13 @@ def read_artifact(conn: Connection, key: str) -> ArtifactRead:
 
 
 def list_artifacts(conn: Connection, *, key: str | None = None,
-                   flow_run_id: uuid.UUID | None = None, limit: int = 200,
-                   offset: int = 0) -> list[ArtifactRead]:
+                   flow_run_id: uuid.UUID | None = None, key_prefix: str | None = None,
+                   limit: int = 200, offset: int = 0) -> list[ArtifactRead]:
     """Newest first: the versions of `key`, the artifacts of a flow run, or else the newest
-    version of every key."""
+    version of every key; only keys that start with `key_prefix` when it is given."""
     query = sa.select(m.artifacts)
+    if key_prefix:
+        query = query.where(a.key.startswith(key_prefix, autoescape=True))
     order: tuple[Any, ...] = NEWEST
     if key is not None:
         query, order = query.where(a.key == key), (a.version.desc(),)
