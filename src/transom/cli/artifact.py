@@ -16,8 +16,8 @@ from transom.cli.output import (
     console,
     format_time,
     list_format_option,
-    print_csv,
     print_json,
+    print_listing,
     print_table,
     show_format_option,
 )
@@ -54,11 +54,7 @@ def ls(
 
     with open_backend() as backend:
         artifacts = backend.list_artifacts(key=key, limit=limit)
-    if output is ListFormat.json:
-        print_json(artifacts)
-        return
-    if output is ListFormat.csv:
-        print_csv(artifacts, ArtifactRead)
+    if print_listing(output, artifacts, ArtifactRead):
         return
     if not artifacts:
         console().print(f"No artifact has the key {key!r}." if key else

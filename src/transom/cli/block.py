@@ -16,8 +16,8 @@ from transom.cli.output import (
     console,
     format_time,
     list_format_option,
-    print_csv,
     print_json,
+    print_listing,
     print_table,
     show_format_option,
 )
@@ -48,11 +48,7 @@ def ls(
 
     with open_backend() as backend:
         blocks = backend.list_blocks(block_type=block_type, limit=limit)
-    if output is ListFormat.json:
-        print_json(blocks)
-        return
-    if output is ListFormat.csv:
-        print_csv(blocks, BlockDocumentRead)
+    if print_listing(output, blocks, BlockDocumentRead):
         return
     if not blocks:
         console().print("No blocks yet; save one from Python with `Block.save(name)`.")
@@ -111,11 +107,7 @@ def types(output: ListFormat = list_format_option()) -> None:
 
     with open_backend() as backend:
         kinds = backend.list_block_types()
-    if output is ListFormat.json:
-        print_json(kinds)
-        return
-    if output is ListFormat.csv:
-        print_csv(kinds, BlockTypeRead)
+    if print_listing(output, kinds, BlockTypeRead):
         return
     if not kinds:
         console().print("No block types yet; saving a block registers its type.")

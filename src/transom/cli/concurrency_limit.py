@@ -16,8 +16,8 @@ from transom.cli.output import (
     console,
     format_time,
     list_format_option,
-    print_csv,
     print_json,
+    print_listing,
     print_table,
     show_format_option,
 )
@@ -82,11 +82,7 @@ def ls(
 
     with open_backend() as backend:
         limits = backend.list_concurrency_limits(limit=limit)
-    if output is ListFormat.json:
-        print_json(limits)
-        return
-    if output is ListFormat.csv:
-        print_csv(limits, ConcurrencyLimitRead)
+    if print_listing(output, limits, ConcurrencyLimitRead):
         return
     if not limits:
         console().print("No concurrency limits yet; create one with "

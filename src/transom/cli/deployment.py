@@ -19,8 +19,8 @@ from transom.cli.output import (
     console,
     format_time,
     list_format_option,
-    print_csv,
     print_json,
+    print_listing,
     print_table,
     show_format_option,
 )
@@ -90,11 +90,7 @@ def ls(
     with open_backend() as backend:
         deployments = backend.list_deployments(flow_name=flow, work_pool=pool)
         scheduled = scheduled_runs(backend) if output is ListFormat.table and deployments else {}
-    if output is ListFormat.json:
-        print_json(deployments)
-        return
-    if output is ListFormat.csv:
-        print_csv(deployments, DeploymentRead)
+    if print_listing(output, deployments, DeploymentRead):
         return
     out = console()
     if not deployments:

@@ -31,6 +31,7 @@ __all__ = [
     "format_time",
     "print_csv",
     "print_json",
+    "print_listing",
     "print_table",
     "zone_of",
 ]
@@ -109,6 +110,18 @@ def print_csv(items: Sequence[BaseModel], model: type[BaseModel]) -> None:
         row = item.model_dump(mode="json")
         writer.writerow([_cell(row.get(name)) for name in fields])
     sys.stdout.flush()
+
+
+def print_listing(output: ListFormat, items: Sequence[BaseModel], model: type[BaseModel]) -> bool:
+    """Print `items` as JSON or CSV when `output` asks for a machine's format; whether it did
+    (if not, the caller prints its table)."""
+    if output is ListFormat.json:
+        print_json(items)
+        return True
+    if output is ListFormat.csv:
+        print_csv(items, model)
+        return True
+    return False
 
 
 def _cell(value: Any) -> str:

@@ -22,6 +22,7 @@ from transom.cli.output import (
     list_format_option,
     print_csv,
     print_json,
+    print_listing,
     print_table,
     show_format_option,
 )
@@ -137,11 +138,7 @@ def ls(
         deployments = ({d.id: d.full_name for d in backend.list_deployments()}
                        if output is ListFormat.table and any(r.deployment_id for r in runs)
                        else {})
-    if output is ListFormat.json:
-        print_json(runs)
-        return
-    if output is ListFormat.csv:
-        print_csv(runs, FlowRunRead)
+    if print_listing(output, runs, FlowRunRead):
         return
     out = console()
     if not runs:

@@ -16,8 +16,8 @@ from transom.cli.output import (
     console,
     format_time,
     list_format_option,
-    print_csv,
     print_json,
+    print_listing,
     print_table,
     show_format_option,
 )
@@ -49,11 +49,7 @@ def ls(
 
     with open_backend() as backend:
         variables = backend.list_variables(limit=limit)
-    if output is ListFormat.json:
-        print_json(variables)
-        return
-    if output is ListFormat.csv:
-        print_csv(variables, VariableRead)
+    if print_listing(output, variables, VariableRead):
         return
     if not variables:
         console().print("No variables yet; set one with `transom variable set NAME VALUE`.")

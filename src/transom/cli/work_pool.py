@@ -12,8 +12,8 @@ from transom.cli.output import (
     ShowFormat,
     console,
     list_format_option,
-    print_csv,
     print_json,
+    print_listing,
     print_table,
     show_format_option,
 )
@@ -54,11 +54,7 @@ def ls(output: ListFormat = list_format_option()) -> None:
 
     with open_backend() as backend:
         pools = backend.list_work_pools()
-    if output is ListFormat.json:
-        print_json(pools)
-        return
-    if output is ListFormat.csv:
-        print_csv(pools, WorkPoolRead)
+    if print_listing(output, pools, WorkPoolRead):
         return
     out = console()
     if not pools:

@@ -14,8 +14,7 @@ from transom.cli.output import (
     console,
     format_time,
     list_format_option,
-    print_csv,
-    print_json,
+    print_listing,
     print_table,
 )
 from transom.schemas import WorkerRead
@@ -91,11 +90,7 @@ def ls(
 
     with open_backend() as backend:
         workers = backend.list_workers(work_pool=pool)
-    if output is ListFormat.json:
-        print_json(workers)
-        return
-    if output is ListFormat.csv:
-        print_csv(workers, WorkerRead)
+    if print_listing(output, workers, WorkerRead):
         return
     if not workers:
         console().print("No workers have polled yet; start one with "
