@@ -11,6 +11,7 @@ __all__ = [
     "DEFAULT_CACHE",
     "DEFAULT_TIMEOUT",
     "EXTRA_REQUIREMENTS",
+    "LANE_IGNORE",
     "LANE_PATHS",
     "LAYOUT_VERSION",
     "PYTHON",
@@ -47,6 +48,14 @@ LANE_PATHS: tuple[str, ...] = (
     "tests/test_deployments.py",
     "tests/test_services.py",     # Windows service definitions
 )
+
+# Under those paths, what is left out: the web UI's pages are HTML rendered the same on every
+# OS (the server itself starting and answering on Windows is tests/server's other files, and the
+# static files' types, which must never come from the Windows registry, are test_ui_assets.py).
+LANE_IGNORE: tuple[str, ...] = tuple(
+    f"tests/server/test_ui_{name}.py" for name in (
+        "bulk", "browser", "dashboard", "deployments", "live", "login", "logs", "objects",
+        "pages", "queries", "timeline"))
 
 # Installed into the Windows Python besides pyproject's dependencies and `test` extra: what the
 # lane's tests use directly (pytest-xdist runs them side by side), Windows-only packages that a Linux `pip download` cannot see

@@ -20,6 +20,7 @@ from typing import IO
 from .config import (
     DEFAULT_TIMEOUT,
     EXTRA_REQUIREMENTS,
+    LANE_IGNORE,
     LANE_PATHS,
     PYTHON,
     TIMEOUT_ENV,
@@ -121,8 +122,9 @@ def _run_tests(wine: Wine, report: Path, pytest_args: Sequence[str], timeout: fl
     # OS) stay on Linux: under Wine, where starting a process takes a second, they alone would
     # outlast the lane.
     selection = list(pytest_args) or [
-        "tests", *(f"--windows-lane-select={path}" for path in LANE_PATHS), "-m", "not slow",
-        "--durations=10", *(["-n", str(workers)] if workers > 0 else [])]
+        "tests", *(f"--windows-lane-select={path}" for path in LANE_PATHS),
+        *(f"--ignore={path}" for path in LANE_IGNORE), "-m", "not slow",
+        "--durations=10", *(["-n", str(workers), "--dist", "load"] if workers > 0 else ["-n", "0"])]
     args = ["-m", "pytest", "-p", PLUGIN, "-p", "no:cacheprovider",
             f"--windows-lane-report={wine.windows_path(report)}", *selection]
     env = {

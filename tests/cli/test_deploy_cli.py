@@ -104,6 +104,7 @@ def test_a_worker_pointed_at_a_missing_pool_says_so(transom: Transom) -> None:
     assert "No workers have polled yet" in transom("worker", "ls").stdout
 
 
+@pytest.mark.slow  # a worker and two runs, each a new process
 def test_deployment_run_watch_follows_the_run_to_its_end(transom: Transom, project: Path,
                                                          home: Path) -> None:
     import subprocess

@@ -18,6 +18,8 @@ from tests.cli.conftest import clean_environ
 from tests.server.conftest import LiveServer
 from transom.settings import Settings
 
+pytestmark = pytest.mark.slow  # a dozen commands and a flow, each a new process, twice
+
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "warehouse-pw-8841"
 

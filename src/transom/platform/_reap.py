@@ -26,7 +26,8 @@ import sys
 import time
 
 PR_SET_CHILD_SUBREAPER = 36
-STOPS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+# (getattr: the module is imported on Windows too, by tests of what it computes, which has no SIGHUP)
+STOPS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, name))
 ORPHAN_GRACE = 5.0  # after our parent died: how long what is below may take to stop
 TICK = 0.25  # how often to look whether our parent is still there
 

@@ -28,7 +28,7 @@ from transom.schemas import LeaseRenew, SlotsAcquire, SlotsAnswer
 from transom.services.backend import Backend, open_backend
 from transom.settings import Settings
 
-__all__ = ["Acquisition", "Limiter", "TagSlots", "limiter", "tag_limit_names"]
+__all__ = ["Acquisition", "Limiter", "TagSlots", "close_limiters", "limiter", "tag_limit_names"]
 
 logger = logging.getLogger("transom.concurrency")
 Mode = Literal["concurrency", "rate_limit"]
@@ -186,6 +186,16 @@ class Limiter:
 
 _limiters: dict[tuple[int, str | None, str, float, float], Limiter] = {}
 _limiters_lock = threading.Lock()
+
+
+def close_limiters() -> None:
+    """Close every Limiter of this process and forget them (their backends' files are let go:
+    on Windows an open database file cannot be deleted). A later `limiter()` makes new ones."""
+    with _limiters_lock:
+        found = list(_limiters.values())
+        _limiters.clear()
+    for each in found:
+        each.close()
 
 
 def limiter(settings: Settings | None = None) -> Limiter:

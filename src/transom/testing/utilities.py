@@ -43,6 +43,9 @@ def transom_test_harness() -> Iterator[Path]:
             yield Path(home)
         finally:
             reset_runtime()  # flush this session's runs into the temporary database, close it
+            from transom.services.slots import close_limiters
+
+            close_limiters()  # and the concurrency limits' connections to it
             for key in [k for k in env if k.startswith(_PREFIX) and not k.startswith(_INTERNAL)]:
                 del env[key]
             env.update(saved)
