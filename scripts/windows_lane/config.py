@@ -99,7 +99,7 @@ WINDOWS_MARKER_ENVIRONMENT: dict[str, str] = {
 CACHE_ENV = "TRANSOM_WINDOWS_LANE_CACHE"
 DEFAULT_CACHE = Path("~/.cache/transom-windows-lane")
 TIMEOUT_ENV = "TRANSOM_WINDOWS_LANE_TIMEOUT"
-DEFAULT_TIMEOUT = 900.0
+DEFAULT_TIMEOUT = 1500.0
 """Seconds the pytest run under Wine may take before the lane kills it and fails."""
 
 WORKERS = 3

@@ -10,12 +10,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from cryptography.fernet import Fernet
 from tests.cli.conftest import Transom, clean_environ
 from tests.server.conftest import LiveServer
 
 from transom.schemas import BlockDocumentRead, BlockTypeRead
 from transom.settings import Settings
+
+# Each test runs a dozen commands, each a new process: more than the default 120 s under load.
+pytestmark = pytest.mark.timeout(360)
 
 VALUE = "s3cret-9f2b41d7"
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from tests.cli.conftest import Transom
 
 from transom.schemas import ConcurrencyLimitRead
+
+# Each test runs a dozen commands, each a new process: more than the default 120 s under load.
+pytestmark = pytest.mark.timeout(360)
 
 
 def test_create_ls_inspect_update_delete(transom: Transom, backend_env: dict[str, str]) -> None:
