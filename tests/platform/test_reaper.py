@@ -50,6 +50,10 @@ def test_an_orphan_stays_a_descendant_of_the_subreaper() -> None:
 
 # -- the keeper of a command's tree (platform/_reap.py), which shell_run starts commands under ----
 DETACH = "setsid sh -c 'echo $$; exec sleep 1000 >/dev/null 2>&1' &"
+# The same, but the command has the orphan's pid before it goes on: `$(...)` reads until the
+# orphan's sh has printed it and let go of the pipe. (With DETACH then `exit 3`, the keeper could
+# stop the orphan before it printed anything.)
+DETACHED = "echo $(" + DETACH + ")"
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="the keeper needs Linux's child subreaper")
 
@@ -72,7 +76,7 @@ def _orphan(lines: tuple[str, ...]) -> int:
 @linux_only
 def test_without_the_keeper_a_detached_grandchild_outlives_its_command() -> None:
     # What the keeper is for: this test process is no subreaper, so the orphan escapes.
-    result = run(["bash", "-c", DETACH])
+    result = run(["bash", "-c", DETACHED])
     orphan = _orphan(result.stdout)
     try:
         assert not gone(orphan, within=0.5)
@@ -82,15 +86,15 @@ def test_without_the_keeper_a_detached_grandchild_outlives_its_command() -> None
 
 @linux_only
 def test_a_detached_grandchild_ends_with_its_command_under_the_keeper() -> None:
-    result = run(["bash", "-c", DETACH + "\nexit 3"], keep_tree=True)
+    result = run(["bash", "-c", DETACHED + "\nexit 3"], keep_tree=True)
     assert result.exit_code == 3  # the command's own code, not the keeper's
-    assert result.args == ("bash", "-c", DETACH + "\nexit 3")
+    assert result.args == ("bash", "-c", DETACHED + "\nexit 3")
     assert gone(_orphan(result.stdout), within=5)
 
 
 @linux_only
 def test_a_timeout_stops_the_detached_grandchild_too() -> None:
-    result = run(["bash", "-c", DETACH + "\nsleep 1000"], keep_tree=True, timeout=1, grace=1)
+    result = run(["bash", "-c", DETACHED + "\nsleep 1000"], keep_tree=True, timeout=1, grace=1)
     assert result.timed_out
     assert gone(_orphan(result.stdout), within=5)
 
