@@ -66,6 +66,33 @@ _PROFILE_NAME = re.compile(r"^[\w][\w.-]*$")
 
 logger = logging.getLogger("transom.settings")
 
+# Top-level paths of the server, which a root path may not begin with.
+_SERVER_PATHS = ("api", "static", "docs", "runs", "task-runs", "deployments", "work-pools", "login",
+             "logout", "artifacts", "variables", "blocks", "concurrency-limits", "settings")
+_PATH_SEGMENT = re.compile(r"^[A-Za-z0-9._~-]+$")
+
+
+def _root_path(value: str) -> str:
+    """The prefix as the app uses it: '' (none) or '/a/b' (leading slash, none at the end).
+    ValueError, in one sentence, for one a URL cannot carry or that takes one of the server's
+    own paths."""
+    text = value.strip()
+    if text in ("", "/"):
+        return ""
+    segments = text.strip("/").split("/")
+    if not text.startswith("/"):
+        raise ValueError("a path that starts with '/', like '/transom'")
+    bad = next((s for s in segments if not _PATH_SEGMENT.match(s) or s in (".", "..")), None)
+    if bad is not None:
+        raise ValueError(f"a path of letters, digits and . _ ~ - between its slashes (not "
+                         f"{bad!r})")
+    if segments[0] in _SERVER_PATHS:
+        raise ValueError(f"a path that does not begin with /{segments[0]}, a path of the server "
+                         "itself (like '/transom')")
+    return "/" + "/".join(segments)
+
+
+
 
 class Settings(BaseSettings):
     """Every setting of Transom; env var = TRANSOM_ + the upper-case name."""
@@ -85,6 +112,7 @@ class Settings(BaseSettings):
     server_api_auth_string: str | None = Field(None, description="user:password the server requires.")
     server_api_key: str | None = Field(None, description="API key the server requires.")
     server_allowed_hosts: str = Field("", description="Host names the server answers besides loopback names and server_api_host, comma-separated ('*': any); others get 400 (DNS rebinding).")
+    server_root_path: str = Field("", description="The path prefix the server is reached under behind a reverse proxy ('/transom'); the proxy may pass it on or strip it.")
     server_max_body_bytes: int = Field(32 * 2**20, ge=1024, description="The largest request body the server reads (bytes); a larger one gets 413.")
     logging_level: str = Field("INFO", description="Level of run loggers and console output.")
     log_prints: bool = Field(False, description="Capture print() inside flows and tasks as run logs.")
@@ -123,6 +151,11 @@ class Settings(BaseSettings):
         # Only the values `load` passes in: never os.environ, .env files or secret dirs behind
         # the caller's back (tests and workers hand in their own environ mapping).
         return (init_settings,)
+
+    @field_validator("server_root_path")
+    @classmethod
+    def _normal_root_path(cls, value: str) -> str:
+        return _root_path(value)
 
     @field_validator("logging_level")
     @classmethod

@@ -382,3 +382,31 @@ def test_an_artifact_page_renders_a_markdown_table_and_loads_nothing_from_elsewh
     expect(w.page.locator("#content a", has_text="chart")).to_have_attribute(
         "href", "https://elsewhere.example/chart.png")
     w.screenshot("artifact")
+
+
+def test_under_a_path_prefix_every_click_stays_under_it(
+        browser: Browser, start_server: Callable[..., LiveServer]) -> None:
+    # As behind a reverse proxy at /ops/transom that passes the prefix on.
+    server = start_server(server_services=False, server_root_path="/ops/transom")
+    w = Watched(browser, server)
+    w.origin += "/ops/transom"
+    run_id, events = flow_run("etl", "nightly", created=T0, failed=True, tasks=20, logs=30)
+    w.backend.send_events(events)
+    try:
+        w.goto("/")
+        w.page.click("nav.main a >> text=Flow runs")  # boosted by htmx
+        w.page.wait_for_url("**/ops/transom/runs")
+        w.page.click("#runs td a >> text=nightly")
+        w.page.wait_for_url(f"**/ops/transom/runs/{run_id}")
+        expect(w.page.locator("#logs tbody tr")).to_have_count(30)
+        # The timeline's script builds its links itself: under the prefix too.
+        expect(w.page.locator("#timeline")).to_have_attribute("data-drawn", "20", timeout=20_000)
+        box = w.page.locator("#timeline canvas").bounding_box()
+        assert box is not None
+        w.page.mouse.click(box["x"] + 1, box["y"] + 2)
+        w.page.wait_for_url("**/ops/transom/task-runs/*")
+        w.page.go_back()
+        w.page.click("#first-error")
+        w.page.wait_for_url(f"**/ops/transom/runs/{run_id}?*")
+    finally:
+        w.check()

@@ -14,12 +14,14 @@ app = Typer(no_args_is_help=True)
 def start(
     host: str | None = typer.Option(None, "--host", help="Address to listen on (default TRANSOM_SERVER_API_HOST, 127.0.0.1)."),
     port: int | None = typer.Option(None, "--port", min=0, max=65535, help="Port (default TRANSOM_SERVER_API_PORT, 4200)."),
+    root_path: str | None = typer.Option(None, "--root-path", help="The path prefix a reverse proxy serves it under, like /transom (default TRANSOM_SERVER_ROOT_PATH)."),
 ) -> None:
-    """Run the API server in the foreground until Ctrl+C."""
+    """Run the API server and web UI in the foreground until Ctrl+C."""
     from transom.server.serve import serve
     from transom.settings import Settings
 
-    serve(Settings.load(), host=host, port=port,
+    settings = Settings.load() if root_path is None else Settings.load(server_root_path=root_path)
+    serve(settings, host=host, port=port,
           echo=lambda line: error_console().print(line, markup=False))
 
 

@@ -80,6 +80,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.include_router(concurrency.router, prefix="/api")
     app.include_router(ui.router)
     _document_validation_errors(app)
+    if settings.server_root_path:  # outermost: every other part sees the path without it
+        from transom.server.root_path import RootPath
+
+        app.add_middleware(RootPath, root=settings.server_root_path)
     return app
 
 

@@ -34,7 +34,7 @@ def banner(settings: Settings, host: str, port: int, database: str) -> list[str]
                      "this machine can read and change runs. Set "
                      "TRANSOM_SERVER_API_AUTH_STRING=user:password or TRANSOM_SERVER_API_KEY.")
     shown = f"[{host}]" if ":" in host else host
-    base = f"http://{shown}:{port}"
+    base = f"http://{shown}:{port}{settings.server_root_path}"
     lines += [
         f"Transom server on {base}",
         f"  UI:   {base}/runs",

@@ -54,9 +54,9 @@ async def runs_live(
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
-def _look(api: Backend, query: dict[str, Any]) -> tuple[str, str]:
+def _look(api: Backend, query: dict[str, Any], root: str) -> tuple[str, str]:
     context = runs_context(api, **query)
-    return page_digest(context), render_fragment("runs_page.html", **context)
+    return page_digest(context), render_fragment("runs_page.html", root, **context)
 
 
 async def _follow(api: Backend, query: dict[str, Any], seen: str | None,
@@ -65,7 +65,8 @@ async def _follow(api: Backend, query: dict[str, Any], seen: str | None,
     started = quiet_since = loop.time()
     yield "retry: 3000\n: the runs list, live\n\n"
     while loop.time() - started < LIVE_MAX:
-        digest, html = await run_in_threadpool(_look, api, query)
+        digest, html = await run_in_threadpool(_look, api, query,
+                                               request.scope.get("root_path", ""))
         now = loop.time()
         if digest != seen:
             seen, quiet_since = digest, now

@@ -100,11 +100,12 @@ def same_origin(request: Request) -> bool:
 
 def _page(request: Request, sessions: Sessions, next_path: str, problem: str | None,
           status: int = 200) -> Response:
+    from transom.server.root_path import rooted
     from transom.server.ui.render import assets
 
-    body = _env.get_template("login.html").render(
+    body = rooted(_env.get_template("login.html").render(
         basic=bool(sessions.basic), key=bool(sessions.key), next=next_path, problem=problem,
-        asset=assets.url)
+        asset=assets.url), request.scope.get("root_path", ""))
     return Response(body, status_code=status, media_type="text/html; charset=utf-8",
                     headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY",
                              "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'"})

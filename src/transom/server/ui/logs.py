@@ -25,6 +25,7 @@ from markupsafe import Markup, escape
 from transom.core.states import FINAL_TYPES
 from transom.exceptions import NotFound, UserInputError
 from transom.schemas import FlowRunRead, LogLine, Page
+from transom.server.root_path import rooted
 from transom.server.routes import Api
 from transom.services.backend import Backend
 
@@ -243,13 +244,14 @@ async def _tail(api: Backend, run_id: uuid.UUID, after_id: int,
     loop = asyncio.get_running_loop()
     started = quiet_since = loop.time()
     names: dict[uuid.UUID, str] = {}
+    root = request.scope.get("root_path", "")
     yield f"retry: 2000\n: tail of flow run {run_id} from line {after_id}\n\n"
     while loop.time() - started < LIVE_MAX:
         run, page = await run_in_threadpool(_look, api, run_id, after_id)
         if any(line.task_run_id and line.task_run_id not in names for line in page.items):
             names = {t.id: t.name for t in await run_in_threadpool(api.flow_run_task_runs, run_id)}
         for line in page.items:
-            row = str(log_row(line, names)).replace("\n", "\ndata: ")
+            row = rooted(str(log_row(line, names)), root).replace("\n", "\ndata: ")
             yield f"id: {line.id}\nevent: line\ndata: {row}\n\n"
             after_id = line.id
         now = loop.time()

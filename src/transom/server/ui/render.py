@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
 
 from transom.core.states import StateType
+from transom.server.root_path import rooted
 from transom.server.ui.assets import Assets
 from transom.server.ui.logs import log_row
 
@@ -68,7 +69,8 @@ _env.filters.update(when=when, seconds=_seconds, level=logging.getLevelName,
 def render(request: Request, template: str, status: int = 200,
            headers: dict[str, str] | None = None, **context: Any) -> Response:
     """A page from its template, gzipped when the browser takes it and it is worth it."""
-    body = _env.get_template(template).render(request=request, **context).encode()
+    html = _env.get_template(template).render(request=request, **context)
+    body = rooted(html, request.scope.get("root_path", "")).encode()
     sent = {**_PAGE_HEADERS, **(headers or {})}
     if len(body) > 1024 and "gzip" in request.headers.get("accept-encoding", ""):
         body = gzip.compress(body, 6)
@@ -82,6 +84,7 @@ def error_page(request: Request, status: int, title: str, message: str) -> Respo
     return render(request, "error.html", status, title=title, message=message)
 
 
-def render_fragment(template: str, **context: Any) -> str:
-    """A template rendered on its own (a part of a page that live updates send again)."""
-    return _env.get_template(template).render(**context)
+def render_fragment(template: str, root: str = "", **context: Any) -> str:
+    """A template rendered on its own (a part of a page that live updates send again), its
+    links under the server's root path when it has one."""
+    return rooted(_env.get_template(template).render(**context), root)

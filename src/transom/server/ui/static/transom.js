@@ -254,7 +254,8 @@
     canvas.addEventListener("click", function (event) {
       if (drag && drag.moved) return;
       var run = hit(event);
-      if (run) window.location.assign("/task-runs/" + run[5].replace(
+      var root = document.documentElement.getAttribute("data-root") || "";  // a path prefix
+      if (run) window.location.assign(root + "/task-runs/" + run[5].replace(
         /^(.{8})(.{4})(.{4})(.{4})(.{12})$/, "$1-$2-$3-$4-$5"));
     });
     window.addEventListener("resize", function () { size(); redraw(); });
