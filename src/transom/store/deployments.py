@@ -68,9 +68,13 @@ ACTIVE_TYPES = (StateType.PENDING.value, StateType.RUNNING.value, StateType.CANC
 def claimable() -> sa.ColumnElement[bool]:
     """A run waiting for a worker: Scheduled (or Late, or Resuming), but not a flow run between
     two attempts inside a process that has it (AwaitingRetry is Scheduled too), nor a paused one
-    (Paused and Suspended are Scheduled too: they wait for a resume, not for a worker)."""
+    (Paused and Suspended are Scheduled too: they wait for a resume, not for a worker). An
+    AwaitingRetry run that neither a worker nor a process holds was retried by hand
+    (`store/runs.retry_flow_run`): a worker starts it again."""
     return sa.and_(fr.state_type == StateType.SCHEDULED.value,
-                   fr.state_name.not_in(_NOT_CLAIMABLE))
+                   sa.or_(fr.state_name.not_in(_NOT_CLAIMABLE),
+                          sa.and_(fr.state_name == "AwaitingRetry", fr.worker_id.is_(None),
+                                  fr.process.is_(None))))
 
 
 _NOT_CLAIMABLE = ("AwaitingRetry", *sorted(PAUSED_NAMES))
