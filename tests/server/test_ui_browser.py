@@ -199,8 +199,8 @@ def test_a_running_run_is_cancelled_by_its_page_s_button_and_its_parameters_copi
                                           created=T0, process=None),
                            StateChanged(run_id, False, st.Running(), 1)])
     w.goto(f"/runs/{run_id}")
-    expect(w.page.locator("#strip li")).to_have_count(1)
-    expect(w.page.locator("#strip li.s-RUNNING")).to_contain_text("Running")
+    expect(w.page.locator("#states li")).to_have_count(1)
+    expect(w.page.locator("#states li.s-RUNNING")).to_contain_text("Running")
     w.page.click("#copy-parameters")  # shown by transom.js
     expect(w.page.locator("#copy-parameters")).to_have_text("Copied")
     assert w.page.evaluate("navigator.clipboard.readText()") == '{\n  "day": "2026-01-05"\n}'
@@ -208,7 +208,7 @@ def test_a_running_run_is_cancelled_by_its_page_s_button_and_its_parameters_copi
     expect(w.page.locator("#notice")).to_have_text("The run is Cancelled.")
     expect(w.page.locator("h1 .state")).to_have_text("Cancelled")
     expect(w.page.locator("#cancel")).to_have_count(0)
-    expect(w.page.locator("#strip li")).to_have_count(2)
+    expect(w.page.locator("#states li")).to_have_count(2)
     assert w.backend.read_flow_run(run_id).state_name == "Cancelled"
 
 

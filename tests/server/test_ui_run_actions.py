@@ -166,6 +166,7 @@ def test_a_paused_run_is_resumed_from_its_page_with_input_its_schema_checks(
     shown = page.open(run_id)
     assert _forms(shown) == {"cancel", "state", "resume"}
     assert 'name="input"' in shown and "gate" in shown
+    assert 'id="waiting"' not in shown  # it waits for its resume, not for a worker
     fields = re.findall(r'<tr><td class="mono">(\w+)</td><td>(\w+)</td><td>(\w+)</td><td>([^<]*)',
                         shown)
     assert fields == [("approved", "boolean", "yes", "ship it?"), ("note", "string", "no", "Note")]
@@ -229,11 +230,11 @@ def test_the_page_shows_a_state_strip_a_copy_button_and_the_subflow_runs(
     _run(backend, "stranger", st.Pending(), minutes=5)
     page = Page(server)
     shown = page.open(parent)
-    strip = shown.split('id="strip"')[1].split("</ol>")[0]
+    strip = shown.split('id="states"')[1].split("</ol>")[0]
     assert re.findall(r'<li class="s-(\w+)"', strip) == ["PENDING", "RUNNING"]
-    assert re.findall(r'<span class="name">(\w+)</span> <time datetime=', strip) == [
+    assert re.findall(r'<span class="state s-\w+">(\w+)</span> <time datetime=', strip) == [
         "Pending", "Running"]
-    assert shown.index('id="strip"') < shown.index('id="actions"') < shown.index('id="parameters"')
+    assert shown.index('id="states"') < shown.index('id="actions"') < shown.index('id="parameters"')
     # The copy button: shown by transom.js (no inline script), the JSON there without it.
     button = re.search(r'<button type="button" class="copy"[^>]*>', shown)
     assert button and 'data-copy="parameters"' in button.group(0) and "hidden" in button.group(0)

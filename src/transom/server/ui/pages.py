@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from transom.core.states import FINAL_TYPES, StateType
+from transom.core.states import FINAL_TYPES, PAUSED_NAMES, StateType
 from transom.exceptions import NotFound, UserInputError
 from transom.server.routes import Api
 from transom.server.ui import csrf
@@ -146,8 +146,10 @@ def run(
     # A run that ended Failed or Crashed shows that state's error at the top.
     failed = next((s for s in reversed(states) if s.type in _ENDED_BADLY), None) \
         if flow_run.state_type in _ENDED_BADLY else None
-    # A deployment run AwaitingRetry that no worker holds was retried by hand: it waits for one.
+    # A paused run waits for its resume, not a worker; a deployment run AwaitingRetry that no
+    # worker holds was retried by hand: it waits for one.
     waiting = api.why_waiting(flow_run) if flow_run.state_type == StateType.SCHEDULED \
+        and flow_run.state_name not in PAUSED_NAMES \
         and (flow_run.state_name != "AwaitingRetry" or (flow_run.worker_id is None
              and flow_run.deployment_id is not None)) else []
     shown = task_runs if tasks == "all" else task_runs[:TASK_RUNS_SHOWN]
