@@ -292,7 +292,25 @@ def test_the_api_retries_an_ended_deployment_run_and_refuses_the_others(
 
 
 @SQLITE
-def test_transom_runs_retry_against_a_server(start_server: Callable[..., LiveServer],
+def test_a_retried_run_whose_deployment_is_deleted_keeps_its_record_and_ends_cancelled(
+        start_server: Callable[..., LiveServer]) -> None:
+    server = start_server(server_services=False)
+    backend = server.server.config.app.state.backend
+    retried = _deployment_run(backend, StateType.FAILED)
+    backend.retry_flow_run(retried)
+    waiting = backend.create_deployment_run("etl/nightly", DeploymentRunCreate())
+    backend.delete_deployment("etl/nightly")
+    with pytest.raises(NotFound):
+        backend.read_flow_run(waiting.id)  # never started: gone with its deployment
+    run = backend.read_flow_run(retried)
+    assert run.state_name == "Cancelled"
+    assert [s.name for s in backend.flow_run_states(retried)] == [
+        "Scheduled", "Pending", "Running", "Failed", "AwaitingRetry", "Cancelled"]
+    assert "deployment was deleted" in (run.state_message or "")
+
+
+@SQLITE
+def test_transom_runs_retry_against_a_server_and_the_embedded_database(start_server: Callable[..., LiveServer],
                                              tmp_path: Path) -> None:
     server = start_server(server_services=False)
     backend = server.server.config.app.state.backend
@@ -312,7 +330,22 @@ def test_transom_runs_retry_against_a_server(start_server: Callable[..., LiveSer
     again = transom("runs", "retry", str(failed))
     assert again.returncode == 1 and "Traceback" not in again.stderr
     assert again.stderr.strip().startswith("Error: flow run ")
+    assert "only a run that ended Failed, Crashed or Cancelled can be retried" in again.stderr
     assert len(again.stderr.strip().splitlines()) == 1, again.stderr
+    assert backend.read_flow_run(failed).state_name == "AwaitingRetry"
+
+    # With no server: the embedded database of the command's home.
+    from transom.services import open_backend
+    from transom.settings import Settings
+
+    del env["TRANSOM_API_URL"]
+    with open_backend(Settings.load({}, home=tmp_path / "cli home")) as embedded:
+        local = _deployment_run(embedded, StateType.CANCELLED)
+    done = transom("runs", "retry", str(local))
+    assert done.returncode == 0 and "is AwaitingRetry" in done.stdout, done.stderr
+    missing = transom("runs", "retry", "ffffffff")
+    assert missing.returncode == 1 and missing.stderr.startswith("Error: ") \
+        and "ffffffff" in missing.stderr and "Traceback" not in missing.stderr
 
 
 FLOWS = '''
