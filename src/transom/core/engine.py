@@ -513,9 +513,8 @@ class _FlowRun(_Run):
                  adopt: Adopted | None = None,
                  wait_for: list[Any] | None = None) -> None:
         # A custom name (flow_run_name) is given in create(); an adopted run has its name.
-        run_id, name, runs_before = adopt or (uuid.uuid4(), generate_run_name(), 0)
+        run_id, name, self.runs_before = adopt or (uuid.uuid4(), generate_run_name(), 0)
         super().__init__(runtime, run_id, name)
-        self.runs_before = runs_before
         # An adopted run exists already (a worker claimed it): it is not created again.
         self.adopted = adopt is not None
         self.flow = flow
