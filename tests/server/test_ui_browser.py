@@ -186,6 +186,32 @@ def test_a_running_run_s_logs_grow_live_and_the_stream_ends_with_the_run(
     expect(w.page.locator("#live-note")).to_have_text("The run is over: every line is shown.")
 
 
+def test_a_running_run_is_cancelled_by_its_page_s_button_and_its_parameters_copied(
+        watched: Callable[..., Watched]) -> None:
+    import uuid
+
+    from transom.core import states as st
+    from transom.core.recorder import FlowRunCreated, StateChanged
+
+    w = watched(timezone_id="UTC", permissions=["clipboard-read", "clipboard-write"])
+    run_id = uuid.uuid4()
+    w.backend.send_events([FlowRunCreated(run_id, "etl", "busy", {"day": "2026-01-05"},
+                                          created=T0, process=None),
+                           StateChanged(run_id, False, st.Running(), 1)])
+    w.goto(f"/runs/{run_id}")
+    expect(w.page.locator("#states li")).to_have_count(1)
+    expect(w.page.locator("#states li.s-RUNNING")).to_contain_text("Running")
+    w.page.click("#copy-parameters")  # shown by transom.js
+    expect(w.page.locator("#copy-parameters")).to_have_text("Copied")
+    assert w.page.evaluate("navigator.clipboard.readText()") == '{\n  "day": "2026-01-05"\n}'
+    w.page.click("#cancel")
+    expect(w.page.locator("#notice")).to_have_text("The run is Cancelled.")
+    expect(w.page.locator("h1 .state")).to_have_text("Cancelled")
+    expect(w.page.locator("#cancel")).to_have_count(0)
+    expect(w.page.locator("#states li")).to_have_count(2)
+    assert w.backend.read_flow_run(run_id).state_name == "Cancelled"
+
+
 def test_the_timeline_draws_ten_thousand_task_runs_and_opens_one_on_click(
         watched: Callable[..., Watched]) -> None:
     w = watched()

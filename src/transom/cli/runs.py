@@ -1,4 +1,4 @@
-"""`transom runs ls/show/cancel/resume/logs`: what was recorded, from the embedded database or the
+"""`transom runs ls/show/cancel/retry/resume/logs`: what was recorded, from the embedded database or the
 server of TRANSOM_API_URL (`services.open_backend`)."""
 
 from __future__ import annotations
@@ -265,6 +265,22 @@ def delete(
             out.print(Text.assemble("Deleted flow run ", (run.name, "bold"), f" ({run.id})."))
     if refused:
         raise typer.Exit(1)
+
+
+@app.command("retry")
+def retry(
+    run_id: str = typer.Argument(..., help="A flow run id or a unique prefix of one."),
+) -> None:
+    """Retry a deployment's flow run that ended Failed, Crashed or Cancelled: the same run is
+    scheduled now, a worker of its pool runs it again (its run count goes up), and its tasks
+    whose results were persisted are not run again."""
+    from transom.services import open_backend
+
+    with open_backend() as backend:
+        state = backend.retry_flow_run(run_id)
+    console().print(Text.assemble("Flow run ", (str(state.flow_run_id), "bold"), " is ",
+                                  (state.name, STATE_STYLES.get(state.type.value, "")),
+                                  ": a worker of its pool runs it again."))
 
 
 @app.command("resume")

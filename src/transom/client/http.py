@@ -160,8 +160,11 @@ class TransomClient:
     def list_flow_runs(self, *, flow_name: str | None = None,
                        state: StateType | str | None = None, since: datetime | None = None,
                        limit: int = 50, offset: int = 0, after: str | None = None,
-                       before: str | None = None) -> Page[FlowRunRead]:
+                       before: str | None = None,
+                       parent_flow_run_id: uuid.UUID | None = None) -> Page[FlowRunRead]:
         params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if parent_flow_run_id is not None:
+            params["parent"] = str(parent_flow_run_id)
         if after is not None:
             params["after"] = after
         if before is not None:
@@ -186,6 +189,11 @@ class TransomClient:
                         message: str | None = None) -> StateRecord:
         data = self.request("POST", f"/flow_runs/{_run(id_or_prefix)}/cancel",
                             json={"message": message})  # JSON: the server refuses a bare POST
+        return StateRecord.model_validate(data)
+
+    def retry_flow_run(self, id_or_prefix: str | uuid.UUID) -> StateRecord:
+        data = self.request("POST", f"/flow_runs/{_run(id_or_prefix)}/retry",
+                            json={})  # JSON: the server refuses a bare POST
         return StateRecord.model_validate(data)
 
     def flow_run_states(self, run_id: uuid.UUID) -> list[StateRecord]:

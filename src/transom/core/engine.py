@@ -78,6 +78,7 @@ __all__ = [
 logger = logging.getLogger("transom.engine")
 _flow_logger = logging.getLogger("transom.flow_runs")
 _task_logger = logging.getLogger("transom.task_runs")
+Adopted = tuple[uuid.UUID, str, int]  # a claimed flow run: its id, name and runs so far
 
 
 class _Run:
@@ -86,6 +87,7 @@ class _Run:
     is_task = False
     settles = False  # whether an attempt leaves work of its own to wait for (submitted tasks)
     retries = 0
+    runs_before = 0  # an adopted flow run's runs in earlier processes (a retry, a resume)
     keeps_results_in_memory = True  # False: a persisted result is read back by State.result()
     retry_delay: Any = None
     jitter: float | None = None
@@ -109,8 +111,8 @@ class _Run:
         if state.run_id is None:  # a fresh State of ours, not yet shared: stamp it in place
             object.__setattr__(state, "run_id", self.run_id)
         self.state = state
-        self.recorder.record(StateChanged(self.run_id, self.is_task, state, self.run_count,
-                                          result_ref))
+        self.recorder.record(StateChanged(self.run_id, self.is_task, state,
+                                          self.run_count + self.runs_before, result_ref))
         if self.hooks is not None:
             fns = self.hooks.get(state.type)
             if fns:
@@ -508,10 +510,10 @@ class _FlowRun(_Run):
 
     def __init__(self, flow: Flow[..., Any], parameters: dict[str, Any], runtime: Runtime,
                  parent: FlowRunContext | None, parent_task: TaskRunContext | None, *,
-                 adopt: tuple[uuid.UUID, str] | None = None,
+                 adopt: Adopted | None = None,
                  wait_for: list[Any] | None = None) -> None:
         # A custom name (flow_run_name) is given in create(); an adopted run has its name.
-        run_id, name = adopt or (uuid.uuid4(), generate_run_name())
+        run_id, name, self.runs_before = adopt or (uuid.uuid4(), generate_run_name(), 0)
         super().__init__(runtime, run_id, name)
         # An adopted run exists already (a worker claimed it): it is not created again.
         self.adopted = adopt is not None
@@ -570,7 +572,7 @@ class _FlowRun(_Run):
 
     def begin_attempt(self) -> None:
         super().begin_attempt()
-        self.ctx = self._context(self.run_count)
+        self.ctx = self._context(self.run_count + self.runs_before)
         if self.run_count == 1:
             self.log(logging.INFO, "started (flow %r)", self.flow.name)
 
@@ -619,7 +621,7 @@ class _FlowRun(_Run):
 
     def describe(self, state: State) -> FlowRun:
         return FlowRun(self.run_id, self.name, self.flow.name, dict(self.parameters),
-                       list(self.tags), self.run_count, state,
+                       list(self.tags), self.run_count + self.runs_before, state,
                        parent_task_run_id=self.parent_task.task_run_id if self.parent_task else None,
                        expected_start_time=self.created, start_time=self.started,
                        end_time=state.timestamp if state.is_final() else None)
@@ -686,7 +688,7 @@ def submit_task(task: Task[..., Any], args: tuple[Any, ...], kwargs: Mapping[str
 
 
 def _start_flow(flow: Flow[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any],
-                adopt: tuple[uuid.UUID, str] | None = None, wait_for: Any = None) -> _FlowRun:
+                adopt: Adopted | None = None, wait_for: Any = None) -> _FlowRun:
     parameters = flow.validate_parameters(flow.bind(args, kwargs))  # fails before the run exists
     runtime = get_runtime()
     configure_logging(runtime.log_level)
@@ -698,17 +700,17 @@ def _start_flow(flow: Flow[..., Any], args: tuple[Any, ...], kwargs: Mapping[str
 
 
 def run_flow(flow: Flow[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any],
-             *, return_state: bool = False, adopt: tuple[uuid.UUID, str] | None = None,
+             *, return_state: bool = False, adopt: Adopted | None = None,
              wait_for: Any = None) -> Any:
-    """Run `flow` as a new flow run, or as the existing run `adopt` = (id, name) names (one a
-    worker claimed: it is Pending and moves on to Running from there)."""
+    """Run `flow` as a new flow run, or as the existing run `adopt` = (id, name, runs before)
+    names (one a worker claimed: it is Pending and moves on to Running from there)."""
     run = _start_flow(flow, args, kwargs, adopt, wait_for)
     return _outcome(_drive(run, _flow_steps(run, TerminationGuard)), return_state)
 
 
 async def run_flow_async(flow: Flow[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any],
                          *, return_state: bool = False,
-                         adopt: tuple[uuid.UUID, str] | None = None, wait_for: Any = None) -> Any:
+                         adopt: Adopted | None = None, wait_for: Any = None) -> Any:
     run = _start_flow(flow, args, kwargs, adopt, wait_for)
     return _outcome(await _drive_async(run, _flow_steps(run, _AsyncGuard)), return_state)
 

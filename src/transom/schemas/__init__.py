@@ -759,6 +759,7 @@ class ClaimedRun(_Model):
     parameters: dict[str, Any] = {}
     expected_start_time: datetime | None = None
     work_queue_name: str | None = None
+    run_count: int = 0  # runs before this one (a retried or resumed run has some)
 
     @field_validator("pull_steps", mode="before")
     @classmethod

@@ -103,6 +103,8 @@ def list_flow_runs(
     state: Annotated[StateType | None, Query(description="Only runs in this state type.")] = None,
     since: Annotated[Timestamp | None,
                      Query(description="Only runs created at or after this time.")] = None,
+    parent: Annotated[uuid.UUID | None, Query(
+        description="Only the subflow runs of this flow run.")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
     after: Annotated[str | None, Query(pattern=CURSOR_PATTERN, description=(
@@ -113,7 +115,8 @@ def list_flow_runs(
     """Newest first. Page through a long list with the cursors, not offset: a cursor page costs
     the same at the end of the list as at its start."""
     return api.list_flow_runs(flow_name=flow, state=state, since=since, limit=limit,
-                              offset=offset, after=after, before=before)
+                              offset=offset, after=after, before=before,
+                              parent_flow_run_id=parent)
 
 
 @router.get("/flow_runs/{run_id}", tags=["flow runs"])
@@ -138,6 +141,22 @@ def cancel_flow_run(run_id: RunRef, api: Api,
     """Cancel (by id or a unique prefix of one): a running run goes to Cancelling (its process
     is told to stop), others to Cancelled."""
     return api.cancel_flow_run(run_id, message)
+
+
+# As cancel's, its body is required by the server (a write is JSON): `{}`.
+@router.post("/flow_runs/{run_id}/retry", status_code=status.HTTP_201_CREATED,
+             tags=["flow runs"], openapi_extra={"requestBody": {"required": True}},
+             responses={409: {"model": ErrorBody, "description": (
+                 "The run has not ended Failed, Crashed or Cancelled, or it is not a run of a "
+                 "deployment (no worker could run it again)")}})
+def retry_flow_run(run_id: RunRef, api: Api,
+                   body: Annotated[dict[str, Any] | None, Body(
+                       description="`{}`: a retry takes no options.")] = None) -> StateRecord:
+    """Retry an ended deployment run (by id or a unique prefix of one), the same run: it goes
+    Scheduled (AwaitingRetry) now, a worker of its deployment's pool runs it again, and its
+    run_count goes up. Its tasks whose results were persisted are not run again (their cache
+    keys hold the flow run's id, the same on a retry)."""
+    return api.retry_flow_run(run_id)
 
 
 @router.delete("/flow_runs/{run_id}", tags=["flow runs"])

@@ -79,8 +79,10 @@ class FlowRuns:
     def list_flow_runs(self, *, flow_name: str | None = None,
                        state: StateType | str | None = None, since: datetime | None = None,
                        limit: int = 50, offset: int = 0, after: str | None = None,
-                       before: str | None = None) -> Page[FlowRunRead]:
-        """Flow runs, newest first, and how many match in all. Keyset paging: `after` a page's
+                       before: str | None = None,
+                       parent_flow_run_id: uuid.UUID | None = None) -> Page[FlowRunRead]:
+        """Flow runs, newest first, and how many match in all (only the subflow runs of
+        `parent_flow_run_id` when given). Keyset paging: `after` a page's
         next_cursor the older page, `before` its prev_cursor the newer one (no OFFSET); both,
         the runs between the two, from the newest."""
         try:
@@ -91,8 +93,10 @@ class FlowRuns:
         with self.ctx.db.read() as conn:
             # One more than a page: whether another page follows, without counting.
             items = queries.list_flow_runs(conn, flow_name=flow_name, state=state, since=since,
-                                           limit=limit + 1, offset=offset, **keys)
-            total = queries.count_flow_runs(conn, flow_name=flow_name, state=state, since=since)
+                                           limit=limit + 1, offset=offset,
+                                           parent=parent_flow_run_id, **keys)
+            total = queries.count_flow_runs(conn, flow_name=flow_name, state=state, since=since,
+                                            parent=parent_flow_run_id)
         more = len(items) > limit
         if before is not None and after is None:  # newest first: the extra is the newest
             items = items[1:] if more else items
@@ -130,6 +134,15 @@ class FlowRuns:
             # it runs on this machine (the run has ended either way).
             stop_process_tree(process[0], grace=self.ctx.settings.worker_cancel_grace)
         return record
+
+    def retry_flow_run(self, id_or_prefix: str | uuid.UUID) -> StateRecord:
+        """Schedule an ended deployment run again, the same run (AwaitingRetry, due now) for a
+        worker of its deployment's pool; InvalidTransition unless it ended Failed, Crashed or
+        Cancelled, NotAllowedFor a run of no deployment."""
+        with self.ctx.db.write() as conn:
+            run_id = queries.resolve_flow_run_id(conn, id_or_prefix)
+            runs.retry_flow_run(conn, run_id, now=self.ctx.clock())
+            return queries.list_states(conn, flow_run_id=run_id)[-1]
 
     def delete_flow_run(self, id_or_prefix: str | uuid.UUID) -> FlowRunRead:
         """Delete a flow run that is not going on, with its states, task runs and logs (what

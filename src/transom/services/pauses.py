@@ -28,6 +28,12 @@ class Pauses:
         with self.ctx.db.read() as conn:
             return store.read_pause(conn, run_id, key)
 
+    def waiting_pause(self, run_id: uuid.UUID) -> PauseRead | None:
+        """A paused run's pause waiting for its resume (its input's schema), or None: for the
+        run's page."""
+        with self.ctx.db.read() as conn:
+            return store.waiting_pause(conn, run_id)
+
     def resume_flow_run(self, id_or_prefix: str | uuid.UUID,
                         body: ResumeIn | None = None) -> StateRecord:
         """A Paused run goes Running, a Suspended one Scheduled (Resuming) for its pool's

@@ -68,9 +68,13 @@ ACTIVE_TYPES = (StateType.PENDING.value, StateType.RUNNING.value, StateType.CANC
 def claimable() -> sa.ColumnElement[bool]:
     """A run waiting for a worker: Scheduled (or Late, or Resuming), but not a flow run between
     two attempts inside a process that has it (AwaitingRetry is Scheduled too), nor a paused one
-    (Paused and Suspended are Scheduled too: they wait for a resume, not for a worker)."""
+    (Paused and Suspended are Scheduled too: they wait for a resume, not for a worker). An
+    AwaitingRetry run that neither a worker nor a process holds was retried by hand
+    (`store/runs.retry_flow_run`): a worker starts it again."""
     return sa.and_(fr.state_type == StateType.SCHEDULED.value,
-                   fr.state_name.not_in(_NOT_CLAIMABLE))
+                   sa.or_(fr.state_name.not_in(_NOT_CLAIMABLE),
+                          sa.and_(fr.state_name == "AwaitingRetry", fr.worker_id.is_(None),
+                                  fr.process.is_(None))))
 
 
 _NOT_CLAIMABLE = ("AwaitingRetry", *sorted(PAUSED_NAMES))
@@ -345,10 +349,19 @@ def update_deployment(conn: Connection, ref: str | uuid.UUID, body: DeploymentUp
 
 
 def delete_deployment(conn: Connection, ref: str | uuid.UUID) -> DeploymentRead:
-    """Delete a deployment and its runs that have not started; recorded runs stay."""
+    """Delete a deployment and its runs that have not started; recorded runs stay. A waiting
+    run that ran before (retried, or resumed from a suspension) keeps its record and ends
+    Cancelled: no worker can start it any more."""
     deployment = read_deployment(conn, ref)
-    _delete_runs(conn, sa.and_(fr.deployment_id == deployment.id, claimable(),
-                               fr.worker_id.is_(None)))
+    waiting = sa.and_(fr.deployment_id == deployment.id, claimable(), fr.worker_id.is_(None))
+    _delete_runs(conn, sa.and_(waiting, fr.start_time.is_(None)))
+    ran = conn.execute(sa.select(fr.id, fr.state_type, fr.state_name, fr.run_count)
+                       .where(waiting, fr.start_time.is_not(None))).all()
+    for row in ran:
+        run_id = uuid.UUID(str(row.id))
+        write_events(conn, [StateChanged(run_id, False, st.Cancelled(
+            message="its deployment was deleted before a worker started it again"),
+            int(row.run_count))], expect={run_id: (row.state_type, row.state_name)})
     conn.execute(sa.delete(m.deployment_schedules)
                  .where(m.deployment_schedules.c.deployment_id == deployment.id))
     conn.execute(sa.delete(m.deployments).where(m.deployments.c.id == deployment.id))

@@ -26,7 +26,7 @@ from transom.schemas import PauseCreate, PauseRead, ResumeIn
 from transom.store import models as m
 from transom.store.sink import write_events
 
-__all__ = ["expire_pauses", "pause_flow_run", "read_pause", "resume_flow_run"]
+__all__ = ["expire_pauses", "pause_flow_run", "read_pause", "resume_flow_run", "waiting_pause"]
 
 fr = m.flow_runs.c
 ri = m.run_inputs.c
@@ -76,6 +76,14 @@ def read_pause(conn: Connection, run_id: uuid.UUID, key: str) -> PauseRead:
     if row is None:
         raise NotFound(f"flow run {run_id} has no pause with the key {key!r}")
     return _read(row)
+
+
+def waiting_pause(conn: Connection, run_id: uuid.UUID) -> PauseRead | None:
+    """The run's newest pause not yet resumed (what a resume answers), or None."""
+    row = conn.execute(sa.select(m.run_inputs).where(ri.flow_run_id == run_id,
+                                                     ri.resumed.is_(None))
+                       .order_by(ri.created.desc()).limit(1)).first()
+    return None if row is None else _read(row)
 
 
 def _read(row: Any) -> PauseRead:

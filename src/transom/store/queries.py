@@ -47,7 +47,9 @@ _FLOW_RUN_SELECT = _flow_run_select()  # built once: constructing it costs more 
 
 
 def _filtered(query: sa.Select[Any], flow_name: str | None, state: StateType | str | None,
-              since: datetime | None) -> sa.Select[Any]:
+              since: datetime | None, parent: uuid.UUID | None = None) -> sa.Select[Any]:
+    if parent is not None:
+        query = query.where(m.flow_runs.c.parent_flow_run_id == parent)
     if flow_name is not None:
         query = query.where(m.flows.c.name == flow_name)
     if state is not None:
@@ -60,12 +62,13 @@ def _filtered(query: sa.Select[Any], flow_name: str | None, state: StateType | s
 def list_flow_runs(conn: Connection, *, flow_name: str | None = None,
                    state: StateType | str | None = None, since: datetime | None = None,
                    limit: int = 50, offset: int = 0, after: RunCursor | None = None,
-                   before: RunCursor | None = None) -> list[FlowRunRead]:
-    """Flow runs, newest first (created, then id), filtered by flow name, state type and
-    creation time. Keyset paging: `after` a cursor, the runs that follow it (older); `before`
+                   before: RunCursor | None = None,
+                   parent: uuid.UUID | None = None) -> list[FlowRunRead]:
+    """Flow runs, newest first (created, then id), filtered by flow name, state type,
+    creation time and parent flow run (its subflow runs). Keyset paging: `after` a cursor, the runs that follow it (older); `before`
     one, the `limit` runs just ahead of it (newer), still newest first. No OFFSET is needed."""
     created, run_id = m.flow_runs.c.created, m.flow_runs.c.id
-    query = _filtered(_FLOW_RUN_SELECT, flow_name, state, since)
+    query = _filtered(_FLOW_RUN_SELECT, flow_name, state, since, parent)
     # `created <= c AND NOT (created = c AND id <= i)`: a range on the created index, unlike
     # the usual OR, which SQLite cannot use an index for.
     if after is not None:
@@ -82,10 +85,11 @@ def list_flow_runs(conn: Connection, *, flow_name: str | None = None,
 
 
 def count_flow_runs(conn: Connection, *, flow_name: str | None = None,
-                    state: StateType | str | None = None, since: datetime | None = None) -> int:
+                    state: StateType | str | None = None, since: datetime | None = None,
+                    parent: uuid.UUID | None = None) -> int:
     query = sa.select(sa.func.count()).select_from(
         m.flow_runs.join(m.flows, m.flows.c.id == m.flow_runs.c.flow_id))
-    return int(conn.execute(_filtered(query, flow_name, state, since)).scalar_one())
+    return int(conn.execute(_filtered(query, flow_name, state, since, parent)).scalar_one())
 
 
 def resolve_flow_run_id(conn: Connection, id_or_prefix: str | uuid.UUID) -> uuid.UUID:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -21,7 +22,7 @@ from transom.schemas import FlowRunCreate, FlowRunRead, LogIn, StateIn
 from transom.store import models as m
 from transom.store.sink import write_events
 
-__all__ = ["cancel_flow_run", "create_flow_run", "set_run_state", "write_logs"]
+__all__ = ["cancel_flow_run", "create_flow_run", "retry_flow_run", "set_run_state", "write_logs"]
 
 
 def create_flow_run(conn: Connection, body: FlowRunCreate,
@@ -110,6 +111,46 @@ def cancel_flow_run(conn: Connection, run_id: uuid.UUID, *,
         process = (int(row.pid), str(row.hostname)) if row is not None and row.pid else None
     write_events(conn, [StateChanged(run_id, False, state, run_count)], strict=True)
     return state, process
+
+
+RETRYABLE = (StateType.FAILED, StateType.CRASHED, StateType.CANCELLED)
+"""The final states a flow run may be retried from."""
+
+
+def retry_flow_run(conn: Connection, run_id: uuid.UUID, *, now: datetime) -> State:
+    """Schedule an ended deployment run again, the same run (Prefect's retry): Scheduled, named
+    AwaitingRetry, due now, held by no worker nor process, in its deployment's pool and queue,
+    so a worker claims it and its run count goes up. InvalidTransition unless it ended Failed,
+    Crashed or Cancelled; NotAllowedFor a run of no deployment (no worker knows its flow)."""
+    fr = m.flow_runs.c
+    query = sa.select(fr.state_type, fr.state_name, fr.run_count, fr.deployment_id).where(
+        fr.id == run_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()  # two retries of one run are decided one at a time
+    row = conn.execute(query).first()
+    if row is None:
+        raise NotFound(f"no flow run has the id {run_id}")
+    if row.state_type not in [t.value for t in RETRYABLE]:
+        raise InvalidTransition(f"flow run {run_id} is {row.state_name or 'without a state'}; "
+                                "only a run that ended Failed, Crashed or Cancelled can be "
+                                "retried")
+    deps = m.deployments.c
+    deployment = None if row.deployment_id is None else conn.execute(
+        sa.select(deps.work_pool_id, deps.work_queue_name)
+        .where(deps.id == row.deployment_id)).first()
+    if deployment is None:
+        raise NotAllowedFor(f"flow run {run_id} is not a run of a deployment"
+                            + (" that still exists" if row.deployment_id else "")
+                            + ", so no worker can run it again; run its flow again instead")
+    state = st.AwaitingRetry(scheduled_time=now, message="retried by request")
+    refused = write_events(conn, [StateChanged(run_id, False, state, int(row.run_count))],
+                           expect={run_id: (row.state_type, row.state_name)})
+    if refused:
+        raise InvalidTransition(f"flow run {run_id} moved on while it was being retried")
+    conn.execute(sa.update(m.flow_runs).where(fr.id == run_id).values(
+        worker_id=None, process=None, pid=None, hostname=None, heartbeat=None,
+        work_pool_id=deployment.work_pool_id, work_queue_name=deployment.work_queue_name))
+    return state
 
 
 def write_logs(conn: Connection, lines: Sequence[LogIn]) -> int:

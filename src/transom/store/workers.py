@@ -222,7 +222,8 @@ def _claimed_runs(conn: Connection, ids: Sequence[uuid.UUID]) -> list[ClaimedRun
                        deps.name.label("deployment_name"),
                        deps.version.label("deployment_version"), deps.entrypoint, deps.path,
                        deps.pull_steps,
-                       fr.parameters, fr.expected_start_time, fr.work_queue_name)
+                       fr.parameters, fr.expected_start_time, fr.work_queue_name,
+                       fr.run_count)
              .join(m.flows, m.flows.c.id == fr.flow_id)
              .join(m.deployments, deps.id == fr.deployment_id)
              .where(fr.id.in_(list(ids))).order_by(fr.expected_start_time, fr.id))

@@ -171,7 +171,7 @@ def _run(flow: Any, parameters: dict[str, Any], run: Any, phase: _Phase) -> int:
 
     with phase.lock:
         phase.value = "running"
-    adopt = (run.id, run.name)
+    adopt = (run.id, run.name, run.run_count)
     try:
         if flow.is_async:
             state = asyncio.run(engine.run_flow_async(flow, (), parameters, return_state=True,

@@ -1,6 +1,6 @@
 """The web UI: server-rendered pages (`dashboard.py`, `pages.py`, `deployments.py`,
 `pools.py` over `render.py` and templates/), the live runs list (`live.py`), actions on many
-runs (`bulk.py`), a run's logs (`logs.py`: colours, links, download, live tail) and timeline
+runs (`bulk.py`), a run's page's actions (`run_actions.py`), a run's logs (`logs.py`: colours, links, download, live tail) and timeline
 (`timeline.py`), the artifacts, variables and settings pages (`objects.py`), signing in
 (`login.py`), the form posts' CSRF check (`csrf.py`) and their static files (`assets.py`,
 static/: ours and the vendored htmx and uPlot, see static/VENDORED.json)."""
@@ -19,6 +19,7 @@ from transom.server.ui import (
     objects,
     pages,
     pools,
+    run_actions,
     timeline,
 )
 from transom.server.ui.render import error_page
@@ -27,7 +28,7 @@ __all__ = ["error_page", "is_page", "router"]
 
 router = APIRouter(include_in_schema=False)
 # live first: pages' /runs/{run_id} would take /runs/live
-for _part in (live, bulk, logs, login, timeline, dashboard, pages, deployments, pools, objects):
+for _part in (live, bulk, run_actions, logs, login, timeline, dashboard, pages, deployments, pools, objects):
     router.include_router(_part.router)
 
 _PAGES = ("/runs", "/task-runs", "/deployments", "/work-pools", *objects.PAGES)

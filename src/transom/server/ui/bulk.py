@@ -20,12 +20,12 @@ from fastapi.responses import RedirectResponse, Response
 
 from transom.core.states import StateType
 from transom.exceptions import TransomError, UserInputError
-from transom.schemas import DeploymentRunCreate, StateIn
+from transom.schemas import DeploymentRunCreate, StateIn, StateRecord
 from transom.server.routes import Api
 from transom.server.ui.login import read_form, safe_next, same_origin
 from transom.services.backend import Backend
 
-__all__ = ["ACTIONS", "MAX_RUNS", "router"]
+__all__ = ["ACTIONS", "MAX_RUNS", "mark", "router"]
 
 MAX_RUNS = 200
 """Runs one bulk action takes (a page of the list at most)."""
@@ -34,11 +34,15 @@ MAX_FORM = 64 * 1024
 router = APIRouter(include_in_schema=False)
 
 
+def mark(api: Backend, run_id: uuid.UUID, kind: StateType,
+         message: str | None = None) -> StateRecord:
+    """Set a run's state by hand (forced: an operator's override), with why."""
+    return api.set_flow_run_state(run_id, StateIn(
+        type=kind, force=True, message=message or "set by hand in the web UI"))
+
+
 def _mark(kind: StateType) -> Callable[[Backend, uuid.UUID], object]:
-    def mark(api: Backend, run_id: uuid.UUID) -> object:
-        return api.set_flow_run_state(run_id, StateIn(
-            type=kind, force=True, message="set by hand in the web UI"))
-    return mark
+    return lambda api, run_id: mark(api, run_id, kind)
 
 
 def _again(api: Backend, run_id: uuid.UUID) -> object:

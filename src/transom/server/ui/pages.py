@@ -12,12 +12,14 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from transom.core.states import FINAL_TYPES, StateType
+from transom.core.states import FINAL_TYPES, PAUSED_NAMES, StateType
 from transom.exceptions import NotFound, UserInputError
 from transom.server.routes import Api
+from transom.server.ui import csrf
 from transom.server.ui.assets import IMMUTABLE
 from transom.server.ui.logs import LogFilter, LogLevelQuery, LogTaskQuery, LogTextQuery
 from transom.server.ui.render import assets, error_page, render, render_fragment
+from transom.server.ui.run_actions import applicable, input_fields
 from transom.services.backend import Backend
 
 __all__ = ["LOG_PAGE", "TASK_RUNS_SHOWN", "router"]
@@ -28,6 +30,8 @@ TASK_RUNS_SHOWN = 200
 """Task runs listed on a run's page unless all are asked for (a big run has thousands)."""
 TASK_LOGS_SHOWN = 1000
 """A task run's log lines shown on its page."""
+SUBFLOWS_SHOWN = 200
+"""Subflow runs listed on a parent run's page."""
 
 router = APIRouter(include_in_schema=False)
 _ENDED_BADLY = (StateType.FAILED, StateType.CRASHED)
@@ -115,10 +119,11 @@ def run(
     tasks: Annotated[str | None, Query(pattern="^all$")] = None,
     log_level: LogLevelQuery = None, log_task: LogTaskQuery = None, log_q: LogTextQuery = None,
 ) -> Response:
-    """One flow run: its states, parameters, error, task runs (the first TASK_RUNS_SHOWN unless
-    `tasks=all`) and a page of its logs (the latest unless `logs_from` names the first line),
-    filtered by level, task run or text when asked and followed live while the run goes on;
-    for a run waiting for a worker, why it has not started."""
+    """One flow run: its states (a strip at the top), the actions its state allows (run_actions.py),
+    parameters, error, subflow runs, task runs (the first TASK_RUNS_SHOWN unless `tasks=all`)
+    and a page of its logs (the latest unless `logs_from` names the first line), filtered by
+    level, task run or text when asked and followed live while the run goes on; for a run
+    waiting for a worker, why it has not started."""
     try:
         flow_run = api.read_flow_run(run_id)
     except (NotFound, UserInputError) as exc:
@@ -141,21 +146,33 @@ def run(
     # A run that ended Failed or Crashed shows that state's error at the top.
     failed = next((s for s in reversed(states) if s.type in _ENDED_BADLY), None) \
         if flow_run.state_type in _ENDED_BADLY else None
+    # A paused run waits for its resume, not a worker; a deployment run AwaitingRetry that no
+    # worker holds was retried by hand: it waits for one.
     waiting = api.why_waiting(flow_run) if flow_run.state_type == StateType.SCHEDULED \
-        and flow_run.state_name != "AwaitingRetry" else []
+        and flow_run.state_name not in PAUSED_NAMES \
+        and (flow_run.state_name != "AwaitingRetry" or (flow_run.worker_id is None
+             and flow_run.deployment_id is not None)) else []
     shown = task_runs if tasks == "all" else task_runs[:TASK_RUNS_SHOWN]
     # The live tail follows the newest lines of an unfiltered view of a run that goes on.
     latest = logs.offset + len(logs.items) >= logs.total
     live_after = (max((line.id for line in logs.items), default=0)
                   if latest and not wanted.active and flow_run.state_type not in FINAL_TYPES
                   else None)
-    return render(request, "run.html", run=flow_run, states=states, task_runs=shown,
+    actions = applicable(flow_run)
+    pause = api.waiting_pause(run_uuid) if actions["resume"] else None
+    subflows = api.list_flow_runs(parent_flow_run_id=run_uuid, limit=SUBFLOWS_SHOWN)
+    notice = request.query_params.get("notice")
+    token = csrf.token(request)
+    response = render(request, "run.html", run=flow_run, states=states, task_runs=shown,
                   task_run_count=len(task_runs), logs=logs, log_page=LOG_PAGE, failed=failed,
                   waiting=waiting, nav="runs", log_filter=wanted,
                   log_query=urlencode(wanted.query()),
                   task_names={t.id: t.name for t in task_runs}, all_task_runs=task_runs,
                   live_after=live_after, log_levels=_LEVELS,
-                  no_errors=request.query_params.get("no_errors") == "1")
+                  no_errors=request.query_params.get("no_errors") == "1",
+                  actions=actions, pause=pause, input_fields=input_fields(pause),
+                  subflows=subflows, csrf=token, notice=notice[:1000] if notice else None)
+    return csrf.with_cookie(request, response, token)
 
 
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

@@ -331,3 +331,45 @@
   if (window.htmx) { window.htmx.onLoad(follow); }
   else { document.addEventListener("DOMContentLoaded", function () { follow(document); }); }
 })();
+
+// Copy buttons (data-copy: the id of the element whose text they copy), hidden until this
+// script shows them: without it the text is still there to select.
+(function () {
+  "use strict";
+  function reveal(root) {
+    var scope = root && root.querySelectorAll ? root : document;
+    var buttons = scope.querySelectorAll("button[data-copy]");
+    for (var i = 0; i < buttons.length; i++) buttons[i].hidden = false;
+  }
+
+  function fallback(text) {  // no Clipboard API (a page over plain http on another host)
+    var area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.className = "offscreen";
+    document.body.appendChild(area);
+    area.select();
+    var done = false;
+    try { done = document.execCommand("copy"); } catch (e) { done = false; }
+    document.body.removeChild(area);
+    return done ? Promise.resolve() : Promise.reject(new Error("copy refused"));
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target && event.target.closest ? event.target.closest("button[data-copy]") : null;
+    if (!button) return;
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    if (!source) return;
+    var text = source.textContent;
+    var copy = navigator.clipboard && window.isSecureContext
+      ? navigator.clipboard.writeText(text) : fallback(text);
+    var label = button.textContent === "Copied" || button.textContent === "Copy failed"
+      ? "Copy" : button.textContent;
+    copy.then(function () { button.textContent = "Copied"; },
+              function () { button.textContent = "Copy failed"; })
+      .then(function () { setTimeout(function () { button.textContent = label; }, 1500); });
+  });
+
+  if (window.htmx) { window.htmx.onLoad(reveal); }
+  else { document.addEventListener("DOMContentLoaded", function () { reveal(document); }); }
+})();
