@@ -247,6 +247,7 @@ def test_the_limit_forms_create_change_and_delete_and_refuse_bad_input(
             ({"name": "x", "limit": "many"}, 422, "The limit must be a whole number"),
             ({"name": "x", "limit": ""}, 422, "The limit must be a whole number"),
             ({"name": "x", "limit": "99999999999"}, 422, "The limit must be a whole number"),
+            ({"name": "x", "limit": "\u00b2"}, 422, "The limit must be a whole number"),
             ({"name": "x", "limit": "2", "decay": "-1"}, 422, "The slot decay must be a number"),
             ({"name": "x", "limit": "2", "decay": "nan"}, 422, "The slot decay must be a number"),
             ({"name": "a/b", "limit": "2"}, 422, "cannot be a concurrency limit&#39;s name"),
@@ -287,6 +288,9 @@ def test_the_limit_forms_create_change_and_delete_and_refuse_bad_input(
         assert [x.name for x in backend.list_concurrency_limits()] == [
             "api calls", "paused", "tag:big data"]
         assert post(f"{path}/delete", confirm="yes").status_code == 404
+        for word in ("paused", "a<b"):  # there, or no limit's name: no notice
+            shown = web.get("/concurrency-limits", params={"deleted": word}).text
+            assert 'id="notice"' not in shown, word
 
         # Without this browser's token, or from another site, nothing is done.
         for answer in (web.post("/concurrency-limits", data={"name": "y", "limit": "1"}),

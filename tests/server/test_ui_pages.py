@@ -334,6 +334,10 @@ def test_odd_paths_and_values_answer_an_html_page_never_json_or_a_500(
         ("GET", "/work-pools/" + "x" * 5000, {404}), ("GET", "/deployments/%F0%9F%98%80", {404}),
         ("POST", "/deployments/a%00b/run", {404, 422}), ("GET", "/no/such/page", {404}),
         ("POST", "/runs", {405}), ("PUT", "/work-pools/main", {405}), ("DELETE", "/", {405}),
+        # "²" is a digit to str.isdigit() but not to int()
+        ("GET", "/artifacts?offset=%C2%B2", {400}), ("GET", "/variables?offset=%C2%B2", {400}),
+        ("GET", "/blocks?offset=%C2%B2", {400}),
+        ("GET", "/concurrency-limits?offset=%C2%B2", {400}),
     ):
         answer = httpx.request(method, origin + path, data={"csrf": "x"} if method == "POST"
                                else None)
@@ -342,3 +346,8 @@ def test_odd_paths_and_values_answer_an_html_page_never_json_or_a_500(
         if answer.status_code >= 400:
             assert re.search(r"<p>[^<]+</p>", answer.text.split("<h1>")[1]), (method, path)
     assert "GET" in httpx.post(f"{origin}/runs").headers["allow"]
+    odd = httpx.get(f"{origin}/runs", headers={"Cookie": b"transom_page_size=\xb2"})
+    assert odd.status_code == 200 and "<h1>Flow runs</h1>" in odd.text
+    tail = httpx.get(f"{origin}/runs/{'0' * 8}-0000-0000-0000-{'0' * 12}/logs/live",
+                     headers={"Last-Event-ID": b"\xb2"})
+    assert tail.status_code == 404

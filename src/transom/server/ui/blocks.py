@@ -83,7 +83,7 @@ def blocks(request: Request, api: Api) -> Response:
     if kind is not None and not _slug(kind):
         return error_page(request, 400, "Bad page link", "type must be a block type's slug: "
                           "lowercase letters, digits and dashes")
-    if not raw_offset.isdigit() or int(raw_offset) > _MAX_OFFSET:
+    if not (raw_offset.isascii() and raw_offset.isdigit()) or int(raw_offset) > _MAX_OFFSET:
         return error_page(request, 400, "Bad page link",
                           f"offset must be a whole number from 0 to {_MAX_OFFSET}")
     offset = int(raw_offset)

@@ -41,7 +41,7 @@ router = APIRouter(include_in_schema=False)
 def parse_limit(text: str) -> int:
     """A limit as typed in a form: a whole number from 0 (nothing may run) to 2**31 - 1."""
     value = text.strip()
-    if not value.isdigit() or int(value) > INT32:
+    if not (value.isascii() and value.isdigit()) or int(value) > INT32:  # not "²"
         raise UserInputError(f"the limit must be a whole number from 0 to {INT32}, not "
                              f"{value[:40]!r}")
     return int(value)
@@ -86,7 +86,7 @@ def _limit_path(name: str) -> str:
 def _list_page(request: Request, api: Api, *, status: int = 200, problem: str | None = None,
                given: dict[str, str] | None = None) -> Response:
     raw_offset = request.query_params.get("offset") or "0"
-    if not raw_offset.isdigit() or int(raw_offset) > _MAX_OFFSET:
+    if not (raw_offset.isascii() and raw_offset.isdigit()) or int(raw_offset) > _MAX_OFFSET:
         return error_page(request, 400, "Bad page link",
                           f"offset must be a whole number from 0 to {_MAX_OFFSET}")
     offset = int(raw_offset)
@@ -94,7 +94,7 @@ def _list_page(request: Request, api: Api, *, status: int = 200, problem: str | 
     more = urlencode({"offset": offset + LIMITS_PAGE}) if len(found) > LIMITS_PAGE else None
     back = (urlencode({"offset": offset - LIMITS_PAGE}) if offset > LIMITS_PAGE else "") \
         if offset else None
-    deleted = (request.query_params.get("deleted") or "")[:255] or None
+    deleted = _gone(api, request.query_params.get("deleted"))
     token = csrf.token(request)
     response = render(request, "limits.html", status, nav="limits", limits=found[:LIMITS_PAGE],
                       more=more, back=back, offset=offset, problem=problem, given=given or {},
@@ -121,6 +121,16 @@ def _read(api: Api, name: str) -> ConcurrencyLimitRead | None:
         return api.read_concurrency_limit(_name.validate_python(name))
     except (ValidationError, NotFound):  # a name no limit may have names none
         return None
+
+
+def _gone(api: Api, name: str | None) -> str | None:
+    """The name a deletion's redirect gives, when it is a limit's name and none has it (so a
+    link cannot make the page say a limit that is there was deleted)."""
+    try:
+        valid = _name.validate_python(name) if name else None
+    except ValidationError:
+        return None
+    return valid if valid is not None and _read(api, valid) is None else None
 
 
 def _missing(request: Request, name: str) -> Response:
