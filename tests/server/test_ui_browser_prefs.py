@@ -151,6 +151,13 @@ def test_the_theme_toggle_turns_the_pages_and_the_chart_dark_and_is_kept(
     assert "transom_theme" not in {c["name"] for c in w.context.cookies()}
     w.page.emulate_media(color_scheme="dark")  # auto follows the system
     assert _background(w) == "rgb(18, 21, 28)"
+    w.page.emulate_media(color_scheme="light")
+    other = w.context.new_page()  # a choice made in another tab applies here too
+    other.goto(w.origin + "/settings")
+    other.click("#pref-theme")
+    expect(w.page.locator("html")).to_have_attribute("data-theme", "dark")
+    expect(w.page.locator("#pref-theme")).to_have_text("Theme: dark")
+    other.close()
 
 
 def test_the_theme_light_overrides_a_dark_system(watched: Callable[..., Watched]) -> None:

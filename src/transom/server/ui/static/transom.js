@@ -64,8 +64,7 @@
     var theme = document.getElementById("pref-theme");
     if (zone) { zone.hidden = false; zone.setAttribute("aria-pressed", String(choice("zone") === "utc")); }
     if (clock) { clock.hidden = false; clock.setAttribute("aria-pressed", String(choice("clock") === "24")); }
-    if (theme) { theme.hidden = false; theme.textContent = LABELS.theme[choice("theme")];
-                 theme.setAttribute("data-theme-choice", choice("theme")); }
+    if (theme) { theme.hidden = false; theme.textContent = LABELS.theme[choice("theme")]; }
   }
 
   document.addEventListener("click", function (event) {
@@ -85,6 +84,15 @@
     };
     if (media.addEventListener) media.addEventListener("change", changed);
   }
+
+  // A choice made in another tab applies here too.
+  window.addEventListener("storage", function (event) {
+    if (!event.key || event.key.indexOf("transom.") !== 0) return;
+    memory = {};
+    applyTheme();
+    sync();
+    document.dispatchEvent(new CustomEvent("transom:prefs", { detail: { name: event.key.slice(8) } }));
+  });
 
   applyTheme();
   window.transomPrefs = { get: choice, set: set, format: format, zone: zoneName, sync: sync };
