@@ -102,7 +102,8 @@ def test_every_page_links_under_the_prefix_whichever_way_the_proxy_sends_it(
     sent = ROOT if proxy == "passes the prefix on" else ""
     with httpx.Client(base_url=_origin(prefixed) + sent, timeout=10) as web:
         for path in ("/", "/runs", f"/runs/{run_id}", "/deployments", "/work-pools",
-                     "/artifacts", "/variables", "/settings", "/runs/no-such-run"):
+                     "/artifacts", "/variables", "/blocks", "/concurrency-limits", "/settings",
+                     "/runs/no-such-run"):
             page = web.get(path)
             assert page.status_code in (200, 404), (path, page.status_code)
             assert 'data-root="' + ROOT + '"' in page.text

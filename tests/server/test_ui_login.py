@@ -92,3 +92,4 @@ def test_a_session_expires_is_bound_to_the_credentials_and_cannot_be_forged() ->
     expiry = cookie.split(".")[0]
     assert not sessions.valid(f"{int(expiry) + 10**6}.{cookie.split('.')[1]}", now=1001.0)
     assert not sessions.valid("garbage", now=1001.0) and not sessions.valid(None)
+    assert not sessions.valid("\u00b2.x", now=1001.0)  # a digit to isdigit(), not to int()

@@ -272,7 +272,14 @@ def test_pages_answer_bad_query_parameters_with_an_html_page(
 
 def test_every_page_has_the_header_nav_marking_where_it_is_and_says_it_in_the_title(
         start_server: Callable[..., LiveServer]) -> None:
-    from transom.schemas import ArtifactCreate, DeploymentCreate, WorkPoolCreate
+    from transom.schemas import (
+        ArtifactCreate,
+        BlockDocumentCreate,
+        BlockTypeIn,
+        ConcurrencyLimitCreate,
+        DeploymentCreate,
+        WorkPoolCreate,
+    )
 
     server = start_server(server_services=False)
     backend = server.server.config.app.state.backend
@@ -283,6 +290,9 @@ def test_every_page_has_the_header_nav_marking_where_it_is_and_says_it_in_the_ti
     deployment = backend.upsert_deployment(DeploymentCreate(
         flow_name="etl", name="daily", entrypoint="flows/etl.py:etl", work_pool="main"))
     backend.create_artifact(ArtifactCreate(key="sales", type="markdown", data="# Sales"))
+    backend.save_block(BlockDocumentCreate(name="db", block_type=BlockTypeIn(
+        slug="secret", name="Secret"), data={"value": "x"}, secret_fields=["value"]))
+    backend.create_concurrency_limit(ConcurrencyLimitCreate(name="tag:db", limit=2))
     pages = [("/", "Dashboard", "Dashboard · last 24 hours"),
              ("/runs", "Flow runs", "Flow runs"),
              (f"/runs/{run_id}", "Flow runs", "nightly · Completed"),
@@ -294,6 +304,10 @@ def test_every_page_has_the_header_nav_marking_where_it_is_and_says_it_in_the_ti
              ("/artifacts", "Artifacts", "Artifacts"),
              ("/artifacts/sales", "Artifacts", "sales · Artifact"),
              ("/variables", "Variables", "Variables"),
+             ("/blocks", "Blocks", "Blocks"),
+             ("/blocks/secret/db", "Blocks", "secret/db · Block"),
+             ("/concurrency-limits", "Concurrency", "Concurrency limits"),
+             ("/concurrency-limits/tag:db", "Concurrency", "tag:db · Concurrency limit"),
              ("/settings", "Settings", "Settings")]
     with httpx.Client(base_url=_origin(server), timeout=10) as web:
         for path, current, title in pages:
@@ -301,7 +315,7 @@ def test_every_page_has_the_header_nav_marking_where_it_is_and_says_it_in_the_ti
             nav = page.split('<nav class="main"')[1].split("</nav>")[0]
             assert re.findall(r'href="([^"]+)"', nav) == [
                 "/", "/runs", "/deployments", "/work-pools", "/artifacts", "/variables",
-                "/settings"], path
+                "/blocks", "/concurrency-limits", "/settings"], path
             assert re.findall(r'aria-current="page">([^<]+)<', nav) == [current], path
             assert f"<title>{title} · Transom</title>" in page, path
             assert 'id="zone">Times in UTC<' in page  # transom.js names the browser's zone
@@ -320,6 +334,10 @@ def test_odd_paths_and_values_answer_an_html_page_never_json_or_a_500(
         ("GET", "/work-pools/" + "x" * 5000, {404}), ("GET", "/deployments/%F0%9F%98%80", {404}),
         ("POST", "/deployments/a%00b/run", {404, 422}), ("GET", "/no/such/page", {404}),
         ("POST", "/runs", {405}), ("PUT", "/work-pools/main", {405}), ("DELETE", "/", {405}),
+        # "²" is a digit to str.isdigit() but not to int()
+        ("GET", "/artifacts?offset=%C2%B2", {400}), ("GET", "/variables?offset=%C2%B2", {400}),
+        ("GET", "/blocks?offset=%C2%B2", {400}),
+        ("GET", "/concurrency-limits?offset=%C2%B2", {400}),
     ):
         answer = httpx.request(method, origin + path, data={"csrf": "x"} if method == "POST"
                                else None)
@@ -328,3 +346,8 @@ def test_odd_paths_and_values_answer_an_html_page_never_json_or_a_500(
         if answer.status_code >= 400:
             assert re.search(r"<p>[^<]+</p>", answer.text.split("<h1>")[1]), (method, path)
     assert "GET" in httpx.post(f"{origin}/runs").headers["allow"]
+    odd = httpx.get(f"{origin}/runs", headers={"Cookie": b"transom_page_size=\xb2"})
+    assert odd.status_code == 200 and "<h1>Flow runs</h1>" in odd.text
+    tail = httpx.get(f"{origin}/runs/{'0' * 8}-0000-0000-0000-{'0' * 12}/logs/live",
+                     headers={"Last-Event-ID": b"\xb2"})
+    assert tail.status_code == 404

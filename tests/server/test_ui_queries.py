@@ -16,9 +16,13 @@ from tests.support.seed import flow_run, seed
 
 from transom.schemas import (
     ArtifactCreate,
+    BlockDocumentCreate,
+    BlockTypeIn,
+    ConcurrencyLimitCreate,
     DeploymentCreate,
     DeploymentRunCreate,
     ScheduleIn,
+    SlotsAcquire,
     VariableCreate,
     WorkerPoll,
     WorkPoolCreate,
@@ -75,6 +79,15 @@ def _fill(backend: EmbeddedBackend, scale: int) -> tuple[uuid.UUID, uuid.UUID, u
         backend.create_artifact(ArtifactCreate(key=f"many{scale}", type="markdown", data=f"# {i}",
                                                flow_run_id=run_id))
         backend.set_variable(VariableCreate(name=f"v{scale}_{i}", value={"i": i}, tags=["t"]))
+        backend.save_block(BlockDocumentCreate(
+            name=f"b{scale}-{i}", block_type=BlockTypeIn(slug=f"kind{scale}-{i % 3}", name="Kind"),
+            data={"value": i, "key": "k"}, secret_fields=["key"]))
+        backend.create_concurrency_limit(ConcurrencyLimitCreate(name=f"limit{scale}-{i}", limit=5))
+        backend.acquire_concurrency_slots(SlotsAcquire(names=[f"limit{scale}-{i}", f"big{scale}"]
+                                                       if i else [f"limit{scale}-{i}"]))
+        if i == 0:
+            backend.create_concurrency_limit(ConcurrencyLimitCreate(name=f"big{scale}",
+                                                                    limit=100))
     assert first is not None
     return first, run_id, backend.flow_run_task_runs(run_id)[0].id
 
@@ -94,7 +107,10 @@ def test_each_page_takes_a_few_statements_whatever_it_shows(
                      "{deployment}": f"/deployments/{deployment_id}",
                      "/work-pools": "/work-pools", "{pool}": f"/work-pools/main{scale}",
                      "/artifacts": "/artifacts", "{artifact}": f"/artifacts/many{scale}",
-                     "/variables": "/variables", "/settings": "/settings"}
+                     "/variables": "/variables", "/blocks": "/blocks",
+                     "{block}": f"/blocks/kind{scale}-0/b{scale}-0",
+                     "/concurrency-limits": "/concurrency-limits",
+                     "{limit}": f"/concurrency-limits/big{scale}", "/settings": "/settings"}
             found = {}
             for name, path in pages.items():
                 with _counted(backend.ctx.db.engine) as seen:

@@ -58,11 +58,20 @@ def _held(conn: Connection, limit_ids: Sequence[uuid.UUID], now: datetime) -> di
     return {limit_id: int(total or 0) for limit_id, total in rows}
 
 
-def _read(conn: Connection, row: Any, now: datetime) -> ConcurrencyLimitRead:
-    leases = [ConcurrencyLeaseRead(id=r.lease_id, slots=r.slots, holder=r.holder,
-                                   created=r.created, expires=r.expires)
-              for r in conn.execute(sa.select(m.concurrency_leases).where(
-                  lease.limit_id == row.id, lease.expires > now).order_by(lease.created))]
+def _leases(conn: Connection, limit_ids: Sequence[uuid.UUID],
+            now: datetime) -> dict[uuid.UUID, list[ConcurrencyLeaseRead]]:
+    """The unexpired leases of each limit, oldest first: one query for a whole list."""
+    found: dict[uuid.UUID, list[ConcurrencyLeaseRead]] = {limit_id: [] for limit_id in limit_ids}
+    if limit_ids:
+        for r in conn.execute(sa.select(m.concurrency_leases).where(
+                lease.limit_id.in_(limit_ids), lease.expires > now).order_by(lease.created)):
+            found[r.limit_id].append(ConcurrencyLeaseRead(
+                id=r.lease_id, slots=r.slots, holder=r.holder, created=r.created,
+                expires=r.expires))
+    return found
+
+
+def _read(row: Any, leases: list[ConcurrencyLeaseRead], now: datetime) -> ConcurrencyLimitRead:
     active = sum(r.slots for r in leases) + _decayed(row, now)
     return ConcurrencyLimitRead(
         id=row.id, name=row.name, limit=row.limit, slot_decay_per_second=row.slot_decay_per_second,
@@ -88,7 +97,8 @@ def read_limit(conn: Connection, name: str, *, now: datetime | None = None) -> C
     row = conn.execute(sa.select(m.concurrency_limits).where(c.name == name)).first()
     if row is None:
         raise _not_found(name)
-    return _read(conn, row, now or now_utc())
+    now = now or now_utc()
+    return _read(row, _leases(conn, [row.id], now)[row.id], now)
 
 
 def list_limits(conn: Connection, *, limit: int = 200, offset: int = 0,
@@ -96,7 +106,8 @@ def list_limits(conn: Connection, *, limit: int = 200, offset: int = 0,
     now = now or now_utc()
     rows = conn.execute(sa.select(m.concurrency_limits).order_by(c.name).limit(limit)
                         .offset(offset)).all()
-    return [_read(conn, row, now) for row in rows]
+    leases = _leases(conn, [row.id for row in rows], now)
+    return [_read(row, leases[row.id], now) for row in rows]
 
 
 def limit_names(conn: Connection) -> set[str]:

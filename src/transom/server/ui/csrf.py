@@ -16,7 +16,9 @@ from urllib.parse import urlsplit
 from fastapi import Request
 from fastapi.responses import Response
 
-__all__ = ["COOKIE", "FIELD", "refusal", "token", "with_cookie"]
+from transom.server.ui.login import read_form
+
+__all__ = ["COOKIE", "FIELD", "Refused", "checked_form", "refusal", "token", "with_cookie"]
 
 COOKIE = "transom_csrf"
 FIELD = "csrf"
@@ -50,3 +52,25 @@ def refusal(request: Request, sent: str | None) -> str | None:
     elif source == "null":
         return "a form from an opaque origin may not change this server"
     return None
+
+
+class Refused(Exception):
+    """A form post not taken: its HTTP status, and the sentence that says why."""
+
+    def __init__(self, status: int, sentence: str) -> None:
+        super().__init__(sentence)
+        self.status = status
+
+
+async def checked_form(request: Request, *, max_bytes: int = 64 * 1024,
+                       max_fields: int = 20) -> dict[str, str]:
+    """The fields of a page's form post (the first value of each), once it is a urlencoded
+    form of at most `max_bytes` whose token `refusal` takes; Refused otherwise."""
+    fields = await read_form(request, max_bytes=max_bytes, max_fields=max_fields)
+    if fields is None:
+        raise Refused(400, f"send this page's own form (urlencoded, at most {max_bytes} bytes)")
+    form = {name: values[0] for name, values in fields.items()}
+    refused = refusal(request, form.get(FIELD))
+    if refused:
+        raise Refused(403, refused)
+    return form

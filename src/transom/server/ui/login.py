@@ -64,7 +64,7 @@ class Sessions:
         if not cookie or "." not in cookie:
             return False
         expiry, _, mac = cookie.partition(".")
-        if not expiry.isdigit() or len(expiry) > 12:
+        if not (expiry.isascii() and expiry.isdigit()) or len(expiry) > 12:  # not "²"
             return False
         return (secrets.compare_digest(mac.encode(), self._sign(int(expiry)).encode())
                 and int(expiry) > (now or time.time()))

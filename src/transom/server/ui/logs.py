@@ -228,7 +228,8 @@ async def live(
     """The run's new log lines as server-sent events (`line`: a rendered row; `end`: the run is
     final and all is sent), from the line after `after_id` (or the Last-Event-ID of a
     reconnecting EventSource)."""
-    if last_event_id and last_event_id.isdigit() and int(last_event_id) < 2**31:
+    if last_event_id and last_event_id.isascii() and last_event_id.isdigit() \
+            and int(last_event_id) < 2**31:  # isdigit alone takes "²", which int() refuses
         after_id = max(after_id, int(last_event_id))
     try:
         run = await run_in_threadpool(api.read_flow_run, run_id)

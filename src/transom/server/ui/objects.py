@@ -54,7 +54,7 @@ def _number(request: Request, name: str, default: int, high: int) -> int:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not 0 <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit()) or not 0 <= int(raw) <= high:  # not "²"
         raise UserInputError(f"{name} must be a whole number from 0 to {high}, not {raw[:40]!r}")
     return int(raw)
 

@@ -65,7 +65,8 @@ def runs(
     for the pages that do not say one."""
     remembered = request.cookies.get(PAGE_SIZE_COOKIE, "")
     if limit is None:
-        limit = int(remembered) if remembered.isdigit() and 1 <= int(remembered) <= 200 else 50
+        limit = (int(remembered) if remembered.isascii() and remembered.isdigit()  # not "²"
+                 and 1 <= int(remembered) <= 200 else 50)
     try:
         context = runs_context(api, state=state, flow=flow, after=after, before=before,
                                limit=limit)

@@ -1,9 +1,15 @@
-// Transom's pages: times shown in the browser's zone, named. The server writes them in UTC
-// (<time datetime="..."> with "UTC" after them), so a page without this script is still right.
+// The reader's choices, kept in localStorage and applied on every page: times in the browser's
+// zone or in UTC, a 24- or 12-hour clock, and a light, dark or automatic (prefers-color-scheme)
+// theme. The header's buttons (hidden until this script runs) change them; a change is sent to
+// the rest of this file as the event `transom:prefs` on document. The theme is mirrored in the
+// cookie `transom_theme`, which the server reads to write <html data-theme> into the next page
+// (so a full page load is not first painted in the other theme).
 (function () {
   "use strict";
+  var CHOICES = { zone: ["local", "utc"], clock: ["24", "12"], theme: ["auto", "dark", "light"] };
+  var LABELS = { theme: { auto: "Theme: auto", dark: "Theme: dark", light: "Theme: light" } };
   var pad = function (n) { return String(n).padStart(2, "0"); };
-  var zone = (function () {
+  var localZone = (function () {
     try {
       var part = new Intl.DateTimeFormat(undefined, { timeZoneName: "short" })
         .formatToParts(new Date()).find(function (p) { return p.type === "timeZoneName"; });
@@ -11,18 +17,105 @@
     } catch (e) { return "local"; }
   })();
 
+  function get(name) {
+    var value = null;
+    try { value = window.localStorage.getItem("transom." + name); } catch (e) { /* private mode */ }
+    return CHOICES[name].indexOf(value) >= 0 ? value : CHOICES[name][0];
+  }
+
+  var memory = {};  // where localStorage is refused, a choice lasts as long as the page
+  function set(name, value) {
+    try { window.localStorage.setItem("transom." + name, value); } catch (e) { /* kept for this page */ }
+    memory[name] = value;
+    if (name === "theme") applyTheme();
+    sync();
+    document.dispatchEvent(new CustomEvent("transom:prefs", { detail: { name: name } }));
+  }
+  function choice(name) { return memory[name] || get(name); }
+
+  function applyTheme() {
+    var theme = choice("theme"), root = document.documentElement;
+    if (theme === "auto") root.removeAttribute("data-theme");
+    else root.setAttribute("data-theme", theme);
+    document.cookie = "transom_theme=" + (theme === "auto" ? "; max-age=0" : theme +
+      "; max-age=31536000") + "; path=/; SameSite=Strict";
+  }
+
+  // A time as the pages show it: "2026-03-01 18:00:05 GMT+9", "2026-03-01 9:00:05 AM UTC".
+  function format(when) {
+    var utc = choice("zone") === "utc";
+    var y = utc ? when.getUTCFullYear() : when.getFullYear();
+    var mo = utc ? when.getUTCMonth() : when.getMonth(), d = utc ? when.getUTCDate() : when.getDate();
+    var h = utc ? when.getUTCHours() : when.getHours();
+    var mi = utc ? when.getUTCMinutes() : when.getMinutes();
+    var se = utc ? when.getUTCSeconds() : when.getSeconds();
+    var clock = pad(h);
+    var suffix = "";
+    if (choice("clock") === "12") { clock = String(h % 12 || 12); suffix = h < 12 ? " AM" : " PM"; }
+    return y + "-" + pad(mo + 1) + "-" + pad(d) + " " + clock + ":" + pad(mi) + ":" + pad(se) +
+      suffix + " " + zoneName();
+  }
+
+  function zoneName() { return choice("zone") === "utc" ? "UTC" : localZone; }
+
+  // The header's buttons show the choices in force (a boosted page brings a new header).
+  function sync() {
+    var zone = document.getElementById("pref-zone"), clock = document.getElementById("pref-clock");
+    var theme = document.getElementById("pref-theme");
+    if (zone) { zone.hidden = false; zone.setAttribute("aria-pressed", String(choice("zone") === "utc")); }
+    if (clock) { clock.hidden = false; clock.setAttribute("aria-pressed", String(choice("clock") === "24")); }
+    if (theme) { theme.hidden = false; theme.textContent = LABELS.theme[choice("theme")]; }
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target && event.target.closest ? event.target.closest("button[data-pref]") : null;
+    if (!button) return;
+    var name = button.getAttribute("data-pref"), options = CHOICES[name];
+    if (!options) return;
+    set(name, options[(options.indexOf(choice(name)) + 1) % options.length]);
+  });
+  // "auto" follows the system's setting as it changes; the canvases are drawn again.
+  if (window.matchMedia) {
+    var media = window.matchMedia("(prefers-color-scheme: dark)");
+    var changed = function () {
+      if (choice("theme") === "auto") {
+        document.dispatchEvent(new CustomEvent("transom:prefs", { detail: { name: "theme" } }));
+      }
+    };
+    if (media.addEventListener) media.addEventListener("change", changed);
+  }
+
+  // A choice made in another tab applies here too.
+  window.addEventListener("storage", function (event) {
+    if (!event.key || event.key.indexOf("transom.") !== 0) return;
+    memory = {};
+    applyTheme();
+    sync();
+    document.dispatchEvent(new CustomEvent("transom:prefs", { detail: { name: event.key.slice(8) } }));
+  });
+
+  applyTheme();
+  window.transomPrefs = { get: choice, set: set, format: format, zone: zoneName, sync: sync };
+})();
+
+// Transom's pages: times shown in the browser's zone (or UTC, as chosen), named. The server
+// writes them in UTC (<time datetime="..."> with "UTC" after them), so a page without this
+// script is still right.
+(function () {
+  "use strict";
+  var prefs = window.transomPrefs;
+
   function localTimes(root) {
     var times = (root || document).querySelectorAll("time[datetime]");
     for (var i = 0; i < times.length; i++) {
       var el = times[i], when = new Date(el.getAttribute("datetime"));
       if (isNaN(when.getTime())) continue;
       el.title = el.getAttribute("datetime");
-      el.textContent = when.getFullYear() + "-" + pad(when.getMonth() + 1) + "-" +
-        pad(when.getDate()) + " " + pad(when.getHours()) + ":" + pad(when.getMinutes()) + ":" +
-        pad(when.getSeconds()) + " " + zone;
+      el.textContent = prefs.format(when);
     }
     var label = document.getElementById("zone");
-    if (label) label.textContent = "Times in " + zone;
+    if (label) label.textContent = "Times in " + prefs.zone();
+    prefs.sync();
   }
 
   window.transomLocalTimes = localTimes;  // for rows added outside htmx (the live log tail)
@@ -56,9 +149,11 @@
     });
     var order = [2, 1, 0];
     var bars = window.uPlot.paths.bars({ size: [0.8, 64] });
+    var utc = prefs.get("zone") === "utc", h12 = prefs.get("clock") === "12";
     var series = [{ value: function (u, v) {
       return v == null ? "" : new Date(v * 1000).toLocaleString(undefined,
-        { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" }) + " " + zone;
+        { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hour12: h12,
+          timeZone: utc ? "UTC" : undefined }) + " " + prefs.zone();
     } }];
     order.forEach(function (i) {
       series.push({ label: kinds[i][1], stroke: kinds[i][2], fill: kinds[i][2], paths: bars,
@@ -67,13 +162,39 @@
     });
     el.setAttribute("data-drawn", "1");
     var width = Math.max(el.clientWidth || 0, 320);
-    new window.uPlot({
-      width: width, height: 220, series: series,
+    chart = new window.uPlot({
+      width: width, height: 220, series: series, tzDate: chartDate(utc), fmtDate: chartFormat(h12),
       axes: [{ stroke: css("--muted", "#667085") },
              { stroke: css("--muted", "#667085"), grid: { stroke: css("--line", "#e4e7ec") } }],
       scales: { x: { time: true }, y: { range: function (u, lo, hi) { return [0, Math.max(hi, 1)]; } } },
     }, [data.x].concat(order.map(function (i) { return stacked[i]; })), el);
   }
+
+  // The chart's axis in the chosen zone and clock (uPlot's own formats are 12-hour).
+  var chart = null;
+  function chartDate(utc) {
+    return function (ts) {
+      return utc ? window.uPlot.tzDate(new Date(ts * 1000), "Etc/UTC") : new Date(ts * 1000);
+    };
+  }
+  function chartFormat(h12) {
+    return function (template) {
+      return window.uPlot.fmtDate(h12 ? template : template.replace(/\{h\}\{aa\}/g, "{HH}:00")
+        .replace(/\{h\}/g, "{HH}").replace(/\s*\{(aa|AA|a)\}/g, ""));
+    };
+  }
+
+  // A choice changed: the times and the chart again, the chart in the theme's colours.
+  document.addEventListener("transom:prefs", function () {
+    localTimes(document);
+    var el = document.getElementById("chart");
+    if (chart && el && el.getAttribute("data-drawn")) {
+      chart.destroy(); chart = chart;
+      chart = null;
+      el.removeAttribute("data-drawn");
+      drawChart(0);
+    }
+  });
 
   function onLoad(root) { localTimes(root); drawChart(0); }
 
@@ -259,6 +380,11 @@
         /^(.{8})(.{4})(.{4})(.{4})(.{12})$/, "$1-$2-$3-$4-$5"));
     });
     window.addEventListener("resize", function () { size(); redraw(); });
+    document.addEventListener("transom:prefs", function repaint() {
+      if (!document.body.contains(box)) { document.removeEventListener("transom:prefs", repaint); return; }
+      colours = palette();
+      redraw();
+    });
     box.hidden = false;
     size();
     paint();
