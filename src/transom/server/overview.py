@@ -25,7 +25,7 @@ from transom.schemas import (
     LogLine,
 )
 from transom.server.routes import ERRORS, Api
-from transom.server.tail import resume_from, tail
+from transom.server.tail import LogId, resume_from, tail
 
 __all__ = ["MAX_SPAN", "EventStream", "compact_json", "router"]
 
@@ -102,8 +102,15 @@ def _end(run: FlowRunRead) -> str:
                        if run.state_type else None, "state_name": run.state_name})
 
 
+# The route's own media type is the stream's; its error answers are JSON, as everywhere.
+_JSON_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"description": error["description"], "content": {"application/json": {
+        "schema": {"$ref": f"#/components/schemas/{error['model'].__name__}"}}}}
+    for status, error in ERRORS.items()}
+
+
 @router.get("/flow_runs/{run_id}/logs/stream", tags=["logs"], response_class=EventStream,
-            responses={200: {"description": (
+            responses={**_JSON_ERRORS, 200: {"description": (
                 "Server-sent events: `line` (id: the line's id; data: a LogLine as JSON), then "
                 "`end` (data: the run's final state as JSON) once the run is final and every "
                 "line was sent; `gone` if the run is deleted meanwhile."),
@@ -112,9 +119,10 @@ async def flow_run_log_stream(
     run_id: uuid.UUID, request: Request, api: Api,
     after_id: Annotated[int, Query(ge=0, le=INT32, description=(
         "Only lines written after the line with this id."))] = 0,
-    last_event_id: Annotated[str | None, Header(max_length=20, description=(
+    # Not nullable: a header has no null (a client would send the text "null").
+    last_event_id: Annotated[LogId, Header(description=(
         "Sent by a reconnecting EventSource: the id of the last line it had; the stream "
-        "goes on after it (or after `after_id`, whichever is later)."))] = None,
+        "goes on after it (or after `after_id`, whichever is later)."))] = "",
 ) -> Response:
     """A flow run's log lines and its task runs', as they are written, in the order written:
     server-sent events of JSON lines, ended once the run is final and all was sent. 404 at

@@ -10,12 +10,14 @@ nothing new came, and after LIVE_MAX seconds in any case (an EventSource reconne
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import AsyncIterator, Callable
-from typing import Protocol
+from typing import Annotated, Protocol
 
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
+from pydantic import AfterValidator, Field
 
 from transom.core.states import FINAL_TYPES
 from transom.exceptions import NotFound, UserInputError
@@ -23,7 +25,8 @@ from transom.fields import INT32
 from transom.schemas import FlowRunRead, LogLine, Page
 from transom.services.backend import Backend
 
-__all__ = ["LIVE_HEARTBEAT", "LIVE_MAX", "LIVE_POLL", "LineData", "resume_from", "tail"]
+__all__ = ["LIVE_HEARTBEAT", "LIVE_MAX", "LIVE_POLL", "LOG_ID", "LineData", "LogId", "check_log_id",
+           "resume_from", "tail"]
 
 LIVE_POLL = 0.5
 """Seconds between the live tail's looks for new lines."""
@@ -42,16 +45,38 @@ class LineData(Protocol):
     def __call__(self, line: LogLine, names: dict[uuid.UUID, str], /) -> str: ...
 
 
+_DIGITS = (r"([0-9]{1,9}|1[0-9]{9}|20[0-9]{8}|21[0-3][0-9]{7}|214[0-6][0-9]{6}|2147[0-3][0-9]{5}"
+           r"|21474[0-7][0-9]{4}|214748[0-2][0-9]{3}|2147483[0-5][0-9]{2}|21474836[0-3][0-9]"
+           r"|214748364[0-7])")
+LOG_ID = f"^{_DIGITS}?$"
+"""A Last-Event-ID header: a log line's id, 0 to 2**31 - 1, or empty (none), as a pattern (a
+header's schema in the OpenAPI has no minimum or maximum)."""
+_LOG_ID = re.compile(LOG_ID)
+
+
+def check_log_id(value: str) -> str:
+    """`value` if it is a log line's id or empty (ValueError, in one sentence, if not)."""
+    if not _LOG_ID.match(value):
+        raise ValueError(f"Last-Event-ID must be the id of a log line (0 to {INT32}), not "
+                         f"{value[:40]!r}")
+    return value
+
+
+LogId = Annotated[str, Field(max_length=10, json_schema_extra={"pattern": LOG_ID}),
+                  AfterValidator(check_log_id)]
+"""A log line's id in a header (Last-Event-ID), refused in one sentence if it is not one."""
+
+
 def resume_from(after_id: int, last_event_id: str | None) -> int:
     """Where a tail starts: after `after_id`, or after the Last-Event-ID a reconnecting client
     sends, whichever is later (UserInputError for an id that is not a log line's)."""
     if not last_event_id:
         return after_id
-    text = last_event_id.strip()
-    if not text.isascii() or not text.isdigit() or int(text) > INT32:
-        raise UserInputError(f"Last-Event-ID must be the id of a log line (0 to {INT32}), not "
-                             f"{last_event_id[:40]!r}")
-    return max(after_id, int(text))
+    try:
+        check_log_id(last_event_id.strip())
+    except ValueError as exc:
+        raise UserInputError(str(exc)) from None
+    return max(after_id, int(last_event_id))
 
 
 async def tail(api: Backend, run_id: uuid.UUID, after_id: int, request: Request,
