@@ -374,11 +374,13 @@ class TransomClient:
             self.request("GET", f"/artifacts/key/{_named(key, 'artifact with key')}"))
 
     def list_artifacts(self, *, key: str | None = None, flow_run_id: uuid.UUID | None = None,
-                       key_prefix: str | None = None, limit: int = 200,
-                       offset: int = 0) -> list[ArtifactRead]:
+                       key_prefix: str | None = None, limit: int = 200, offset: int = 0,
+                       after: str | None = None,
+                       before: str | None = None) -> list[ArtifactRead]:
         params: dict[str, Any] = {"limit": limit, "offset": offset}
         params.update({k: str(v) for k, v in (("key", key), ("flow_run_id", flow_run_id),
-                                              ("key_prefix", key_prefix)) if v is not None})
+                                              ("key_prefix", key_prefix), ("after", after),
+                                              ("before", before)) if v is not None})
         return [ArtifactRead.model_validate(a)
                 for a in self.request("GET", "/artifacts", params=params)]
 
