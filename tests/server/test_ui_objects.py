@@ -5,15 +5,20 @@ must not become HTML, an outside image must not be loaded) and their error pages
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable
+from datetime import datetime
 
 import httpx
+import pytest
 import sqlalchemy as sa
 from tests.server.conftest import LiveServer
 from tests.support.seed import T0, flow_run
 
 from transom._version import __version__
-from transom.schemas import ArtifactCreate, VariableCreate
+from transom.client.http import TransomClient
+from transom.exceptions import UserInputError
+from transom.schemas import ArtifactCreate, RunCursor, VariableCreate
 
 XSS = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -47,18 +52,36 @@ def test_the_artifacts_list_shows_each_keys_newest_version_pages_and_filters_by_
         row = first.text.split('href="/artifacts/report-59"')[1].split("</tr>")[0]
         assert ">table<" in row and ESCAPED in row and XSS not in first.text
         assert f'href="/runs/{run_id}"' in row and ">2<" in row  # its version
+        assert 'id="newer"' not in first.text  # the newest page
         link = re.search(r'id="older"[^>]*href="([^"]*)"', first.text)
-        assert link is not None
+        assert link is not None and "after=" in link[1] and "offset" not in link[1]
         older = web.get(link[1].replace("&amp;", "&"))
         assert _keys(older.text) == [f"report-{n:02d}" for n in range(10, -1, -1)]
-        assert 'id="older"' not in older.text and 'id="newer"' in older.text
+        assert 'id="older"' not in older.text
+        # Back to the newer page by its keyset cursor: the same 50 keys.
+        back = re.search(r'id="newer"[^>]*href="([^"]*)"', older.text)
+        assert back is not None and "before=" in back[1]
+        newer = web.get(back[1].replace("&amp;", "&"))
+        assert _keys(newer.text) == keys and 'id="newer"' not in newer.text
+        # The API pages the same way, by the cursor of a listed artifact.
+        api = httpx.get(f"{server.url}/artifacts", params={"limit": 50}).json()
+        assert [x["key"] for x in api] == keys
+        cursor = RunCursor(datetime.fromisoformat(api[-1]["created"]),
+                           uuid.UUID(api[-1]["id"])).encode()
+        rest = httpx.get(f"{server.url}/artifacts", params={"after": cursor}).json()
+        assert [x["key"] for x in rest] == _keys(older.text)
+        with TransomClient(server.url) as client:
+            assert [x.key for x in client.list_artifacts(before=cursor, limit=2)] == keys[-3:-1]
+            with pytest.raises(UserInputError, match="page a key's versions"):
+                client.list_artifacts(key="sales", after=cursor)
         prefixed = web.get("/artifacts", params={"key": "report-0"})
         assert _keys(prefixed.text) == [f"report-{n:02d}" for n in range(9, -1, -1)]
         assert 'value="report-0"' in prefixed.text
         nothing = web.get("/artifacts", params={"key": XSS})
         assert nothing.status_code == 200 and "No artifacts have a key" in nothing.text
         assert ESCAPED in nothing.text and XSS not in nothing.text
-        for bad in ({"offset": "x"}, {"offset": "-1"}, {"key": "k" * 300}):
+        for bad in ({"after": "x"}, {"before": "-1"}, {"after": "1_" + "g" * 32},
+                    {"key": "k" * 300}):
             answer = web.get("/artifacts", params=bad)
             assert answer.status_code == 400, bad
             assert answer.headers["content-type"].startswith("text/html")

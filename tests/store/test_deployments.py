@@ -390,7 +390,7 @@ def _states_messages(db: Database, run_id: uuid.UUID) -> list[str]:
 
 
 @pytest.mark.parametrize("revision", ["0001", "0002", "0003", "0004", "0005", "0006",
-                                      "0007", "0008", "0009"])
+                                      "0007", "0008", "0009", "0010"])
 def test_an_older_database_is_upgraded_with_its_runs(database_url: str, revision: str) -> None:
     from alembic import command
     from alembic.config import Config
@@ -417,7 +417,7 @@ def test_an_older_database_is_upgraded_with_its_runs(database_url: str, revision
     engine.dispose()
     db = open_database(database_url)
     try:
-        assert db.revision() == HEAD_REVISION == "0010"
+        assert db.revision() == HEAD_REVISION == "0011"
         with db.read() as conn:
             run = queries.read_flow_run(conn, run_id)
         assert run.state_name == "Running" and run.worker_id is None

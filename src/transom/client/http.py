@@ -13,8 +13,8 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -42,7 +42,9 @@ from transom.schemas import (
     DeploymentUpdate,
     EventBatch,
     FlowRead,
+    FlowRunCounts,
     FlowRunCreate,
+    FlowRunHistory,
     FlowRunRead,
     LeaseRenew,
     LogIn,
@@ -223,6 +225,58 @@ class TransomClient:
                             params={"level": min_level})
         return None if data["offset"] is None else int(data["offset"])
 
+    def follow_flow_run_logs(self, run_id: uuid.UUID, *, after_id: int = 0) -> Iterator[LogLine]:
+        """A run's log lines as they are written (the server's event stream), until the run is
+        final and all were sent; a dropped stream is resumed after the last line had
+        (Last-Event-ID), `retries` times in a row at most."""
+        last, failures = after_id, 0
+        timeout = httpx.Timeout(self._http.timeout.connect, read=60.0)  # heartbeats: every 15 s
+        while True:
+            headers = {"Accept": "text/event-stream", "Last-Event-ID": str(last)}
+            try:
+                with self._http.stream("GET", f"/flow_runs/{run_id}/logs/stream",
+                                       headers=headers, timeout=timeout) as response:
+                    if response.status_code >= 400:
+                        response.read()
+                        raise _error(response, self.api_url)
+                    event, data = "", []
+                    for raw in response.iter_lines():
+                        if raw.startswith("event:"):
+                            event = raw[6:].strip()
+                        elif raw.startswith("data:"):
+                            data.append(raw[5:].removeprefix(" "))
+                        elif not raw and data:  # an event is complete
+                            if event == "line":
+                                line = LogLine.model_validate_json("\n".join(data))
+                                last, failures = line.id, 0
+                                yield line
+                            elif event in ("end", "gone"):
+                                return
+                            event, data = "", []
+            except httpx.TransportError as exc:
+                failures += 1
+                if failures > self.retries:
+                    raise ApiError(f"lost the log stream of the Transom server at "
+                                   f"{self.api_url}: {_reason(exc)}") from None
+                time.sleep(self.backoff * (2 ** (failures - 1)))
+            # Ended without `end` (a stream lasts LIVE_MAX at most) or dropped: ask again.
+
+    def flow_run_counts(self, *, since: datetime | None = None, until: datetime | None = None,
+                        span: timedelta | None = None) -> FlowRunCounts:
+        return FlowRunCounts.model_validate(self.request(
+            "GET", "/flow_runs/counts", params=_window(since, until, span)))
+
+    def flow_run_history(self, *, bucket: timedelta, since: datetime | None = None,
+                         until: datetime | None = None,
+                         span: timedelta | None = None) -> FlowRunHistory:
+        params = {**_window(since, until, span), "bucket": int(bucket.total_seconds())}
+        return FlowRunHistory.model_validate(self.request("GET", "/flow_runs/history",
+                                                          params=params))
+
+    def flow_run_timeline(self, run_id: uuid.UUID) -> dict[str, object]:
+        data: dict[str, object] = self.request("GET", f"/flow_runs/{run_id}/timeline")
+        return data
+
     def read_task_run(self, task_run_id: uuid.UUID) -> TaskRunRead:
         return TaskRunRead.model_validate(self.request("GET", f"/task_runs/{task_run_id}"))
 
@@ -328,11 +382,13 @@ class TransomClient:
             self.request("GET", f"/artifacts/key/{_named(key, 'artifact with key')}"))
 
     def list_artifacts(self, *, key: str | None = None, flow_run_id: uuid.UUID | None = None,
-                       key_prefix: str | None = None, limit: int = 200,
-                       offset: int = 0) -> list[ArtifactRead]:
+                       key_prefix: str | None = None, limit: int = 200, offset: int = 0,
+                       after: str | None = None,
+                       before: str | None = None) -> list[ArtifactRead]:
         params: dict[str, Any] = {"limit": limit, "offset": offset}
         params.update({k: str(v) for k, v in (("key", key), ("flow_run_id", flow_run_id),
-                                              ("key_prefix", key_prefix)) if v is not None})
+                                              ("key_prefix", key_prefix), ("after", after),
+                                              ("before", before)) if v is not None})
         return [ArtifactRead.model_validate(a)
                 for a in self.request("GET", "/artifacts", params=params)]
 
@@ -428,6 +484,14 @@ class TransomClient:
 
     def housekeeping(self, now: datetime | None = None) -> None:
         """Nothing to do: the server runs its background work itself."""
+
+
+def _window(since: datetime | None, until: datetime | None,
+            span: timedelta | None) -> dict[str, str]:
+    params = {"since": since.isoformat() if since else None,
+              "until": until.isoformat() if until else None,
+              "span": str(int(span.total_seconds())) if span is not None else None}
+    return {k: v for k, v in params.items() if v is not None}
 
 
 def _run(id_or_prefix: str | uuid.UUID) -> str:

@@ -73,12 +73,20 @@ from transom.schemas.objects import (
     VariableRead,
     check_json_schema,
 )
+from transom.schemas.overview import (
+    MAX_BUCKETS,
+    FlowRunCounts,
+    FlowRunHistory,
+    FlowRunTimeline,
+    HistoryBucket,
+)
 from transom.schemas.paging import CURSOR_PATTERN, Page, RunCursor
 
 __all__ = [
     "CURSOR_PATTERN",
     "MAX_ARTIFACT",
     "MAX_BLOCK_DATA",
+    "MAX_BUCKETS",
     "MAX_LOG_LINE",
     "MAX_RUN_INPUT",
     "MAX_VARIABLE_NAME",
@@ -105,9 +113,13 @@ __all__ = [
     "ErrorIn",
     "EventBatch",
     "FlowRead",
+    "FlowRunCounts",
     "FlowRunCreate",
     "FlowRunEvent",
+    "FlowRunHistory",
     "FlowRunRead",
+    "FlowRunTimeline",
+    "HistoryBucket",
     "LeaseRenew",
     "LimitUsage",
     "LogEvent",

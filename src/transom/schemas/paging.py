@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Generic, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Generic, NamedTuple, Protocol, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -38,6 +38,13 @@ CURSOR_PATTERN = r"^\s*-?[0-9]{1,20}_[0-9a-fA-F]{32}\s*$"
 """What a cursor looks like on the wire (what `RunCursor.encode` writes)."""
 
 
+class Keyed(Protocol):
+    @property
+    def created(self) -> datetime: ...
+    @property
+    def id(self) -> uuid.UUID: ...
+
+
 class RunCursor(NamedTuple):
     """A place in the flow run list (newest first): a run's creation time and id. On the wire
     `<microseconds since 1970>_<id hex>`, exact, so a page boundary never skips or repeats."""
@@ -63,5 +70,7 @@ class RunCursor(NamedTuple):
         return cls(_EPOCH + timedelta(microseconds=min(max(count, low), high)), run_id)
 
     @classmethod
-    def of(cls, run: FlowRunRead) -> RunCursor:
-        return cls(run.created, run.id)
+    def of(cls, item: FlowRunRead | Keyed) -> RunCursor:
+        """The place of a flow run (or of anything listed by creation time and id, as the
+        newest versions of artifacts)."""
+        return cls(item.created, item.id)

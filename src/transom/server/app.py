@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         blocks,
         concurrency,
         deployments,
+        overview,
         pauses,
         routes,
         ui,
@@ -65,12 +66,14 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     )
     from transom.server.guards import Guards
 
-    api_routes = [*routes.router.routes, *deployments.router.routes, *variables.router.routes,
+    api_routes = [*overview.router.routes, *routes.router.routes, *deployments.router.routes, *variables.router.routes,
                   *artifacts.router.routes, *pauses.router.routes, *blocks.router.routes,
                   *concurrency.router.routes]
     # outermost: before auth and routing
     app.add_middleware(Guards, settings=settings, methods=_path_methods(api_routes, "/api"))
 
+    # overview first: routes.py's /flow_runs/{run_id} would take /flow_runs/counts
+    app.include_router(overview.router, prefix="/api")
     app.include_router(routes.router, prefix="/api")
     app.include_router(deployments.router, prefix="/api")
     app.include_router(variables.router, prefix="/api")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from transom.schemas import ArtifactCreate, ArtifactRead, ArtifactUpdate
+from transom.schemas import CURSOR_PATTERN, ArtifactCreate, ArtifactRead, ArtifactUpdate
 from transom.server.routes import ERRORS, Api, Limit, Offset
 
 __all__ = ["router"]
@@ -36,10 +36,17 @@ def list_artifacts(
         max_length=255, description="Only keys that start with this.")] = None,
     limit: Limit = 200,
     offset: Offset = 0,
+    after: Annotated[str | None, Query(pattern=CURSOR_PATTERN, description=(
+        "Keyset paging of the newest versions: the cursor of the last artifact of a page "
+        "(`<created, µs since 1970>_<id hex>`), for the older ones after it.")),] = None,
+    before: Annotated[str | None, Query(pattern=CURSOR_PATTERN, description=(
+        "Keyset paging of the newest versions: the cursor of the first artifact of a page, "
+        "for the newer ones before it.")),] = None,
 ) -> list[ArtifactRead]:
-    """Newest first; with neither `key` nor `flow_run_id`, the newest version of every key."""
+    """Newest first; with neither `key` nor `flow_run_id`, the newest version of every key,
+    paged by `after` / `before` (400 with `key` or `flow_run_id`: page those by offset)."""
     return api.list_artifacts(key=key, flow_run_id=flow_run_id, key_prefix=key_prefix,
-                              limit=limit, offset=offset)
+                              limit=limit, offset=offset, after=after, before=before)
 
 
 @router.get("/artifacts/key/{key}")

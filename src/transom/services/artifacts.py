@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from transom.schemas import ArtifactCreate, ArtifactRead, ArtifactUpdate
+from transom.exceptions import UserInputError
+from transom.schemas import ArtifactCreate, ArtifactRead, ArtifactUpdate, RunCursor
 from transom.services.context import Context
 from transom.store import artifacts as store
 
@@ -30,13 +31,21 @@ class Artifacts:
             return store.read_artifact(conn, key)
 
     def list_artifacts(self, *, key: str | None = None, flow_run_id: uuid.UUID | None = None,
-                       key_prefix: str | None = None, limit: int = 200,
-                       offset: int = 0) -> list[ArtifactRead]:
+                       key_prefix: str | None = None, limit: int = 200, offset: int = 0,
+                       after: str | None = None,
+                       before: str | None = None) -> list[ArtifactRead]:
         """Newest first: the versions of `key`, a flow run's artifacts, or the newest version
-        of every key; only keys starting with `key_prefix` when given."""
+        of every key; only keys starting with `key_prefix` when given. The newest versions
+        page by keyset: `after` / `before` the cursor (`RunCursor`) of a listed artifact."""
+        try:
+            keys = {"after": RunCursor.decode(after) if after is not None else None,
+                    "before": RunCursor.decode(before) if before is not None else None}
+        except ValueError as exc:
+            raise UserInputError(str(exc)) from None
         with self.ctx.db.read() as conn:
             return store.list_artifacts(conn, key=key, flow_run_id=flow_run_id,
-                                        key_prefix=key_prefix, limit=limit, offset=offset)
+                                        key_prefix=key_prefix, limit=limit, offset=offset,
+                                        **keys)
 
     def delete_artifact(self, key: str) -> int:
         """Every version of the key (NotFound if none); how many there were."""

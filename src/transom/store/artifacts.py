@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from transom.core.states import now_utc
-from transom.exceptions import NotAllowedFor, NotFound
-from transom.schemas import ArtifactCreate, ArtifactRead, ArtifactUpdate
+from transom.exceptions import NotAllowedFor, NotFound, UserInputError
+from transom.schemas import ArtifactCreate, ArtifactRead, ArtifactUpdate, RunCursor
 from transom.store import models as m
 
 __all__ = ["create_artifact", "delete_artifact", "list_artifacts", "read_artifact",
@@ -74,12 +74,18 @@ def read_artifact(conn: Connection, key: str) -> ArtifactRead:
 
 def list_artifacts(conn: Connection, *, key: str | None = None,
                    flow_run_id: uuid.UUID | None = None, key_prefix: str | None = None,
-                   limit: int = 200, offset: int = 0) -> list[ArtifactRead]:
+                   limit: int = 200, offset: int = 0, after: RunCursor | None = None,
+                   before: RunCursor | None = None) -> list[ArtifactRead]:
     """Newest first: the versions of `key`, the artifacts of a flow run, or else the newest
-    version of every key; only keys that start with `key_prefix` when it is given."""
+    version of every key (created, then id); only keys that start with `key_prefix` when it is
+    given. The newest versions page by keyset as flow runs do: `after` a cursor (created, id)
+    the older ones, `before` one the `limit` just newer, still newest first."""
     query = sa.select(m.artifacts)
     if key_prefix:
         query = query.where(a.key.startswith(key_prefix, autoescape=True))
+    if (after is not None or before is not None) and (key is not None or flow_run_id is not None):
+        raise UserInputError("after and before page the newest version of each key; page a "
+                             "key's versions or a flow run's artifacts by offset")
     order: tuple[Any, ...] = NEWEST
     if key is not None:
         query, order = query.where(a.key == key), (a.version.desc(),)
@@ -89,6 +95,17 @@ def list_artifacts(conn: Connection, *, key: str | None = None,
         newer = m.artifacts.alias("newer")
         query = query.where(a.key.is_not(None), ~sa.exists().where(
             newer.c.key == a.key, newer.c.version > a.version))
+        order = (a.created.desc(), a.id)  # one version per key: (created, id) is a keyset
+        # `created <= c AND NOT (created = c AND id <= i)`: a range, as the runs list's.
+        if after is not None:
+            query = query.where(a.created <= after.created,
+                                sa.not_(sa.and_(a.created == after.created, a.id <= after.id)))
+        if before is not None:
+            query = query.where(a.created >= before.created,
+                                sa.not_(sa.and_(a.created == before.created, a.id >= before.id)))
+            rows = conn.execute(query.order_by(a.created, a.id.desc()).limit(limit)
+                                .offset(offset))
+            return [_read(row) for row in rows][::-1]
     rows = conn.execute(query.order_by(*order).limit(limit).offset(offset))
     return [_read(row) for row in rows]
 

@@ -80,9 +80,17 @@ flow_runs = sa.Table(
     sa.Column("pid", sa.Integer),
     sa.Column("hostname", sa.String(255)),
     sa.Column("heartbeat", UTCDateTime),
-    sa.Index("ix_flow_runs_flow_id", "flow_id"),
-    sa.Index("ix_flow_runs_state_type", "state_type"),
-    sa.Index("ix_flow_runs_created", "created"),
+    # The runs list pages newest first by keyset (created), filtered by flow, state type or
+    # deployment: each filter's index ends in `created` (revision 0011), so a page is a range,
+    # never a sort of every matching run; the single-column indexes of flow, state type and
+    # created went (the composites serve their lookups too).
+    sa.Index("ix_flow_runs_flow_id_created", "flow_id", "created"),
+    sa.Index("ix_flow_runs_state_type_created", "state_type", "created"),
+    sa.Index("ix_flow_runs_deployment_id_created", "deployment_id", "created"),
+    # The list unfiltered; counts by state for a window read this index only (revision 0011).
+    sa.Index("ix_flow_runs_created_state_type", "created", "state_type"),
+    # The runs that ended per bucket, recent failures (revision 0011).
+    sa.Index("ix_flow_runs_state_type_state_timestamp", "state_type", "state_timestamp"),
     sa.Index("ix_flow_runs_start_time", "start_time"),
     sa.Index("ix_flow_runs_parent_flow_run_id", "parent_flow_run_id"),
     sa.Index("ix_flow_runs_deployment_id_idempotency_key", "deployment_id", "idempotency_key",
@@ -132,6 +140,7 @@ logs = sa.Table(
     sa.Column("message", sa.Text, nullable=False),
     sa.Column("timestamp", UTCDateTime, nullable=False),
     sa.Index("ix_logs_flow_run_id_timestamp", "flow_run_id", "timestamp"),
+    sa.Index("ix_logs_flow_run_id_id", "flow_run_id", "id"),  # the live tail (revision 0011)
     sa.Index("ix_logs_task_run_id", "task_run_id"),
 )
 

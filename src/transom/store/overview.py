@@ -5,6 +5,7 @@ workers in trouble, a deployment's last runs, what a waiting run waits for."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -38,10 +39,14 @@ ENDED = (StateType.COMPLETED, StateType.FAILED, StateType.CRASHED)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
-def state_counts(conn: Connection, *, since: datetime) -> dict[StateType, int]:
-    """Flow runs created at or after `since`, by state type (one GROUP BY)."""
-    query = (sa.select(fr.state_type, sa.func.count()).where(fr.created >= since)
-             .group_by(fr.state_type))
+def state_counts(conn: Connection, *, since: datetime,
+                 until: datetime | None = None) -> dict[StateType, int]:
+    """Flow runs created at or after `since` (and up to `until`), by state type (one GROUP BY
+    over the created index)."""
+    query = sa.select(fr.state_type, sa.func.count()).where(fr.created >= since)
+    if until is not None:
+        query = query.where(fr.created <= until)
+    query = query.group_by(fr.state_type)
     return {StateType(kind): int(count) for kind, count in conn.execute(query) if kind}
 
 
@@ -51,24 +56,28 @@ def _epoch_seconds(conn: Connection, column: Any) -> Any:
     return sa.cast(sa.func.floor(sa.extract("epoch", column)), sa.BigInteger)
 
 
-def bucket_counts(conn: Connection, *, since: datetime, until: datetime,
-                  size: timedelta) -> tuple[list[datetime], dict[StateType, list[int]]]:
-    """Runs that ended Completed, Failed or Crashed between `since` and `until`, counted per
-    bucket of `size` (aligned to the Unix epoch, in UTC) and end state, in one GROUP BY; the
-    buckets' starts and, per state, a count for each (0 where none ended)."""
+def bucket_counts(conn: Connection, *, since: datetime, until: datetime, size: timedelta,
+                  kinds: Sequence[StateType] = ENDED
+                  ) -> tuple[list[datetime], dict[StateType, list[int]]]:
+    """Runs that ended in one of `kinds` (Completed, Failed or Crashed unless given) between
+    `since` and `until`, counted per bucket of `size` (aligned to the Unix epoch, in UTC) and
+    end state, in one GROUP BY (over the state type and time index); the buckets' starts and,
+    per state, a count for each (0 where none ended)."""
     seconds = int(size.total_seconds())
-    # Integer division of whole seconds (`//`: SQL's `/` of two integers, on both databases;
-    # no floor(), which SQLite builds may lack).
-    bucket = (_epoch_seconds(conn, fr.state_timestamp) // seconds * seconds).label("bucket")
-    query = (sa.select(bucket, fr.state_type, sa.func.count())
-             .where(fr.state_type.in_([k.value for k in ENDED]), fr.state_timestamp >= since,
-                    fr.state_timestamp <= until)
-             .group_by(bucket, fr.state_type))
     first = int((since - _EPOCH).total_seconds()) // seconds * seconds
     last = int((until - _EPOCH).total_seconds()) // seconds * seconds
+    # Integer division of whole seconds (`//`: SQL's `/` of two integers, on both databases;
+    # no floor(), which SQLite builds may lack), of the seconds since the first bucket's start:
+    # never negative, so truncating is flooring, before 1970 too.
+    bucket = ((_epoch_seconds(conn, fr.state_timestamp) - first) // seconds * seconds
+              + first).label("bucket")
+    query = (sa.select(bucket, fr.state_type, sa.func.count())
+             .where(fr.state_type.in_([k.value for k in kinds]), fr.state_timestamp >= since,
+                    fr.state_timestamp <= until)
+             .group_by(bucket, fr.state_type))
     starts = list(range(first, last + 1, seconds))
     index = {start: i for i, start in enumerate(starts)}
-    counts = {kind: [0] * len(starts) for kind in ENDED}
+    counts = {kind: [0] * len(starts) for kind in kinds}
     for start, kind, count in conn.execute(query):
         slot = index.get(int(start))
         if slot is not None:

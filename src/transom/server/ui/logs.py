@@ -2,18 +2,17 @@
 download (all, or as filtered), "jump to the first error", and a live tail over server-sent
 events that a plain `EventSource` in transom.js follows (no polling from the browser).
 
-The live tail polls the database every LIVE_POLL seconds on the server (one indexed query for
-the lines after the last one sent) and sends each new line as a table row already rendered and
-escaped here; it ends, with an `end` event, once the run is final and nothing new came.
+The live tail (server/tail.py, shared with the API's JSON stream) sends each new line as a
+table row already rendered and escaped here; it ends, with an `end` event, once the run is final
+and nothing new came.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import timezone
 from typing import Annotated
 
@@ -22,22 +21,13 @@ from fastapi.concurrency import iterate_in_threadpool, run_in_threadpool
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from markupsafe import Markup, escape
 
-from transom.core.states import FINAL_TYPES
 from transom.exceptions import NotFound, UserInputError
-from transom.schemas import FlowRunRead, LogLine, Page
+from transom.schemas import LogLine
 from transom.server.root_path import rooted
 from transom.server.routes import Api
-from transom.services.backend import Backend
+from transom.server.tail import LIVE_POLL, LineData, resume_from, tail
 
 __all__ = ["LIVE_POLL", "LogFilter", "log_row", "message_html", "plain_message", "router"]
-
-LIVE_POLL = 0.5
-"""Seconds between the live tail's looks for new lines."""
-LIVE_HEARTBEAT = 15.0
-"""Seconds of silence after which the tail sends a comment (proxies close idle streams)."""
-LIVE_MAX = 3600.0
-"""Seconds a live tail stream lasts at most; the browser's EventSource reconnects from where it
-was (Last-Event-ID)."""
 
 router = APIRouter(include_in_schema=False)
 
@@ -228,48 +218,20 @@ async def live(
     """The run's new log lines as server-sent events (`line`: a rendered row; `end`: the run is
     final and all is sent), from the line after `after_id` (or the Last-Event-ID of a
     reconnecting EventSource)."""
-    if last_event_id and last_event_id.isascii() and last_event_id.isdigit() \
-            and int(last_event_id) < 2**31:  # isdigit alone takes "²", which int() refuses
-        after_id = max(after_id, int(last_event_id))
+    try:
+        after_id = resume_from(after_id, last_event_id)
+    except UserInputError as exc:
+        return _text_error(str(exc), 400)
     try:
         run = await run_in_threadpool(api.read_flow_run, run_id)
     except (NotFound, UserInputError) as exc:
         return _text_error(str(exc), 404)
     return StreamingResponse(
-        _tail(api, run.id, after_id, request), media_type="text/event-stream",
+        tail(api, run.id, after_id, request, _rows(request.scope.get("root_path", "")),
+             names=True), media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
-async def _tail(api: Backend, run_id: uuid.UUID, after_id: int,
-                request: Request) -> AsyncIterator[str]:
-    loop = asyncio.get_running_loop()
-    started = quiet_since = loop.time()
-    names: dict[uuid.UUID, str] = {}
-    root = request.scope.get("root_path", "")
-    yield f"retry: 2000\n: tail of flow run {run_id} from line {after_id}\n\n"
-    while loop.time() - started < LIVE_MAX:
-        run, page = await run_in_threadpool(_look, api, run_id, after_id)
-        if any(line.task_run_id and line.task_run_id not in names for line in page.items):
-            names = {t.id: t.name for t in await run_in_threadpool(api.flow_run_task_runs, run_id)}
-        for line in page.items:
-            row = rooted(str(log_row(line, names)), root).replace("\n", "\ndata: ")
-            yield f"id: {line.id}\nevent: line\ndata: {row}\n\n"
-            after_id = line.id
-        now = loop.time()
-        if page.items:
-            quiet_since = now
-        elif run.state_type in FINAL_TYPES:
-            yield "event: end\ndata: the run is over\n\n"
-            return
-        elif now - quiet_since > LIVE_HEARTBEAT:
-            yield ": still here\n\n"
-            quiet_since = now
-        if await request.is_disconnected():
-            return
-        if len(page.items) < page.limit:
-            await asyncio.sleep(LIVE_POLL)
-
-
-def _look(api: Backend, run_id: uuid.UUID, after_id: int) -> tuple[FlowRunRead, Page[LogLine]]:
-    run = api.read_flow_run(run_id)  # first: a line written after this look is in the next one
-    return run, api.flow_run_logs(run_id, limit=500, after_id=after_id)
+def _rows(root: str) -> LineData:
+    """A line as the page's table row, its links under the server's root path."""
+    return lambda line, names: rooted(str(log_row(line, names)), root)

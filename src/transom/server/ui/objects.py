@@ -27,7 +27,7 @@ from markupsafe import Markup, escape
 
 from transom._version import __version__
 from transom.exceptions import UserInputError
-from transom.schemas import ArtifactRead
+from transom.schemas import ArtifactRead, RunCursor
 from transom.server.routes import Api
 from transom.server.ui.render import error_page, render
 
@@ -198,21 +198,30 @@ def _origin(request: Request) -> str:
 # -- routes ---------------------------------------------------------------------------------------
 @router.get("/artifacts")
 def artifacts(request: Request, api: Api) -> Response:
-    """The newest version of each key, newest first, a page at a time; `key` filters by the
-    key's start."""
+    """The newest version of each key, newest first, a page at a time by keyset (`after` /
+    `before` an artifact's cursor, as the runs list); `key` filters by the key's start."""
     try:
         prefix = _text(request, "key", 255)
-        offset = _number(request, "offset", 0, _MAX_OFFSET)
+        after = _text(request, "after", 64)
+        before = _text(request, "before", 64)
+        found = api.list_artifacts(key_prefix=prefix, limit=ARTIFACTS_PAGE + 1, after=after,
+                                   before=before)
     except UserInputError as exc:
         return _bad_query(request, exc)
-    found = api.list_artifacts(key_prefix=prefix, limit=ARTIFACTS_PAGE + 1, offset=offset)
+    more = len(found) > ARTIFACTS_PAGE
+    if before is not None and after is None:  # newest first: the extra one is the newest
+        shown = found[1:] if more else found
+        has_newer, has_older = more, bool(shown)
+    else:
+        shown = found[:ARTIFACTS_PAGE]
+        has_newer, has_older = after is not None and bool(shown), more
     filters = {"key": prefix} if prefix else {}
-    older = urlencode({**filters, "offset": offset + ARTIFACTS_PAGE}) \
-        if len(found) > ARTIFACTS_PAGE else None
-    newer = urlencode({**filters, **({"offset": offset - ARTIFACTS_PAGE}
-                                     if offset > ARTIFACTS_PAGE else {})}) if offset else None
-    return render(request, "artifacts.html", nav="artifacts", artifacts=found[:ARTIFACTS_PAGE],
-                  prefix=prefix, offset=offset, older=older, newer=newer)
+    older = urlencode({**filters, "after": RunCursor.of(shown[-1]).encode()}) \
+        if has_older else None
+    newer = urlencode({**filters, "before": RunCursor.of(shown[0]).encode()}) \
+        if has_newer else None
+    return render(request, "artifacts.html", nav="artifacts", artifacts=shown,
+                  prefix=prefix, older=older, newer=newer)
 
 
 @router.get("/artifacts/{key:path}")  # a key with a slash is none, said on a page

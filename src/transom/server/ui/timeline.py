@@ -1,74 +1,20 @@
-"""A flow run's timeline (Gantt) of its task runs, as compact JSON that a canvas in transom.js
-draws: one row per task (mapped and repeated calls of a task share it), each run packed into
-the first lane of its row that is free at its start, so 10,000 task runs are a few thousand
-rectangles on a few dozen lanes, drawn in milliseconds, zoomed and panned without a request.
-
-    {"start": ISO time of the first start, "end": ms of the last end (or now, while running),
-     "states": [state type, ...], "rows": [[task key, first lane, lanes], ...],
-     "runs": [[lane, start ms, end ms, state index, name, id], ...]}
-"""
+"""A flow run's timeline (Gantt) of its task runs, as compact gzipped JSON that a canvas in
+transom.js draws in milliseconds, zoomed and panned without a request. The layout is
+services/timeline.py's, the same the API's `/api/flow_runs/{id}/timeline` answers."""
 
 from __future__ import annotations
-
-import gzip
-import heapq
-import json
-from collections.abc import Sequence
-from datetime import datetime, timezone
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from transom.core.states import StateType
 from transom.exceptions import NotFound, UserInputError
-from transom.schemas import TaskRunRead
+from transom.server.overview import compact_json
 from transom.server.routes import Api
+from transom.services.timeline import layout
 
 __all__ = ["layout", "router"]
 
 router = APIRouter(include_in_schema=False)
-_STATES = [t.value for t in StateType]
-
-
-def _ms(when: datetime, start: datetime) -> int:
-    return round((when - start).total_seconds() * 1000)
-
-
-def layout(task_runs: Sequence[TaskRunRead], now: datetime | None = None) -> dict[str, object]:
-    """The timeline of `task_runs`: those that started, by row (task key, in the order each
-    first started) and lane (within a row, the first lane free at the run's start)."""
-    now = now or datetime.now(timezone.utc)
-    started = sorted((t for t in task_runs if t.start_time is not None),
-                     key=lambda t: (t.start_time, t.name))
-    if not started:
-        return {"start": None, "end": 0, "states": _STATES, "rows": [], "runs": []}
-    t0: datetime = started[0].start_time  # type: ignore[assignment]
-    by_key: dict[str, list[TaskRunRead]] = {}
-    for run in started:
-        by_key.setdefault(run.task_key, []).append(run)
-    rows: list[list[object]] = []
-    runs: list[list[object]] = []
-    first_lane = 0
-    last_end = 0
-    for key, group in by_key.items():
-        free: list[tuple[int, int]] = []  # (end ms, lane) of each lane's last run
-        lanes = 0
-        for run in group:
-            start = _ms(run.start_time, t0)  # type: ignore[arg-type]
-            end = max(_ms(run.end_time or now, t0), start)
-            if free and free[0][0] <= start:
-                _, lane = heapq.heappop(free)
-            else:
-                lane, lanes = lanes, lanes + 1
-            heapq.heappush(free, (end, lane))
-            state = run.state_type.value if run.state_type is not None else StateType.PENDING.value
-            runs.append([first_lane + lane, start, end, _STATES.index(state), run.name,
-                         run.id.hex])
-            last_end = max(last_end, end)
-        rows.append([key, first_lane, lanes])
-        first_lane += lanes
-    return {"start": t0.astimezone(timezone.utc).isoformat(), "end": last_end,
-            "states": _STATES, "rows": rows, "runs": runs}
 
 
 @router.get("/runs/{run_id}/timeline.json")
@@ -77,10 +23,4 @@ def timeline(run_id: str, request: Request, api: Api) -> Response:
         run = api.read_flow_run(run_id)
     except (NotFound, UserInputError) as exc:
         return JSONResponse({"detail": str(exc)}, status_code=404)
-    body = json.dumps(layout(api.flow_run_task_runs(run.id)), separators=(",", ":")).encode()
-    headers = {"Cache-Control": "no-store", "Vary": "Accept-Encoding",
-               "X-Content-Type-Options": "nosniff"}
-    if len(body) > 1024 and "gzip" in request.headers.get("accept-encoding", ""):
-        body = gzip.compress(body, 6)
-        headers["Content-Encoding"] = "gzip"
-    return Response(body, headers=headers, media_type="application/json")
+    return compact_json(request, api.flow_run_timeline(run.id))

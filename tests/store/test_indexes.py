@@ -1,0 +1,140 @@
+"""Revision 0011: the indexes behind the runs list (keyset by created, filtered by state, flow or
+deployment), the dashboard's counts and history and the live log tail. A database of revision
+0010 with runs in it is upgraded, on SQLite and PostgreSQL: the reads answer as before, the new
+indexes exist and the ones they replace are gone, and SQLite's plans use them (a page of a
+filtered list is a range of an index, not a sort of every matching run)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from tests.support.seed import T0, flow_run, many_runs
+
+from transom.schemas import DeploymentCreate, DeploymentRunCreate, RunCursor, WorkPoolCreate
+from transom.services import Context, EmbeddedBackend
+from transom.settings import Settings
+from transom.store import Database, open_database, overview, queries, upgrade
+from transom.store import models as m
+from transom.store.database import _MIGRATIONS, HEAD_REVISION, normalise_url
+
+NEW = {
+    "flow_runs": {"ix_flow_runs_flow_id_created": ("flow_id", "created"),
+                  "ix_flow_runs_state_type_created": ("state_type", "created"),
+                  "ix_flow_runs_deployment_id_created": ("deployment_id", "created"),
+                  "ix_flow_runs_created_state_type": ("created", "state_type"),
+                  "ix_flow_runs_state_type_state_timestamp": ("state_type", "state_timestamp")},
+    "logs": {"ix_logs_flow_run_id_id": ("flow_run_id", "id")},
+}
+GONE = {"ix_flow_runs_flow_id", "ix_flow_runs_state_type", "ix_flow_runs_created"}
+
+
+def _at_revision(url: str, revision: str) -> Database:
+    from alembic import command
+    from alembic.config import Config
+
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(normalise_url(url))
+    with engine.begin() as conn:
+        config = Config()
+        config.set_main_option("script_location", str(_MIGRATIONS))
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+    engine.dispose()
+    return open_database(url, migrate=False)
+
+
+def _indexes(db: Database, table: str) -> dict[str, tuple[str, ...]]:
+    with db.read() as conn:
+        return {str(i["name"]): tuple(str(c) for c in i["column_names"])
+                for i in sa.inspect(conn).get_indexes(table)}
+
+
+def _reads(db: Database, deployment_id: uuid.UUID, run_id: uuid.UUID) -> dict[str, Any]:
+    """What the runs list, the dashboard and the tail read, as plain values."""
+    with db.read() as conn:
+        first = queries.list_flow_runs(conn, state="COMPLETED", limit=20)
+        cursor = RunCursor.of(first[-1])
+        _, ended = overview.bucket_counts(conn, since=T0, until=T0 + timedelta(hours=6),
+                                          size=timedelta(hours=1))
+        return {
+            "completed": [r.id for r in first],
+            "completed_next": [r.id for r in queries.list_flow_runs(
+                conn, state="COMPLETED", limit=20, after=cursor)],
+            "of_flow": [r.id for r in queries.list_flow_runs(conn, flow_name="other", limit=5)],
+            "of_deployment": [r.id for r in overview.runs_of(conn, deployment_id, limit=10)],
+            "counts": overview.state_counts(conn, since=T0, until=T0 + timedelta(hours=3)),
+            "ended": ended,
+            "failures": [f.run.id for f in overview.recent_failures(conn, since=T0)],
+            "tail": [line.id for line in queries.list_logs(conn, run_id, after_id=0)],
+        }
+
+
+def _plan(db: Database, query: sa.Select[Any]) -> str:
+    with db.read() as conn:
+        sql = str(query.compile(conn, compile_kwargs={"literal_binds": True}))
+        return " / ".join(str(row[-1]) for row in conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN " + sql))
+
+
+def test_revision_0011_upgrades_a_0010_database_with_its_runs(database_url: str) -> None:
+    db = _at_revision(database_url, "0010")
+    try:
+        assert db.revision() == "0010"
+        backend = EmbeddedBackend(Context(db, Settings.load({})), owns_database=False)
+        for batch in many_runs(300, start=T0):  # a minute apart, every 7th Failed
+            backend.send_events(batch)
+        run_id, events = flow_run("other", "chatty", created=T0, logs=50)
+        backend.send_events(events)
+        backend.create_work_pool(WorkPoolCreate(name="main"))
+        deployment = backend.upsert_deployment(DeploymentCreate(
+            flow_name="etl", name="nightly", entrypoint="flows/etl.py:etl", work_pool="main"))
+        for _ in range(3):
+            backend.create_deployment_run(deployment.id, DeploymentRunCreate())
+        before = _reads(db, deployment.id, run_id)
+        assert set(GONE) <= set(_indexes(db, "flow_runs"))
+
+        upgrade(db)
+        assert db.revision() == HEAD_REVISION == "0011"
+        for table, wanted in NEW.items():
+            found = _indexes(db, table)
+            assert {name: found.get(name) for name in wanted} == wanted
+        assert not GONE & set(_indexes(db, "flow_runs"))
+        after = _reads(db, deployment.id, run_id)
+        assert after == before
+        assert len(after["completed"]) == 20 and len(after["of_deployment"]) == 3
+        assert len(after["tail"]) == 50 and after["failures"]
+    finally:
+        db.close()
+
+
+def test_sqlite_reads_the_lists_and_the_dashboard_from_the_new_indexes(tmp_path: Path) -> None:
+    db = open_database(f"sqlite:///{tmp_path / 'plans.db'}")
+    fr = m.flow_runs.c
+    try:
+        cursor = RunCursor(T0, uuid.uuid4())
+        page = queries._FLOW_RUN_SELECT.where(
+            fr.state_type == "COMPLETED", fr.created <= cursor.created,
+        ).order_by(fr.created.desc(), fr.id).limit(51)
+        assert "USING INDEX ix_flow_runs_state_type_created (state_type=? AND created<?)" \
+            in _plan(db, page)
+        assert "ix_flow_runs_deployment_id_created" in _plan(db, queries._FLOW_RUN_SELECT.where(
+            fr.deployment_id == uuid.uuid4()).order_by(fr.created.desc(), fr.id).limit(10))
+        counts = (sa.select(fr.state_type, sa.func.count())
+                  .where(fr.created >= T0, fr.created <= T0 + timedelta(days=1))
+                  .group_by(fr.state_type))
+        assert "COVERING INDEX ix_flow_runs_created_state_type (created>? AND created<?)" \
+            in _plan(db, counts)
+        history = (sa.select(fr.state_type, sa.func.count())
+                   .where(fr.state_type.in_(["COMPLETED", "FAILED"]), fr.state_timestamp >= T0,
+                          fr.state_timestamp <= T0 + timedelta(days=1))
+                   .group_by(fr.state_type))
+        assert "COVERING INDEX ix_flow_runs_state_type_state_timestamp" in _plan(db, history)
+        tail = sa.select(m.logs).where(m.logs.c.flow_run_id == uuid.uuid4(), m.logs.c.id > 5)
+        assert "ix_logs_flow_run_id_id (flow_run_id=? AND id>?)" in _plan(db, tail)
+    finally:
+        db.close()
