@@ -14,6 +14,10 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 USER_FILE = ROOT / "tests" / "typing" / "user_flows.py"
 
+# mypy over the whole of transom with a cold cache: about 40 s alone, several minutes on a
+# machine busy with the rest of the suite (the module's first test pays for it).
+pytestmark = pytest.mark.timeout(600)
+
 REVEALED = {
     "flow call": "list[str]",
     "async flow call": "typing.Coroutine[Any, Any, float]",
