@@ -351,3 +351,51 @@ def test_odd_paths_and_values_answer_an_html_page_never_json_or_a_500(
     tail = httpx.get(f"{origin}/runs/{'0' * 8}-0000-0000-0000-{'0' * 12}/logs/live",
                      headers={"Last-Event-ID": b"\xb2"})
     assert tail.status_code == 404
+
+
+def _raised(error: Exception) -> Exception:
+    try:
+        raise error
+    except Exception as caught:  # with its traceback, as a task's failure has one
+        return caught
+
+
+def test_a_failed_run_names_the_task_it_failed_in_with_that_task_s_traceback(
+        start_server: Callable[..., LiveServer]) -> None:
+    server = start_server(server_services=False)
+    backend = server.server.config.app.state.backend
+    run_id, events = flow_run("etl", "nightly", created=T0, failed=True, tasks=2)
+    # Two tasks fail after the two that completed: the first to end is the one named.
+    first, later = uuid.uuid4(), uuid.uuid4()
+    for task_id, name, offset, error in [
+            (later, "load-0", 900, RuntimeError("the warehouse is away")),
+            (first, f"parse-{XSS}", 500, ValueError("row 7 has no date"))]:
+        at = T0 + timedelta(seconds=1)
+        end = at + timedelta(milliseconds=offset)
+        events[-1:-1] = [
+            TaskRunCreated(task_id, run_id, name.split("-")[0], name, 0, created=at),
+            StateChanged(task_id, True, dataclasses.replace(st.Running(), timestamp=at), 1),
+            StateChanged(task_id, True, dataclasses.replace(st.Failed(_raised(error)),
+                                                            timestamp=end), 1)]
+    flow_failed = dataclasses.replace(st.Failed(_raised(ValueError("2 tasks failed"))),
+                                      timestamp=T0 + timedelta(seconds=3))
+    events[-1] = StateChanged(run_id, False, flow_failed, 1)
+    backend.send_events(events)
+    ok_id, ok_events = flow_run("etl", "no-task-failed", created=T0, failed=True, tasks=2)
+    ok_events[-1] = StateChanged(ok_id, False, flow_failed, 1)
+    backend.send_events(ok_events)
+    with httpx.Client(base_url=_origin(server), timeout=10) as web:
+        page = web.get(f"/runs/{run_id}").text
+        named = page.split('id="failed-task"')[1].split("</section>")[0]
+        assert f'href="/task-runs/{first}"' in named and "parse-&lt;script&gt;" in named
+        assert "ValueError: row 7 has no date" in named and "Traceback" in named
+        assert "_raised" in named  # the task's own traceback, not the flow's
+        assert "warehouse" not in named
+        # It comes before the flow's own error, whose traceback is folded away under it.
+        assert page.index('id="failed-task"') < page.index('id="error"')
+        own = page.split('id="error"')[1].split("</section>")[0]
+        assert re.search(r"<details><summary>The flow(&#39;|')s traceback</summary><pre>Traceback", own)
+        # With no task failed, the flow's traceback is open at the top.
+        plain = web.get(f"/runs/{ok_id}").text
+        assert 'id="failed-task"' not in plain
+        assert "<pre>Traceback" in plain.split('id="error"')[1] and "<details>" not in plain

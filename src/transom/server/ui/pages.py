@@ -14,6 +14,7 @@ from fastapi.responses import Response
 
 from transom.core.states import FINAL_TYPES, PAUSED_NAMES, StateType
 from transom.exceptions import NotFound, UserInputError
+from transom.schemas import StateRecord, TaskRunRead
 from transom.server.routes import Api
 from transom.server.ui import csrf
 from transom.server.ui.assets import IMMUTABLE
@@ -147,6 +148,7 @@ def run(
     # A run that ended Failed or Crashed shows that state's error at the top.
     failed = next((s for s in reversed(states) if s.type in _ENDED_BADLY), None) \
         if flow_run.state_type in _ENDED_BADLY else None
+    failed_task, task_failure = _failing_task(api, task_runs) if failed else (None, None)
     # A paused run waits for its resume, not a worker; a deployment run AwaitingRetry that no
     # worker holds was retried by hand: it waits for one.
     waiting = api.why_waiting(flow_run) if flow_run.state_type == StateType.SCHEDULED \
@@ -166,7 +168,7 @@ def run(
     token = csrf.token(request)
     response = render(request, "run.html", run=flow_run, states=states, task_runs=shown,
                   task_run_count=len(task_runs), logs=logs, log_page=LOG_PAGE, failed=failed,
-                  waiting=waiting, nav="runs", log_filter=wanted,
+                  failed_task=failed_task, task_failure=task_failure, waiting=waiting, nav="runs", log_filter=wanted,
                   log_query=urlencode(wanted.query()),
                   task_names={t.id: t.name for t in task_runs}, all_task_runs=task_runs,
                   live_after=live_after, log_levels=_LEVELS,
@@ -174,6 +176,19 @@ def run(
                   actions=actions, pause=pause, input_fields=input_fields(pause),
                   subflows=subflows, csrf=token, notice=notice[:1000] if notice else None)
     return csrf.with_cookie(request, response, token)
+
+
+def _failing_task(api: Backend, task_runs: list[TaskRunRead],
+                  ) -> tuple[TaskRunRead | None, StateRecord | None]:
+    """The task run a failed flow run failed in (the first to end Failed or Crashed), and the
+    state it ended in, with its error."""
+    bad = [t for t in task_runs if t.state_type in _ENDED_BADLY]
+    if not bad:
+        return None, None
+    first = min(bad, key=lambda t: (t.end_time or t.start_time or t.created, t.name))
+    state = next((s for s in reversed(api.task_run_states(first.id)) if s.type in _ENDED_BADLY),
+                 None)
+    return first, state
 
 
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
