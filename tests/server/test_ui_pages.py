@@ -335,7 +335,7 @@ def test_odd_paths_and_values_answer_an_html_page_never_json_or_a_500(
         ("POST", "/deployments/a%00b/run", {404, 422}), ("GET", "/no/such/page", {404}),
         ("POST", "/runs", {405}), ("PUT", "/work-pools/main", {405}), ("DELETE", "/", {405}),
         # "²" is a digit to str.isdigit() but not to int()
-        ("GET", "/artifacts?offset=%C2%B2", {400}), ("GET", "/variables?offset=%C2%B2", {400}),
+        ("GET", "/artifacts?after=%C2%B2", {400}), ("GET", "/variables?offset=%C2%B2", {400}),
         ("GET", "/blocks?offset=%C2%B2", {400}),
         ("GET", "/concurrency-limits?offset=%C2%B2", {400}),
     ):
@@ -350,7 +350,7 @@ def test_odd_paths_and_values_answer_an_html_page_never_json_or_a_500(
     assert odd.status_code == 200 and "<h1>Flow runs</h1>" in odd.text
     tail = httpx.get(f"{origin}/runs/{'0' * 8}-0000-0000-0000-{'0' * 12}/logs/live",
                      headers={"Last-Event-ID": b"\xb2"})
-    assert tail.status_code == 404
+    assert tail.status_code == 400 and "Last-Event-ID must be the id of a log line" in tail.text
 
 
 def _raised(error: Exception) -> Exception:
