@@ -8,16 +8,26 @@ paint and the time until its chart is drawn (with 1,000 runs of the last 20 hour
 run: the same 50 runs fetched as JSON from the API (GET /api/flow_runs?limit=50), and the list's
 last page by keyset cursor against the API's OFFSET.
 
+Then, once (CPU not slowed): the run list left open IDLE seconds (requests after its load, the
+live list's server-sent event stream being one long request opened at load, and the bytes that
+came), the same in a hidden tab, and its JS heap; a RUNNING run's page with its live tail while
+LINES log lines are posted one at a time to POST /api/logs, each timed from the POST until its
+row is in the page (median, p95); and the server's p95 over SERVER_TRIALS requests of the run
+list page and of filter changes (state, flow) at the seeded size (the issue's target for it is
+at 100,000 runs: `python benchmarks/ui.py 100000`).
+
     python benchmarks/ui.py [runs]        (TRANSOM_BENCH_CHROMIUM: the browser, /usr/bin/chromium)
 """
 
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import statistics
 import sys
 import time
+import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -30,9 +40,15 @@ from tests.support.seed import T0, flow_run, seed
 CHROMIUM = os.environ.get("TRANSOM_BENCH_CHROMIUM", "/usr/bin/chromium")
 TRIALS = 5
 RECENT = 1000  # runs of the last 20 hours, for the dashboard
+IDLE = 20.0  # seconds the run list is left open, visible and then hidden
+LINES = 20  # log lines posted to the running run's page, one at a time
+SERVER_TRIALS = 50  # requests of each page for the server's p95
 
 
-def _seed(runs: int) -> str:
+def _seed(runs: int) -> tuple[str, str]:
+    """The stored runs; the ids of the big run and of a RUNNING one (for its live tail)."""
+    from transom.core import states as st
+    from transom.core.recorder import FlowRunCreated, StateChanged
     from transom.services import open_backend
     from transom.settings import Settings
 
@@ -45,10 +61,14 @@ def _seed(runs: int) -> str:
                                failed=True, tasks=1000, logs=5000)
         for i in range(0, len(events), 2000):
             backend.send_events(events[i:i + 2000])
+        running = uuid.uuid4()
+        backend.send_events([FlowRunCreated(running, "etl", "the-running-one", {}, created=T0,
+                                            process=None),
+                             StateChanged(running, False, st.Running(), 1)])
         print(f"seeded {runs} runs (+ {RECENT} recent) + a run with 1,000 task runs and 5,000 "
               "log lines in "
               f"{time.perf_counter() - started:.1f} s", file=sys.stderr)
-    return str(big)
+    return str(big), str(running)
 
 
 class Load:
@@ -64,14 +84,38 @@ class Load:
             self.cdp.send("Emulation.setCPUThrottlingRate", {"rate": throttle})
         self.requests = 0
         self.bytes = 0
+        self.urls: list[str] = []
+        self.received = 0  # bytes as they arrive (a stream's too, before it ends)
         self.cdp.on("Network.requestWillBeSent", self._sent)
         self.cdp.on("Network.loadingFinished", self._done)
+        self.cdp.on("Network.dataReceived", self._data)
 
-    def _sent(self, _: dict[str, Any]) -> None:
+    def _sent(self, event: dict[str, Any]) -> None:
         self.requests += 1
+        self.urls.append(str(event.get("request", {}).get("url", "")))
 
     def _done(self, event: dict[str, Any]) -> None:
         self.bytes += int(event.get("encodedDataLength", 0))
+
+    def _data(self, event: dict[str, Any]) -> None:
+        self.received += int(event.get("dataLength", 0))
+
+    def wait(self, seconds: float) -> None:
+        """Let the page be for `seconds` (CDP events still come in meanwhile)."""
+        self.page.wait_for_timeout(seconds * 1000)
+
+    def heap_mb(self) -> float:
+        return float(self.cdp.send("Runtime.getHeapUsage")["usedSize"]) / 1e6
+
+    def set_hidden(self, hidden: bool) -> None:
+        """The tab in the background or back (headless Chromium never hides a page itself)."""
+        self.page.evaluate("""hidden => {
+            if (hidden) {
+                Object.defineProperty(document, 'visibilityState', {value: 'hidden', configurable: true});
+                Object.defineProperty(document, 'hidden', {value: true, configurable: true});
+            } else { delete document.visibilityState; delete document.hidden; }
+            document.dispatchEvent(new Event('visibilitychange'));
+        }""", hidden)
 
     def until(self, url: str, selector: str) -> float:
         start = time.perf_counter()
@@ -92,6 +136,66 @@ class Load:
 
 def _median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def _p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20, method="inclusive")[18]
+
+
+def _idle(browser: Any, origin: str) -> list[tuple[str, str]]:
+    """The run list left open, then hidden: what it asks for and gets; its JS heap."""
+    load = Load(browser, 1)
+    load.until(f"{origin}/runs", "#runs tbody tr")
+    load.page.wait_for_load_state("load")
+    load.page.locator("#runs-live[data-stream=open]").wait_for(state="attached")
+    load.wait(1)  # the stream's first bytes (retry: and a comment) are in
+    heap = load.heap_mb()
+    load.cdp.send("HeapProfiler.collectGarbage")
+    heap_gc = load.heap_mb()
+    streams = sum("/runs/live" in u for u in load.urls)
+    requests, received = load.requests, load.received
+    load.wait(IDLE)
+    visible = (load.requests - requests, load.received - received)
+    load.set_hidden(True)
+    load.page.locator("#runs-live[data-stream=closed]").wait_for(state="attached")
+    requests, received = load.requests, load.received
+    load.wait(IDLE)
+    hidden = (load.requests - requests, load.received - received)
+    load.close()
+    return [
+        ("run list: JS heap after load (after a GC)", f"{heap:.2f} MB ({heap_gc:.2f} MB)"),
+        (f"run list open {IDLE:g} s: requests after load, bytes received",
+         f"{visible[0]}, {visible[1]} B (+ the live list's SSE stream: {streams} request "
+         "opened at load, kept open)"),
+        (f"run list hidden {IDLE:g} s: requests, bytes received (stream closed)",
+         f"{hidden[0]}, {hidden[1]} B"),
+    ]
+
+
+def _log_lines(browser: Any, origin: str, running: str) -> list[tuple[str, str]]:
+    """A RUNNING run's page with its live tail: LINES lines posted one at a time, each timed
+    from its POST until its row is in the page. The posts come at random moments (up to a
+    second apart) so they fall anywhere in the server's look-for-new-lines cycle."""
+    load = Load(browser, 1)
+    load.until(f"{origin}/runs/{running}", "#live-note")
+    load.page.locator("#logs[data-stream=open]").wait_for(state="attached")
+    load.wait(1)
+    jitter = random.Random(15)
+    times: list[float] = []
+    with httpx.Client(base_url=origin, timeout=30) as http:
+        for i in range(LINES):
+            text = f"bench line {i} {uuid.uuid4().hex[:8]}"
+            load.wait(jitter.uniform(0, 1))
+            start = time.perf_counter()
+            http.post("/api/logs", json=[{"flow_run_id": running, "level": 20,
+                                          "logger": "bench", "message": text}]).raise_for_status()
+            load.page.locator("#logs tbody tr", has_text=text).wait_for(state="visible")
+            times.append(time.perf_counter() - start)
+    shown = load.page.locator("#logs tbody tr").count()
+    load.close()
+    assert shown == LINES, f"{shown} rows for {LINES} lines"
+    return [(f"log line posted -> visible in the live tail ({LINES} lines): median, p95",
+             f"{_median(times) * 1000:.0f} ms, {_p95(times) * 1000:.0f} ms")]
 
 
 def _pages(browser: Any, origin: str, big: str, throttle: float) -> list[tuple[str, str]]:
@@ -172,6 +276,18 @@ def _baseline(origin: str, big: str) -> list[tuple[str, str]]:
         dash_t, dash = timed("/")
         big_t, big_html = timed(f"/runs/{big}")
         total = api.json()["total"]
+        server = []
+        for label, params in (("GET /runs", {}), ("GET /runs?state=FAILED", {"state": "FAILED"}),
+                              ("GET /runs?flow=recent", {"flow": "recent"}),
+                              ("GET /runs?flow=etl", {"flow": "etl"})):
+            times = []
+            for _ in range(SERVER_TRIALS):
+                start = time.perf_counter()
+                http.get("/runs", params=params).raise_for_status()
+                times.append(time.perf_counter() - start)
+            server.append((f"server p95 at {total:,} runs, {SERVER_TRIALS} requests: {label} "
+                           "(median)",
+                           f"{_p95(times) * 1000:.1f} ms ({_median(times) * 1000:.1f} ms)"))
         offset_t, _ = timed("/api/flow_runs", limit=50, offset=total - 50)
         # The cursor of the run just before the last 50: what "Older" links to deep in the list.
         cursor = http.get("/api/flow_runs", params={"limit": 1, "offset": total - 51}).json()
@@ -192,6 +308,7 @@ def _baseline(origin: str, big: str) -> list[tuple[str, str]]:
              f"gzipped ({len(big_html.content) / 1000:.1f} kB)"),
             ("API, last page by OFFSET", f"{offset_t * 1000:.1f} ms"),
             ("API, last page by keyset cursor", f"{keyset_t * 1000:.1f} ms"),
+            *server,
         ]
 
 
@@ -206,7 +323,7 @@ def main() -> None:
 
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
     home = fresh_home()
-    big = _seed(runs)
+    big, running = _seed(runs)
     server = BenchServer(home)
     origin = server.url.removesuffix("/api")
     try:
@@ -216,6 +333,8 @@ def main() -> None:
             try:
                 for throttle in (1, 4):
                     rows += _pages(browser, origin, big, throttle)
+                rows += _idle(browser, origin)
+                rows += _log_lines(browser, origin, running)
             finally:
                 browser.close()
         rows.append(("UI files in the wheel", _wheel_share()))

@@ -437,3 +437,122 @@ def test_under_a_path_prefix_every_click_stays_under_it(
         w.page.wait_for_url(f"**/ops/transom/runs/{run_id}?*")
     finally:
         w.check()
+
+
+def _set_visible(w: Watched, visible: bool) -> None:
+    """As when the tab goes to the background (or comes back): the document says it is hidden
+    and fires `visibilitychange` (headless Chromium never hides a page by itself)."""
+    w.page.evaluate("""hidden => {
+        if (hidden) {
+            Object.defineProperty(document, 'visibilityState', {value: 'hidden', configurable: true});
+            Object.defineProperty(document, 'hidden', {value: true, configurable: true});
+        } else {  // the prototype's own getters again
+            delete document.visibilityState;
+            delete document.hidden;
+        }
+        document.dispatchEvent(new Event('visibilitychange'));
+    }""", not visible)
+
+
+class Requests:
+    """The page's requests to the server, and which of them have ended (a closed EventSource
+    ends its request)."""
+
+    def __init__(self, w: Watched) -> None:
+        self.urls: list[str] = []
+        self.ended: list[str] = []
+        w.page.on("request", lambda r: self.urls.append(r.url))
+        w.page.on("requestfinished", lambda r: self.ended.append(r.url))
+        w.page.on("requestfailed", lambda r: self.ended.append(r.url))
+
+    def wait_ended(self, w: Watched, part: str) -> None:
+        for _ in range(50):
+            if any(part in url for url in self.ended):
+                return
+            w.page.wait_for_timeout(100)
+        raise AssertionError(f"no request to {part} ended: {self.ended}")
+
+
+def test_a_hidden_tab_closes_its_log_tail_and_catches_up_when_shown(
+        watched: Callable[..., Watched]) -> None:
+    import uuid
+
+    from transom.core import states as st
+    from transom.core.recorder import FlowRunCreated, LogRecorded, StateChanged
+
+    w = watched(timezone_id="UTC")
+    run_id = uuid.uuid4()
+    w.backend.send_events([FlowRunCreated(run_id, "etl", "live", {}, created=T0, process=None),
+                           StateChanged(run_id, False, st.Running(), 1)])
+    requests = Requests(w)
+    w.goto(f"/runs/{run_id}")
+    logs = w.page.locator("#logs")
+    expect(logs).to_have_attribute("data-stream", "open")
+    w.backend.send_events([LogRecorded(run_id, None, 20, "etl", "before hiding", T0)])
+    expect(w.page.locator("#logs tbody tr")).to_have_count(1)
+    first_id = w.page.locator("#logs tbody tr").first.get_attribute("id")
+    assert first_id and first_id.startswith("log-")
+
+    _set_visible(w, False)
+    expect(logs).to_have_attribute("data-stream", "closed")
+    requests.wait_ended(w, "/logs/live")
+    made = len(requests.urls)
+    w.backend.send_events([LogRecorded(run_id, None, 20, "etl", "written while hidden", T0)])
+    w.page.wait_for_timeout(4000)  # the server sends a line within a second to an open tail
+    assert requests.urls[made:] == []  # no request at all while hidden
+    expect(w.page.locator("#logs tbody tr")).to_have_count(1)
+
+    _set_visible(w, True)
+    expect(logs).to_have_attribute("data-stream", "open")
+    expect(w.page.locator("#logs tbody tr")).to_have_count(2)
+    expect(w.page.locator("#logs tbody tr >> text=written while hidden")).to_have_count(1)
+    assert [u for u in requests.urls[made:] if "/logs/live" in u] == [
+        f"{w.origin}/runs/{run_id}/logs/live?after_id={first_id.removeprefix('log-')}"]
+    w.page.wait_for_timeout(1500)  # and nothing comes twice
+    expect(w.page.locator("#logs tbody tr")).to_have_count(2)
+    w.backend.send_events([StateChanged(run_id, False, st.Completed(), 1)])
+    expect(w.page.locator("#live-note")).to_have_text("The run is over: every line is shown.")
+    expect(logs).to_have_attribute("data-stream", "closed")
+    _set_visible(w, False)
+    _set_visible(w, True)  # a tail that ended stays closed
+    w.page.wait_for_timeout(500)
+    expect(logs).to_have_attribute("data-stream", "closed")
+
+
+def test_a_hidden_tab_closes_the_runs_list_stream_and_gets_the_list_only_if_it_changed(
+        watched: Callable[..., Watched]) -> None:
+    import uuid
+    from datetime import timedelta
+
+    from transom.core.recorder import FlowRunCreated
+
+    w = watched()
+    seed(w.backend, 5)
+    requests = Requests(w)
+    w.goto("/runs")
+    box = w.page.locator("#runs-live")
+    expect(box).to_have_attribute("data-stream", "open")
+    _set_visible(w, False)
+    expect(box).to_have_attribute("data-stream", "closed")
+    requests.wait_ended(w, "/runs/live")
+    made = len(requests.urls)
+    w.backend.send_events([FlowRunCreated(uuid.uuid4(), "etl", "while-hidden", {},
+                                          created=T0 + timedelta(days=1), process=None)])
+    w.page.wait_for_timeout(3000)
+    assert requests.urls[made:] == []
+    assert box.get_attribute("data-updated") is None  # not sent to a closed stream
+    _set_visible(w, True)
+    expect(w.page.locator("#runs td a").first).to_have_text("while-hidden", timeout=10_000)
+    updated = box.get_attribute("data-updated")
+    # Hidden and shown again with nothing changed: the stream opens with the digest of what
+    # the page shows (the last event's id), and no list comes.
+    _set_visible(w, False)
+    expect(box).to_have_attribute("data-stream", "closed")
+    _set_visible(w, True)
+    expect(box).to_have_attribute("data-stream", "open")
+    live = [u for u in requests.urls if "/runs/live" in u]
+    # The first reopening still had the page's own digest (no event had come); the second the
+    # new list's.
+    assert len(live) == 3 and live[0] == live[1] != live[2], live
+    w.page.wait_for_timeout(2500)  # the server looks once a second
+    assert box.get_attribute("data-updated") == updated

@@ -173,9 +173,12 @@ def test_the_runs_list_is_sent_again_when_it_changes(
         started = time.monotonic()
         with web.stream("GET", live.group(1).replace("&amp;", "&")) as stream:
             data: list[str] = []
+            ids: list[str] = []
             for raw in stream.iter_lines():
                 if raw.startswith("data: "):
                     data.append(raw[6:])
+                elif raw.startswith("id: "):
+                    ids.append(raw[4:])
                 elif raw == "" and data:
                     break  # the first event: nothing was sent while nothing changed
                 assert time.monotonic() - started < 20, "no update came"
@@ -186,6 +189,11 @@ def test_the_runs_list_is_sent_again_when_it_changes(
     assert "<html" not in fragment
     bad = httpx.get(_origin(server) + "/runs/live", params={"after": "garbage"})
     assert bad.status_code == 400 and "cursor" in bad.text
+    # The event's id is the digest of the list it holds (a reopened stream sends it as `seen`);
+    # a Last-Event-ID that is none is refused.
+    assert len(ids) == 1 and re.fullmatch("[0-9a-f]{16}", ids[0]) and ids[0] not in live.group(1)
+    bad = httpx.get(_origin(server) + "/runs/live", headers={"Last-Event-ID": "12; drop"})
+    assert bad.status_code == 400 and bad.text == "Last-Event-ID is not a digest this stream sent.\n"
 
 
 def test_a_page_size_chosen_once_is_remembered(start_server: Callable[..., LiveServer]) -> None:

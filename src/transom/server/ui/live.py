@@ -2,16 +2,19 @@
 page's own filters and cursor) and gets the list part again, rendered here, each time it
 changes: a new run, a state that moved on. The server looks every LIST_POLL seconds with the
 page's own query (keyset: one index range scan, as fast at 100,000 runs as at 100) and sends
-nothing while nothing changed; the browser does no polling.
+nothing while nothing changed; the browser does no polling. Each `page` event's id is its
+digest: a page that closed its stream (a hidden tab) opens it again with that as `seen`, and an
+EventSource reconnecting by itself sends it as Last-Event-ID, so neither gets an unchanged list.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
@@ -28,6 +31,7 @@ LIST_POLL = 1.0
 LIVE_MAX = 3600.0
 """Seconds a stream lasts at most; the EventSource connects again by itself."""
 HEARTBEAT = 15.0
+_DIGEST = re.compile("[0-9a-f]{16}")
 
 router = APIRouter(include_in_schema=False)
 
@@ -41,9 +45,16 @@ async def runs_live(
     before: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     seen: Annotated[str | None, Query(max_length=16, pattern="^[0-9a-f]*$")] = None,
+    last_event_id: Annotated[str | None, Header(max_length=64)] = None,
 ) -> Response:
     """`page` events, each the list part of /runs with these filters, as it is now; none while
-    it stays what the page shows (`seen`: the digest the page was rendered with)."""
+    it stays what the page shows (`seen`: the digest the page was rendered with, or the id of
+    the last event a reconnecting EventSource got)."""
+    if last_event_id:
+        if not _DIGEST.fullmatch(last_event_id.strip()):
+            return Response("Last-Event-ID is not a digest this stream sent.\n", status_code=400,
+                            media_type="text/plain; charset=utf-8")
+        seen = last_event_id.strip()
     query: dict[str, Any] = {"state": state, "flow": flow, "after": after, "before": before,
                              "limit": limit}
     try:
@@ -70,7 +81,7 @@ async def _follow(api: Backend, query: dict[str, Any], seen: str | None,
         now = loop.time()
         if digest != seen:
             seen, quiet_since = digest, now
-            yield "event: page\ndata: " + html.replace("\n", "\ndata: ") + "\n\n"
+            yield f"id: {digest}\nevent: page\ndata: " + html.replace("\n", "\ndata: ") + "\n\n"
         elif now - quiet_since > HEARTBEAT:
             quiet_since = now
             yield ": still here\n\n"

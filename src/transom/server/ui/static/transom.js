@@ -202,16 +202,88 @@
   else { document.addEventListener("DOMContentLoaded", function () { onLoad(document); }); }
 })();
 
+// The pages' server-sent event streams (the log tail, the runs list), opened only while the tab
+// is visible: a hidden tab keeps no connection and makes no request. A stream is an object
+// {source, ...}: `open` starts its EventSource at url() (where it resumes) unless the tab is
+// hidden or it is open already; `close` ends it. The element following it says which, in
+// data-stream ("open" / "closed"), for a reader and the tests.
+(function () {
+  "use strict";
+  function hidden() { return document.visibilityState === "hidden"; }
+
+  function mark(stream, state) {
+    var el = stream.table || stream.box;
+    if (el) el.setAttribute("data-stream", state);
+  }
+
+  function open(stream, url, handlers) {
+    if (stream.source || hidden()) { if (!stream.source) mark(stream, "closed"); return; }
+    var source = new EventSource(url());
+    Object.keys(handlers).forEach(function (name) { source.addEventListener(name, handlers[name]); });
+    stream.source = source;
+    mark(stream, "open");
+  }
+
+  function close(stream) {
+    if (stream.source) { stream.source.close(); stream.source = null; }
+    mark(stream, "closed");
+  }
+
+  // The same URL with one query parameter set (a relative URL stays relative to the page).
+  function withParam(url, name, value) {
+    var parsed = new URL(url, window.location.href);
+    parsed.searchParams.set(name, value);
+    return parsed.pathname + parsed.search;
+  }
+
+  var watchers = [];
+  function onVisibility(watcher) { watchers.push(watcher); }
+  document.addEventListener("visibilitychange", function () {
+    var visible = !hidden();
+    watchers.forEach(function (watcher) { watcher(visible); });
+  });
+
+  window.transomLive = { open: open, close: close, withParam: withParam, onVisibility: onVisibility };
+})();
+
 // A run's live log tail: while the run goes on, its page follows /runs/ID/logs/live, server-sent
 // events (no polling from here): each `line` event is a table row rendered and escaped by the
 // server; `end` says the run is over and every line was sent. EventSource reconnects by itself,
-// from the last line it got (Last-Event-ID).
+// from the last line it got (Last-Event-ID). In a hidden tab the stream is closed (no traffic
+// at all); shown again, it is opened after the last line on the page, so none is lost or doubled.
 (function () {
   "use strict";
-  var current = null;
+  var live = window.transomLive;
+  var tail = null;  // {table, url, lastId, source}: the page's tail while the run goes on
 
   function stop() {
-    if (current) { current.close(); current = null; }
+    if (tail) { live.close(tail); tail = null; }
+  }
+
+  function onLine(event) {
+    var table = tail && tail.table;
+    if (!table || !document.body.contains(table)) { stop(); return; }
+    if (event.lastEventId) tail.lastId = event.lastEventId;
+    var body = table.tBodies[0];
+    var atEnd = window.innerHeight + window.scrollY >= document.body.scrollHeight - 40;
+    body.insertAdjacentHTML("beforeend", event.data);
+    table.hidden = false;
+    var empty = document.getElementById("no-logs");
+    if (empty) empty.remove();
+    var row = body.lastElementChild;
+    if (window.transomLocalTimes) window.transomLocalTimes(row);
+    if (atEnd) row.scrollIntoView({ block: "end" });
+  }
+
+  function onEnd() {
+    stop();
+    var note = document.getElementById("live-note");
+    if (note) note.textContent = "The run is over: every line is shown.";
+  }
+
+  // Where the stream (re)starts: after the last line shown, else where the page's own ends.
+  function url() {
+    return tail.lastId ? live.withParam(tail.url, "after_id", tail.lastId) : tail.url;
   }
 
   function follow(root) {
@@ -220,27 +292,16 @@
     if (!table || table.getAttribute("data-following")) return;
     stop();
     table.setAttribute("data-following", "1");
-    var body = table.tBodies[0];
-    var source = new EventSource(table.getAttribute("data-live"));
-    current = source;
-    source.addEventListener("line", function (event) {
-      if (!document.body.contains(table)) { stop(); return; }
-      var atEnd = window.innerHeight + window.scrollY >= document.body.scrollHeight - 40;
-      body.insertAdjacentHTML("beforeend", event.data);
-      table.hidden = false;
-      var empty = document.getElementById("no-logs");
-      if (empty) empty.remove();
-      var row = body.lastElementChild;
-      if (window.transomLocalTimes) window.transomLocalTimes(row);
-      if (atEnd) row.scrollIntoView({ block: "end" });
-    });
-    source.addEventListener("end", function () {
-      stop();
-      var note = document.getElementById("live-note");
-      if (note) note.textContent = "The run is over: every line is shown.";
-    });
+    tail = { table: table, url: table.getAttribute("data-live"), lastId: null, source: null };
+    live.open(tail, url, { line: onLine, end: onEnd });
   }
 
+  live.onVisibility(function (visible) {
+    if (!tail) return;
+    if (!document.body.contains(tail.table)) stop();
+    else if (visible) live.open(tail, url, { line: onLine, end: onEnd });
+    else live.close(tail);
+  });
   // A boosted link swaps the page: the old tail must not keep a connection open.
   document.addEventListener("htmx:beforeSwap", stop);
   window.addEventListener("pagehide", stop);
@@ -407,10 +468,27 @@
 
 // The runs list, live: /runs/live (server-sent events) sends the list part of the page again,
 // rendered by the server, whenever it changed; links in it are boosted by htmx like the rest.
+// Each `page` event's id is the digest of what it holds: in a hidden tab the stream is closed,
+// and opened again with `seen` set to the last digest, so the list comes again only if it changed.
 (function () {
   "use strict";
-  var current = null;
-  function stop() { if (current) { current.close(); current = null; } }
+  var live = window.transomLive;
+  var list = null;  // {box, url, lastId, source}
+  var pending = null;
+
+  function stop() { if (list) { live.close(list); list = null; } }
+
+  function onPage(event) {
+    var box = list && list.box;
+    if (!box || !document.body.contains(box)) { stop(); return; }
+    if (event.lastEventId) list.lastId = event.lastEventId;
+    pending = event.data;
+    if (!box.querySelector("input[name=run]:checked")) show(box);  // else: after the choice
+  }
+
+  function url() {
+    return list.lastId ? live.withParam(list.url, "seen", list.lastId) : list.url;
+  }
 
   function follow(root) {
     var scope = root && root.querySelector ? root : document;
@@ -418,16 +496,10 @@
     if (!box || box.getAttribute("data-following")) return;
     stop();
     box.setAttribute("data-following", "1");
-    var source = new EventSource(box.getAttribute("data-live"));
-    current = source;
-    source.addEventListener("page", function (event) {
-      if (!document.body.contains(box)) { stop(); return; }
-      pending = event.data;
-      if (!box.querySelector("input[name=run]:checked")) show(box);  // else: after the choice
-    });
+    list = { box: box, url: box.getAttribute("data-live"), lastId: null, source: null };
+    live.open(list, url, { page: onPage });
   }
 
-  var pending = null;
   function show(box) {
     if (pending === null) return;
     box.innerHTML = pending;
@@ -452,6 +524,12 @@
     if (!chosen) show(box);
   });
 
+  live.onVisibility(function (visible) {
+    if (!list) return;
+    if (!document.body.contains(list.box)) stop();
+    else if (visible) live.open(list, url, { page: onPage });
+    else live.close(list);
+  });
   document.addEventListener("htmx:beforeSwap", stop);
   window.addEventListener("pagehide", stop);
   if (window.htmx) { window.htmx.onLoad(follow); }
