@@ -29,9 +29,10 @@ from transom.schemas import (
 )
 from transom.services.embedded import EmbeddedBackend
 
-PAGES_MAX = 12
-"""Statements one page may take (the busiest, a run's page, takes 11: each of its reads checks
-the run exists again; the dashboard 7)."""
+PAGES_MAX = 13
+"""Statements one page may take (the busiest, a failed run's page, takes 13: each of its reads
+checks the run exists again, and it reads the states of the task it failed in; the dashboard
+7)."""
 
 
 @contextmanager

@@ -109,12 +109,21 @@ _JSON_ERRORS: dict[int | str, dict[str, Any]] = {
     for status, error in ERRORS.items()}
 
 
+# One event of the stream, as OpenAPI 3.2 describes server-sent events (the fields of an event,
+# each a string but `retry`); the first, `retry` alone, sets the reconnection delay.
+_EVENT: dict[str, Any] = {"type": "object", "properties": {
+    "event": {"type": "string", "enum": ["line", "end", "gone"]},
+    "id": {"type": "string", "pattern": "^[0-9]+$"},
+    "data": {"type": "string"},
+    "retry": {"type": "integer", "minimum": 0}}}
+
+
 @router.get("/flow_runs/{run_id}/logs/stream", tags=["logs"], response_class=EventStream,
             responses={**_JSON_ERRORS, 200: {"description": (
                 "Server-sent events: `line` (id: the line's id; data: a LogLine as JSON), then "
                 "`end` (data: the run's final state as JSON) once the run is final and every "
                 "line was sent; `gone` if the run is deleted meanwhile."),
-                "content": {"text/event-stream": {"schema": {"type": "string"}}}}})
+                "content": {"text/event-stream": {"schema": _EVENT}}}})
 async def flow_run_log_stream(
     run_id: uuid.UUID, request: Request, api: Api,
     after_id: Annotated[int, Query(ge=0, le=INT32, description=(
