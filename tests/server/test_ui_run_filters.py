@@ -17,6 +17,7 @@ from tests.server.conftest import LiveServer
 from tests.support.seed import T0, seed
 
 from transom.client.http import TransomClient
+from transom.client.orchestration import SyncOrchestrationClient
 from transom.exceptions import Ambiguous, NotFound
 from transom.schemas import DeploymentCreate, DeploymentRunCreate, FlowRunCreate, WorkPoolCreate
 
@@ -243,3 +244,10 @@ def test_the_api_and_the_client_filter_the_same_way(
             client.list_flow_runs(work_pool="gone")
         with pytest.raises(Ambiguous, match="write it as FLOW/NAME"):
             client.list_flow_runs(deployment="nightly")
+        # get_client()'s read_flow_runs passes them on.
+        orchestration = SyncOrchestrationClient(client)
+        assert [r.name for r in orchestration.read_flow_runs(
+            work_pool="main", tag="red", deployment="report/nightly")] == ["report-nightly-0"]
+        assert [r.name for r in orchestration.read_flow_runs(
+            prefix="run-0002", since=T0 + timedelta(minutes=27),
+            until=T0 + timedelta(minutes=29))] == ["run-00028", "run-00027"]
