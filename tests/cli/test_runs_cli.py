@@ -192,6 +192,41 @@ def test_ls_filters_in_process(home: Path, seeded: dict[str, FlowRunCreated]) ->
     assert "No runs match those filters." in _invoke(home, "ls", "--flow", "nope").output
 
 
+def test_ls_filters_by_deployment_pool_tag_until_and_prefix(
+        home: Path, seeded: dict[str, FlowRunCreated]) -> None:
+    from transom.schemas import DeploymentCreate, DeploymentRunCreate, WorkPoolCreate
+    from transom.services import Context, EmbeddedBackend
+    from transom.settings import Settings
+    from transom.store import open_database
+
+    db = open_database(f"sqlite:///{home / 'transom.db'}")
+    try:
+        backend = EmbeddedBackend(Context(db, Settings.load({})), owns_database=False)
+        backend.create_work_pool(WorkPoolCreate(name="main"))
+        deployment = backend.upsert_deployment(DeploymentCreate(
+            flow_name="etl", name="nightly", entrypoint="flows/etl.py:etl", work_pool="main"))
+        backend.create_deployment_run(deployment.id, DeploymentRunCreate(
+            name="deployed-run", tags=["blue"]))
+    finally:
+        db.close()
+    for args in (("--deployment", "etl/nightly"), ("-d", str(deployment.id)), ("--pool", "main"),
+                 ("--tag", "blue"), ("--prefix", "DEPLOYED")):
+        out = _invoke(home, "ls", *args).output
+        assert "Flow runs (1 of 1)" in out and "deployed-run" in out, (args, out)
+    before = _invoke(home, "ls", "--until", "1h").output
+    assert "calm-heron" in before and "brave-otter" not in before and "deployed-run" not in before
+    by_id = _invoke(home, "ls", "--prefix", seeded["etl"].id.hex[:9]).output
+    assert "Flow runs (1 of 1)" in by_id and "brave-otter" in by_id
+    assert "No runs match those filters." in _invoke(home, "ls", "--tag", "red").output
+    # The app's error handler (not this sub-app) prints them as one sentence.
+    unknown = _invoke(home, "ls", "--pool", "nope")
+    assert isinstance(unknown.exception, UserInputError)
+    assert str(unknown.exception).startswith("no work pool named 'nope'")
+    bad = _invoke(home, "ls", "--until", "soon")
+    assert isinstance(bad.exception, UserInputError)
+    assert str(bad.exception).startswith("--until 'soon' is neither a duration")
+
+
 def test_show_in_process(home: Path, seeded: dict[str, FlowRunCreated]) -> None:
     result = _invoke(home, "show", seeded["etl"].id.hex[:7])
     assert result.exit_code == 0, result.output

@@ -135,6 +135,43 @@ def test_the_list_pages_forward_and_back_and_keeps_its_filters(
     assert set(w.page.locator("#runs .state").all_inner_texts()) == {"Failed"}
 
 
+def test_the_new_filters_go_in_the_url_and_come_back_on_back_and_forward(
+        watched: Callable[..., Watched]) -> None:
+    from transom.schemas import FlowRunCreate, WorkPoolCreate
+
+    w = watched()
+    seed(w.backend, 30)
+    w.backend.create_work_pool(WorkPoolCreate(name="main"))
+    for name in ("tagged-a", "tagged-b"):
+        w.backend.create_flow_run(FlowRunCreate(flow_name="misc", name=name, tags=["eu"]))
+    w.goto("/runs")
+    expect(w.page.locator("select[name=pool] option")).to_have_text(["Any", "main"])
+    w.page.fill("input[name=since]", "2026-01-05T09:10")
+    w.page.fill("input[name=until]", "2026-01-05T09:20")
+    w.page.fill("input[name=prefix]", "RUN-0001")
+    w.page.click("form.filters button")
+    w.page.wait_for_url(re.compile(r".*since=2026-01-05T09%3A10.*prefix=RUN-0001.*"))
+    expect(w.page).to_have_title(re.compile(r"created from 2026-01-05 09:10 UTC"))
+    expect(w.page.locator("#count")).to_have_text("10 runs match")
+    w.page.fill("input[name=since]", "")
+    w.page.fill("input[name=until]", "")
+    w.page.fill("input[name=prefix]", "")
+    w.page.fill("input[name=tag]", "eu")
+    w.page.click("form.filters button")
+    w.page.wait_for_url("**tag=eu*")
+    expect(w.page.locator("#count")).to_have_text("2 runs match")
+    assert sorted(w.rows()) == ["tagged-a", "tagged-b"]
+    w.page.go_back()  # the time range and prefix again, in the form and the list
+    w.page.wait_for_url("**prefix=RUN-0001*")
+    expect(w.page.locator("input[name=since]")).to_have_value("2026-01-05T09:10")
+    expect(w.page.locator("input[name=prefix]")).to_have_value("RUN-0001")
+    expect(w.page.locator("#count")).to_have_text("10 runs match")
+    w.page.go_forward()
+    w.page.wait_for_url("**tag=eu*")
+    expect(w.page.locator("input[name=tag]")).to_have_value("eu")
+    expect(w.page.locator("#count")).to_have_text("2 runs match")
+
+
 def test_a_run_page_shows_its_task_runs_logs_and_error(watched: Callable[..., Watched]) -> None:
     w = watched(timezone_id="Asia/Tokyo", locale="en-US")
     run_id, events = flow_run("etl", "<script>alert(1)</script>", created=T0, failed=True,

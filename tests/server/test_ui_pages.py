@@ -337,7 +337,8 @@ def test_odd_paths_and_values_answer_an_html_page_never_json_or_a_500(
     origin = _origin(server)
     for method, path, statuses in (
         ("GET", "/deployments/%00", {404, 422}), ("GET", "/work-pools/%00", {404, 422}),
-        ("GET", "/runs?flow=%00", {200, 422}), ("GET", "/runs/%00", {404}),
+        ("GET", "/runs?flow=%00", {400}), ("GET", "/runs?tag=%00&pool=x", {400}),
+        ("GET", "/runs/%00", {404}),
         ("GET", "/task-runs/%00", {404}), ("GET", "/?window=%00", {400}),
         ("GET", "/work-pools/" + "x" * 5000, {404}), ("GET", "/deployments/%F0%9F%98%80", {404}),
         ("POST", "/deployments/a%00b/run", {404, 422}), ("GET", "/no/such/page", {404}),

@@ -99,7 +99,7 @@ def test_revision_0011_upgrades_a_0010_database_with_its_runs(database_url: str)
         assert set(GONE) <= set(_indexes(db, "flow_runs"))
 
         upgrade(db)
-        assert db.revision() == HEAD_REVISION == "0011"
+        assert db.revision() == HEAD_REVISION
         for table, wanted in NEW.items():
             found = _indexes(db, table)
             assert {name: found.get(name) for name in wanted} == wanted
@@ -136,5 +136,42 @@ def test_sqlite_reads_the_lists_and_the_dashboard_from_the_new_indexes(tmp_path:
         assert "COVERING INDEX ix_flow_runs_state_type_state_timestamp" in _plan(db, history)
         tail = sa.select(m.logs).where(m.logs.c.flow_run_id == uuid.uuid4(), m.logs.c.id > 5)
         assert "ix_logs_flow_run_id_id (flow_run_id=? AND id>?)" in _plan(db, tail)
+    finally:
+        db.close()
+
+
+def test_revision_0012_indexes_a_0011_databases_runs_by_work_pool(database_url: str) -> None:
+    """A 0011 database with runs in two pools upgrades to 0012: the pool filter answers as
+    before, from the new (work pool, created) index (SQLite's plan says so)."""
+    db = _at_revision(database_url, "0011")
+    try:
+        backend = EmbeddedBackend(Context(db, Settings.load({})), owns_database=False)
+        backend.send_events(next(many_runs(20, start=T0)))
+        for pool in ("main", "gpu"):
+            backend.create_work_pool(WorkPoolCreate(name=pool))
+            deployment = backend.upsert_deployment(DeploymentCreate(
+                flow_name="etl", name=f"on-{pool}", entrypoint="flows/etl.py:etl",
+                work_pool=pool))
+            for _ in range(3 if pool == "main" else 2):
+                backend.create_deployment_run(deployment.id, DeploymentRunCreate())
+
+        def of_pool() -> dict[str, list[uuid.UUID]]:
+            return {pool: [r.id for r in backend.list_flow_runs(work_pool=pool).items]
+                    for pool in ("main", "gpu")}
+
+        before = of_pool()
+        assert [len(ids) for ids in before.values()] == [3, 2]
+        assert "ix_flow_runs_work_pool_id_created" not in _indexes(db, "flow_runs")
+        upgrade(db)
+        assert db.revision() == HEAD_REVISION == "0012"
+        assert _indexes(db, "flow_runs")["ix_flow_runs_work_pool_id_created"] == (
+            "work_pool_id", "created")
+        assert of_pool() == before
+        if db.url.startswith("sqlite"):
+            fr = m.flow_runs.c
+            page = queries._FLOW_RUN_SELECT.where(fr.work_pool_id == uuid.uuid4()).order_by(
+                fr.created.desc(), fr.id).limit(51)
+            assert "USING INDEX ix_flow_runs_work_pool_id_created (work_pool_id=?)" \
+                in _plan(db, page)
     finally:
         db.close()

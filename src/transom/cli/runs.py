@@ -63,7 +63,7 @@ def _log_level(text: str) -> int:
                          f"0 to 100, not {text!r}")
 
 
-def parse_since(text: str, *, now: datetime | None = None) -> datetime:
+def parse_since(text: str, *, now: datetime | None = None, option: str = "--since") -> datetime:
     """`30m`, `2h`, `1d`, `1w` ago, or an ISO date/time (UTC when no zone is given)."""
     now = now or datetime.now(timezone.utc)
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text.lower())
@@ -74,7 +74,7 @@ def parse_since(text: str, *, now: datetime | None = None) -> datetime:
     try:
         when = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise UserInputError(f"--since {text!r} is neither a duration like 30m, 2h, 1d nor an "
+        raise UserInputError(f"{option} {text!r} is neither a duration like 30m, 2h, 1d nor an "
                              "ISO date like 2026-11-24 or 2026-11-24T08:00") from None
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
@@ -123,6 +123,11 @@ def ls(
     flow: str | None = typer.Option(None, "--flow", "-f", help="Only runs of this flow."),
     state: str | None = typer.Option(None, "--state", "-s", help="Only runs in this state type (completed, failed, ...)."),
     since: str | None = typer.Option(None, "--since", help="Only runs created since: 30m, 2h, 1d, or an ISO date."),
+    until: str | None = typer.Option(None, "--until", help="Only runs created before: 30m, 2h, 1d (ago), or an ISO date."),
+    deployment: str | None = typer.Option(None, "--deployment", "-d", help="Only runs of this deployment (FLOW/NAME or id)."),
+    pool: str | None = typer.Option(None, "--pool", "-p", help="Only runs in this work pool."),
+    tag: str | None = typer.Option(None, "--tag", "-t", help="Only runs carrying this tag."),
+    prefix: str | None = typer.Option(None, "--prefix", help="Only runs whose name (any case) or id starts with this."),
     limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many runs to show."),
     output: ListFormat = list_format_option(),
 ) -> None:
@@ -131,9 +136,12 @@ def ls(
     from transom.services import open_backend
 
     after = parse_since(since) if since else None
+    before = parse_since(until, option="--until") if until else None
     kind = state_type(state) if state else None
     with open_backend() as backend:
-        page = backend.list_flow_runs(flow_name=flow, state=kind, since=after, limit=limit)
+        page = backend.list_flow_runs(flow_name=flow, state=kind, since=after, until=before,
+                                      deployment=deployment, work_pool=pool, tag=tag,
+                                      prefix=prefix, limit=limit)
         runs, total = page.items, page.total
         deployments = ({d.id: d.full_name for d in backend.list_deployments()}
                        if output is ListFormat.table and any(r.deployment_id for r in runs)
@@ -142,7 +150,8 @@ def ls(
         return
     out = console()
     if not runs:
-        out.print("No runs recorded yet." if not (flow or state or since)
+        out.print("No runs recorded yet." if not (flow or state or since or until or deployment
+                                                   or pool or tag or prefix)
                   else "No runs match those filters.")
         return
     table = Table(title=f"Flow runs ({len(runs)} of {total})", title_justify="left")

@@ -163,8 +163,17 @@ class TransomClient:
                        state: StateType | str | None = None, since: datetime | None = None,
                        limit: int = 50, offset: int = 0, after: str | None = None,
                        before: str | None = None,
-                       parent_flow_run_id: uuid.UUID | None = None) -> Page[FlowRunRead]:
+                       parent_flow_run_id: uuid.UUID | None = None,
+                       deployment: str | uuid.UUID | None = None, work_pool: str | None = None,
+                       tag: str | None = None, until: datetime | None = None,
+                       prefix: str | None = None) -> Page[FlowRunRead]:
         params: dict[str, Any] = {"limit": limit, "offset": offset}
+        for key, value in (("deployment", deployment), ("work_pool", work_pool), ("tag", tag),
+                           ("prefix", prefix)):
+            if value:
+                params[key] = str(value)
+        if until:
+            params["until"] = until.isoformat()
         if parent_flow_run_id is not None:
             params["parent"] = str(parent_flow_run_id)
         if after is not None:

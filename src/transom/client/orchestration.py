@@ -134,10 +134,16 @@ class SyncOrchestrationClient:
 
     def read_flow_runs(self, *, limit: int | None = None, offset: int = 0,
                        flow_name: str | None = None, state: StateType | str | None = None,
-                       since: datetime | None = None) -> list[FlowRunRead]:
-        """Flow runs, newest first: of one flow, in one state type, created since a time."""
+                       since: datetime | None = None, until: datetime | None = None,
+                       deployment: str | uuid.UUID | None = None, work_pool: str | None = None,
+                       tag: str | None = None, prefix: str | None = None) -> list[FlowRunRead]:
+        """Flow runs, newest first: of one flow, in one state type, created in [since, until),
+        of a deployment (id or `flow/name`), in a work pool, carrying a tag, whose name or id
+        starts with `prefix`."""
         self._caught_up()
         page = self.backend.list_flow_runs(flow_name=flow_name, state=state, since=since,
+                                           until=until, deployment=deployment,
+                                           work_pool=work_pool, tag=tag, prefix=prefix,
                                            limit=200 if limit is None else limit, offset=offset)
         return list(page.items)
 

@@ -30,6 +30,7 @@ from transom.schemas import (
     wire_to_event,
 )
 from transom.services.embedded import EmbeddedBackend
+from transom.services.flow_runs import MAX_FILTER_TEXT
 from transom.store import WriteWouldWait
 
 __all__ = ["ERRORS", "Api", "Limit", "Offset", "router"]
@@ -61,6 +62,7 @@ async def _backend(request: Request) -> EmbeddedBackend:
 Api = Annotated[EmbeddedBackend, Depends(_backend)]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Offset = Annotated[int, Query(ge=0, le=2**31 - 1)]
+_NO_NUL = r"^[^\x00]*$"  # a NUL cannot be in a PostgreSQL string
 RunRef = Annotated[str, Path(description="A flow run id, or a unique prefix of one.",
                              json_schema_extra={"pattern": "^[0-9a-fA-F-]+$"})]
 
@@ -103,8 +105,21 @@ def list_flow_runs(
     state: Annotated[StateType | None, Query(description="Only runs in this state type.")] = None,
     since: Annotated[Timestamp | None,
                      Query(description="Only runs created at or after this time.")] = None,
+    until: Annotated[Timestamp | None,
+                     Query(description="Only runs created before this time.")] = None,
     parent: Annotated[uuid.UUID | None, Query(
         description="Only the subflow runs of this flow run.")] = None,
+    deployment: Annotated[str | None, Query(
+        min_length=1, max_length=511, pattern=_NO_NUL,
+        description="Only runs of this deployment: its id or `flow/name` (404 if none).")] = None,
+    work_pool: Annotated[str | None, Query(
+        min_length=1, max_length=255, pattern=_NO_NUL,
+        description="Only runs in this work pool, by name (404 if none).")] = None,
+    tag: Annotated[str | None, Query(min_length=1, max_length=MAX_FILTER_TEXT, pattern=_NO_NUL,
+                                     description="Only runs carrying this tag.")] = None,
+    prefix: Annotated[str | None, Query(
+        min_length=1, max_length=MAX_FILTER_TEXT, pattern=_NO_NUL,
+        description="Only runs whose name starts with this (any case), or whose id does.")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
     after: Annotated[str | None, Query(pattern=CURSOR_PATTERN, description=(
@@ -112,11 +127,13 @@ def list_flow_runs(
     before: Annotated[str | None, Query(pattern=CURSOR_PATTERN, description=(
         "Keyset paging: a page's prev_cursor, for the runs before it (newer).")),] = None,
 ) -> Page[FlowRunRead]:
-    """Newest first. Page through a long list with the cursors, not offset: a cursor page costs
-    the same at the end of the list as at its start."""
-    return api.list_flow_runs(flow_name=flow, state=state, since=since, limit=limit,
-                              offset=offset, after=after, before=before,
-                              parent_flow_run_id=parent)
+    """Newest first, every filter given at once. Page through a long list with the cursors, not
+    offset: a cursor page costs the same at the end of the list as at its start, and a cursor
+    stays valid with the filters it was got with."""
+    return api.list_flow_runs(flow_name=flow, state=state, since=since, until=until,
+                              limit=limit, offset=offset, after=after, before=before,
+                              parent_flow_run_id=parent, deployment=deployment,
+                              work_pool=work_pool, tag=tag, prefix=prefix)
 
 
 @router.get("/flow_runs/{run_id}", tags=["flow runs"])

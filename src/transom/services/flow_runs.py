@@ -25,10 +25,13 @@ from transom.schemas import (
     TaskRunRead,
 )
 from transom.services.context import Context
-from transom.store import queries, runs
+from transom.store import deployments, queries, runs
 from transom.store.sink import write_batch
 
-__all__ = ["FlowRuns"]
+__all__ = ["MAX_FILTER_TEXT", "FlowRuns"]
+
+MAX_FILTER_TEXT = 255
+"""Characters a run list's tag or name/id prefix may have (a run's name and a tag fit)."""
 
 
 class FlowRuns:
@@ -80,23 +83,35 @@ class FlowRuns:
                        state: StateType | str | None = None, since: datetime | None = None,
                        limit: int = 50, offset: int = 0, after: str | None = None,
                        before: str | None = None,
-                       parent_flow_run_id: uuid.UUID | None = None) -> Page[FlowRunRead]:
-        """Flow runs, newest first, and how many match in all (only the subflow runs of
-        `parent_flow_run_id` when given). Keyset paging: `after` a page's
-        next_cursor the older page, `before` its prev_cursor the newer one (no OFFSET); both,
-        the runs between the two, from the newest."""
+                       parent_flow_run_id: uuid.UUID | None = None,
+                       deployment: str | uuid.UUID | None = None, work_pool: str | None = None,
+                       tag: str | None = None, until: datetime | None = None,
+                       prefix: str | None = None) -> Page[FlowRunRead]:
+        """Flow runs, newest first, and how many match in all: of a flow, in a state type,
+        the subflow runs of `parent_flow_run_id`, of a deployment (id or `flow/name`), in a
+        work pool (name; NotFound for an unknown one of either), carrying a tag, created in
+        [since, until), whose name (any case) or id starts with `prefix`. Keyset paging:
+        `after` a page's next_cursor the older page, `before` its prev_cursor the newer one
+        (no OFFSET); both, the runs between the two, from the newest."""
         try:
-            keys = {"after": RunCursor.decode(after) if after is not None else None,
-                    "before": RunCursor.decode(before) if before is not None else None}
+            after_key = RunCursor.decode(after) if after is not None else None
+            before_key = RunCursor.decode(before) if before is not None else None
         except ValueError as exc:
             raise UserInputError(str(exc)) from None
+        for what, text in (("tag", tag), ("name or id prefix", prefix)):
+            if text is not None and len(text) > MAX_FILTER_TEXT:
+                raise UserInputError(f"the {what} is longer than {MAX_FILTER_TEXT} characters")
         with self.ctx.db.read() as conn:
+            where = queries.RunFilter(
+                flow_name=flow_name, state=state, since=since, until=until,
+                parent=parent_flow_run_id, tag=tag or None, prefix=prefix or None,
+                deployment_id=(deployments.resolve_deployment_id(conn, deployment)
+                               if deployment else None),
+                work_pool_id=deployments.work_pool_id(conn, work_pool) if work_pool else None)
             # One more than a page: whether another page follows, without counting.
-            items = queries.list_flow_runs(conn, flow_name=flow_name, state=state, since=since,
-                                           limit=limit + 1, offset=offset,
-                                           parent=parent_flow_run_id, **keys)
-            total = queries.count_flow_runs(conn, flow_name=flow_name, state=state, since=since,
-                                            parent=parent_flow_run_id)
+            items = queries.list_flow_runs(conn, limit=limit + 1, offset=offset, where=where,
+                                           after=after_key, before=before_key)
+            total = queries.count_flow_runs(conn, where=where)
         more = len(items) > limit
         if before is not None and after is None:  # newest first: the extra is the newest
             items = items[1:] if more else items

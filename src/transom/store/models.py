@@ -80,13 +80,14 @@ flow_runs = sa.Table(
     sa.Column("pid", sa.Integer),
     sa.Column("hostname", sa.String(255)),
     sa.Column("heartbeat", UTCDateTime),
-    # The runs list pages newest first by keyset (created), filtered by flow, state type or
-    # deployment: each filter's index ends in `created` (revision 0011), so a page is a range,
+    # The runs list pages newest first by keyset (created), filtered by flow, state type,
+    # deployment or work pool: each filter's index ends in `created` (revision 0011), so a page is a range,
     # never a sort of every matching run; the single-column indexes of flow, state type and
     # created went (the composites serve their lookups too).
     sa.Index("ix_flow_runs_flow_id_created", "flow_id", "created"),
     sa.Index("ix_flow_runs_state_type_created", "state_type", "created"),
     sa.Index("ix_flow_runs_deployment_id_created", "deployment_id", "created"),
+    sa.Index("ix_flow_runs_work_pool_id_created", "work_pool_id", "created"),  # revision 0012
     # The list unfiltered; counts by state for a window read this index only (revision 0011).
     sa.Index("ix_flow_runs_created_state_type", "created", "state_type"),
     # The runs that ended per bucket, recent failures (revision 0011).

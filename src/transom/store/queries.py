@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
 
 from transom.core.states import StateType, state_type
@@ -15,6 +18,7 @@ from transom.schemas import FlowRead, FlowRunRead, LogLine, RunCursor, StateReco
 from transom.store import models as m
 
 __all__ = [
+    "RunFilter",
     "count_flow_runs",
     "count_logs",
     "list_flow_runs",
@@ -46,16 +50,68 @@ def _flow_run_select() -> sa.Select[Any]:
 _FLOW_RUN_SELECT = _flow_run_select()  # built once: constructing it costs more than running it
 
 
-def _filtered(query: sa.Select[Any], flow_name: str | None, state: StateType | str | None,
-              since: datetime | None, parent: uuid.UUID | None = None) -> sa.Select[Any]:
-    if parent is not None:
-        query = query.where(m.flow_runs.c.parent_flow_run_id == parent)
-    if flow_name is not None:
-        query = query.where(m.flows.c.name == flow_name)
-    if state is not None:
-        query = query.where(m.flow_runs.c.state_type == state_type(state).value)
-    if since is not None:
-        query = query.where(m.flow_runs.c.created >= since)
+@dataclass(frozen=True)
+class RunFilter:
+    """Which flow runs a list shows: all of these that are given (None: any). `deployment_id`
+    and `work_pool_id` are resolved ids (the service looks names up); `tag`, runs carrying it;
+    `since`/`until`, created in [since, until); `prefix`, a run whose name starts with it (any
+    case) or whose id does."""
+
+    flow_name: str | None = None
+    state: StateType | str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    parent: uuid.UUID | None = None
+    deployment_id: uuid.UUID | None = None
+    work_pool_id: uuid.UUID | None = None
+    tag: str | None = None
+    prefix: str | None = None
+
+
+def _has_tag(conn: Connection, tag: str) -> sa.ColumnElement[bool]:
+    """Runs whose `tags` (a JSON list) holds `tag`: SQLite's json_each, PostgreSQL's jsonb
+    containment (the column is `json` there, cast to compare)."""
+    if conn.dialect.name == "postgresql":
+        wanted = sa.cast(sa.literal(json.dumps([tag])), JSONB)
+        return sa.cast(m.flow_runs.c.tags, JSONB).contains(wanted)
+    each = sa.func.json_each(m.flow_runs.c.tags).table_valued("value").alias("tag")
+    return sa.exists(sa.select(sa.literal(1)).select_from(each).where(each.c.value == tag))
+
+
+def _id_text(conn: Connection) -> sa.ColumnElement[str]:
+    """A run's id as 32 lowercase hex digits, no dashes, on either database (SQLite stores it
+    so; PostgreSQL's uuid prints with dashes)."""
+    text = sa.cast(m.flow_runs.c.id, sa.String)
+    return text if conn.dialect.name == "sqlite" else sa.func.replace(text, "-", "")
+
+
+def _has_prefix(conn: Connection, prefix: str) -> sa.ColumnElement[bool]:
+    named = m.flow_runs.c.name.istartswith(prefix, autoescape=True)
+    hexes = prefix.lower().replace("-", "")
+    if not hexes or any(c not in "0123456789abcdef" for c in hexes):
+        return named  # not the start of an id
+    return sa.or_(named, _id_text(conn).startswith(hexes[:32], autoescape=True))
+
+
+def _filtered(conn: Connection, query: sa.Select[Any], where: RunFilter) -> sa.Select[Any]:
+    if where.parent is not None:
+        query = query.where(m.flow_runs.c.parent_flow_run_id == where.parent)
+    if where.flow_name is not None:
+        query = query.where(m.flows.c.name == where.flow_name)
+    if where.state is not None:
+        query = query.where(m.flow_runs.c.state_type == state_type(where.state).value)
+    if where.deployment_id is not None:
+        query = query.where(m.flow_runs.c.deployment_id == where.deployment_id)
+    if where.work_pool_id is not None:
+        query = query.where(m.flow_runs.c.work_pool_id == where.work_pool_id)
+    if where.since is not None:
+        query = query.where(m.flow_runs.c.created >= where.since)
+    if where.until is not None:
+        query = query.where(m.flow_runs.c.created < where.until)
+    if where.tag is not None:
+        query = query.where(_has_tag(conn, where.tag))
+    if where.prefix:
+        query = query.where(_has_prefix(conn, where.prefix))
     return query
 
 
@@ -63,12 +119,16 @@ def list_flow_runs(conn: Connection, *, flow_name: str | None = None,
                    state: StateType | str | None = None, since: datetime | None = None,
                    limit: int = 50, offset: int = 0, after: RunCursor | None = None,
                    before: RunCursor | None = None,
-                   parent: uuid.UUID | None = None) -> list[FlowRunRead]:
-    """Flow runs, newest first (created, then id), filtered by flow name, state type,
-    creation time and parent flow run (its subflow runs). Keyset paging: `after` a cursor, the runs that follow it (older); `before`
-    one, the `limit` runs just ahead of it (newer), still newest first. No OFFSET is needed."""
+                   parent: uuid.UUID | None = None,
+                   where: RunFilter | None = None) -> list[FlowRunRead]:
+    """Flow runs, newest first (created, then id), filtered by `where` (or by flow name, state
+    type, creation time and parent flow run, its subflow runs, given one by one). Keyset
+    paging: `after` a cursor, the runs that follow it (older); `before` one, the `limit` runs
+    just ahead of it (newer), still newest first. No OFFSET is needed. A filter only narrows
+    the (created, id) order, so a cursor of a filtered page stays valid with its filters."""
+    where = where or RunFilter(flow_name=flow_name, state=state, since=since, parent=parent)
     created, run_id = m.flow_runs.c.created, m.flow_runs.c.id
-    query = _filtered(_FLOW_RUN_SELECT, flow_name, state, since, parent)
+    query = _filtered(conn, _FLOW_RUN_SELECT, where)
     # `created <= c AND NOT (created = c AND id <= i)`: a range on the created index, unlike
     # the usual OR, which SQLite cannot use an index for.
     if after is not None:
@@ -86,10 +146,11 @@ def list_flow_runs(conn: Connection, *, flow_name: str | None = None,
 
 def count_flow_runs(conn: Connection, *, flow_name: str | None = None,
                     state: StateType | str | None = None, since: datetime | None = None,
-                    parent: uuid.UUID | None = None) -> int:
+                    parent: uuid.UUID | None = None, where: RunFilter | None = None) -> int:
+    where = where or RunFilter(flow_name=flow_name, state=state, since=since, parent=parent)
     query = sa.select(sa.func.count()).select_from(
         m.flow_runs.join(m.flows, m.flows.c.id == m.flow_runs.c.flow_id))
-    return int(conn.execute(_filtered(query, flow_name, state, since, parent)).scalar_one())
+    return int(conn.execute(_filtered(conn, query, where)).scalar_one())
 
 
 def resolve_flow_run_id(conn: Connection, id_or_prefix: str | uuid.UUID) -> uuid.UUID:
@@ -101,10 +162,7 @@ def resolve_flow_run_id(conn: Connection, id_or_prefix: str | uuid.UUID) -> uuid
         raise UserInputError(f"{id_or_prefix!r} is not a run id; copy one from `transom runs ls`")
     if len(text) == 32:
         return uuid.UUID(text)
-    if conn.dialect.name == "sqlite":  # ids are 32 hex characters there
-        condition = sa.cast(m.flow_runs.c.id, sa.String).like(f"{text}%")
-    else:
-        condition = sa.func.replace(sa.cast(m.flow_runs.c.id, sa.String), "-", "").like(f"{text}%")
+    condition = _id_text(conn).like(f"{text}%")
     matches = list(conn.execute(sa.select(m.flow_runs.c.id).where(condition).limit(2)).scalars())
     if not matches:
         raise NotFound(f"no flow run has an id starting with {id_or_prefix!r}")

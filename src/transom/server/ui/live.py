@@ -1,7 +1,7 @@
 """The runs list, live: while the page is open its EventSource follows `/runs/live` (with the
-page's own filters and cursor) and gets the list part again, rendered here, each time it
-changes: a new run, a state that moved on. The server looks every LIST_POLL seconds with the
-page's own query (keyset: one index range scan, as fast at 100,000 runs as at 100) and sends
+page's own filters, run_filters.py, and cursor) and gets the list part again, rendered here,
+each time it changes: a new run, a state that moved on. The server looks every LIST_POLL
+seconds with the page's own query (keyset: one index range scan, as fast at 100,000 runs as at 100) and sends
 nothing while nothing changed; the browser does no polling. Each `page` event's id is its
 digest: a page that closed its stream (a hidden tab) opens it again with that as `seen`, and an
 EventSource reconnecting by itself sends it as Last-Event-ID, so neither gets an unchanged list.
@@ -22,6 +22,7 @@ from transom.exceptions import UserInputError
 from transom.server.routes import Api
 from transom.server.ui.pages import page_digest, runs_context
 from transom.server.ui.render import render_fragment
+from transom.server.ui.run_filters import FilterText, RunsFilter
 from transom.services.backend import Backend
 
 __all__ = ["LIST_POLL", "router"]
@@ -40,7 +41,9 @@ router = APIRouter(include_in_schema=False)
 async def runs_live(
     request: Request, api: Api,
     state: Annotated[str | None, Query(max_length=20)] = None,
-    flow: Annotated[str | None, Query(max_length=200)] = None,
+    flow: FilterText = None, deployment: FilterText = None, pool: FilterText = None,
+    tag: FilterText = None, since: FilterText = None, until: FilterText = None,
+    prefix: FilterText = None,
     after: Annotated[str | None, Query(max_length=64)] = None,
     before: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -55,9 +58,11 @@ async def runs_live(
             return Response("Last-Event-ID is not a digest this stream sent.\n", status_code=400,
                             media_type="text/plain; charset=utf-8")
         seen = last_event_id.strip()
-    query: dict[str, Any] = {"state": state, "flow": flow, "after": after, "before": before,
-                             "limit": limit}
     try:
+        wanted = RunsFilter.read(state=state, flow=flow, deployment=deployment, pool=pool,
+                                 tag=tag, since=since, until=until, prefix=prefix)
+        query: dict[str, Any] = {"wanted": wanted, "after": after, "before": before,
+                                 "limit": limit}
         await run_in_threadpool(runs_context, api, **query)
     except UserInputError as exc:
         return Response(str(exc) + "\n", status_code=400, media_type="text/plain; charset=utf-8")

@@ -21,6 +21,7 @@ from transom.server.ui.assets import IMMUTABLE
 from transom.server.ui.logs import LogFilter, LogLevelQuery, LogTaskQuery, LogTextQuery
 from transom.server.ui.render import assets, error_page, render, render_fragment
 from transom.server.ui.run_actions import applicable, input_fields
+from transom.server.ui.run_filters import FilterText, RunsFilter
 from transom.services.backend import Backend
 
 __all__ = ["LOG_PAGE", "TASK_RUNS_SHOWN", "router"]
@@ -56,31 +57,36 @@ def static(name: str, request: Request) -> Response:
 def runs(
     request: Request, api: Api,
     state: Annotated[str | None, Query(max_length=20)] = None,
-    flow: Annotated[str | None, Query(max_length=200)] = None,
+    flow: FilterText = None, deployment: FilterText = None, pool: FilterText = None,
+    tag: FilterText = None, since: FilterText = None, until: FilterText = None,
+    prefix: FilterText = None,
     after: Annotated[str | None, Query(max_length=64)] = None,
     before: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int | None, Query(ge=1, le=200)] = None,
 ) -> Response:
-    """The flow runs, newest first, keyset-paged; the filters are in the URL. The list updates
-    itself while the page is open (live.py). A page size chosen once is remembered (a cookie)
-    for the pages that do not say one."""
+    """The flow runs, newest first, keyset-paged; the filters (run_filters.py) are in the URL.
+    The list updates itself while the page is open (live.py). A page size chosen once is
+    remembered (a cookie) for the pages that do not say one."""
     remembered = request.cookies.get(PAGE_SIZE_COOKIE, "")
     if limit is None:
         limit = (int(remembered) if remembered.isascii() and remembered.isdigit()  # not "²"
                  and 1 <= int(remembered) <= 200 else 50)
     try:
-        context = runs_context(api, state=state, flow=flow, after=after, before=before,
-                               limit=limit)
-    except UserInputError as exc:  # a cursor edited by hand
-        return error_page(request, 400, "Bad page link", str(exc))
-    query = {k: v for k, v in {"state": state, "flow": flow, "after": after, "before": before,
-                               "limit": limit if limit != 50 else None}.items() if v}
+        wanted = RunsFilter.read(state=state, flow=flow, deployment=deployment, pool=pool,
+                                 tag=tag, since=since, until=until, prefix=prefix)
+        context = runs_context(api, wanted=wanted, after=after, before=before, limit=limit)
+    except UserInputError as exc:  # a cursor edited by hand, an unknown pool, a bad time
+        return error_page(request, 400, "Bad runs filter", str(exc))
+    query: dict[str, Any] = {**wanted.query(), **{k: v for k, v in {
+        "after": after, "before": before, "limit": limit if limit != 50 else None}.items() if v}}
     query["seen"] = page_digest(context)
     notice = request.query_params.get("notice")
     response = render(request, "runs.html", live_query=urlencode(query),
                       notice=notice[:1000] if notice else None, page_sizes=PAGE_SIZES,
                       page_size=limit, flows=[f.name for f in api.list_flows(limit=500)],
-                      nav="runs", **context)
+                      deployments=[f"{d.flow_name}/{d.name}" for d in api.list_deployments(
+                          limit=500)],
+                      pools=[p.name for p in api.list_work_pools()], nav="runs", **context)
     if "limit" in request.query_params and str(limit) != remembered:
         response.set_cookie(PAGE_SIZE_COOKIE, str(limit), max_age=365 * 86400, httponly=True,
                             samesite="strict", path="/")
@@ -94,18 +100,16 @@ BULK_ACTIONS = (("cancel", "Cancel"), ("rerun", "Run again (deployment runs)"),
                 ("cancelled", "Mark Cancelled"))
 
 
-def runs_context(api: Backend, *, state: str | None, flow: str | None, after: str | None,
-                 before: str | None, limit: int) -> dict[str, Any]:
-    """What the list part of the runs page shows (UserInputError for a bad cursor)."""
-    kind = StateType(state.upper()) if state and state.upper() in StateType.__members__ else None
-    flow = flow.strip() if flow and flow.strip() else None
-    page = api.list_flow_runs(flow_name=flow, state=kind, limit=limit, after=after, before=before)
-    filters = {k: v for k, v in {"state": kind.value if kind else None, "flow": flow,
-                                 "limit": limit if limit != 50 else None}.items() if v}
+def runs_context(api: Backend, *, wanted: RunsFilter, after: str | None, before: str | None,
+                 limit: int) -> dict[str, Any]:
+    """What the list part of the runs page shows (UserInputError for a bad cursor, or an
+    unknown deployment or pool)."""
+    page = api.list_flow_runs(limit=limit, after=after, before=before, **wanted.backend_args())
+    filters: dict[str, Any] = {**wanted.query(), **({"limit": limit} if limit != 50 else {})}
     here = {**filters, **{k: v for k, v in {"after": after, "before": before}.items() if v}}
     back = "/runs" + (f"?{urlencode(here)}" if here else "")
-    return {"page": page, "filters": filters, "kind": kind, "flow": flow, "back": back,
-            "actions": BULK_ACTIONS}
+    return {"page": page, "filters": filters, "wanted": wanted, "kind": wanted.kind,
+            "flow": wanted.flow, "back": back, "actions": BULK_ACTIONS}
 
 
 def page_digest(context: dict[str, Any]) -> str:
