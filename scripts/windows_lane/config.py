@@ -55,7 +55,7 @@ LANE_PATHS: tuple[str, ...] = (
 LANE_IGNORE: tuple[str, ...] = (
     *(f"tests/server/test_ui_{name}.py" for name in (
         "bulk", "browser", "browser_prefs", "config_pages", "dashboard", "deployments", "live",
-        "login", "logs", "objects", "pages", "queries", "run_actions", "timeline")),
+        "login", "logs", "objects", "pages", "queries", "run_actions", "run_filters", "timeline")),
     "tests/server/test_root_path.py",  # the prefix is taken off a path: ASGI, the same anywhere
 )
 
