@@ -3,6 +3,7 @@ host, assets are served under hashed names, cached for good and gzipped."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import mimetypes
@@ -80,3 +81,20 @@ def test_assets_are_hashed_gzipped_and_typed_by_us_not_the_os(monkeypatch: pytes
     assert assets.by_name[assets.url("transom.css").removeprefix("/static/")].media_type \
         .startswith("text/css")
     assert not any(name.endswith((".json", ".LICENSE")) for name in assets.by_name)
+
+
+def test_the_bundle_is_its_parts_in_order_and_sheets_inline_only_by_their_hash(
+        tmp_path: Path) -> None:
+    assets = Assets()
+    bundle = assets.by_name[assets.url("app.js").removeprefix("/static/")].body
+    htmx, ours = (STATIC / "htmx.min.js").read_bytes(), (STATIC / "transom.js").read_bytes()
+    assert bundle == htmx + b"\n;\n" + ours
+    style = assets.inline("transom.css")
+    css = (STATIC / "transom.css").read_text()
+    assert style == f"<style>{css}</style>"
+    digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
+    assert f"'sha256-{digest}'" in assets.style_hashes()
+    # A sheet that would close its own element is refused, not inlined.
+    (tmp_path / "bad.css").write_text("a::after { content: '</style><script>' }")
+    with pytest.raises(ValueError, match="would end its <style> element"):
+        Assets(tmp_path).inline("bad.css")

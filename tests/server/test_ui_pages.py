@@ -3,7 +3,9 @@ escape, and that the API's guards (Host header, credentials) hold for them too."
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import hashlib
 import re
 import uuid
 from collections.abc import Callable
@@ -109,7 +111,14 @@ def test_pages_are_gzipped_and_forbid_inline_and_outside_scripts(
         assert raw.headers["content-encoding"] == "gzip"
         assert "script-src 'self'" in raw.headers["content-security-policy"]
         assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', raw.text)
-        assert len(assets) == 3
+        assert len(assets) == 1 and re.fullmatch(r"/static/app\.[0-9a-f]{12}\.js", assets[0])
+        assert not re.search(r"<script(?![^>]*\bsrc=)", raw.text)  # no inline script
+        # The one inline style is our sheet, allowed by its hash and by nothing looser.
+        csp = raw.headers["content-security-policy"]
+        styles = re.findall(r"<style>(.*?)</style>", raw.text, re.S)
+        assert len(styles) == 1 and "unsafe-inline" not in csp
+        digest = base64.b64encode(hashlib.sha256(styles[0].encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in csp
         for path in assets:
             asset = web.get(path, headers={"Accept-Encoding": "gzip"})
             assert asset.status_code == 200 and asset.headers["content-encoding"] == "gzip"
@@ -117,7 +126,7 @@ def test_pages_are_gzipped_and_forbid_inline_and_outside_scripts(
             assert asset.headers["content-type"].startswith(("text/javascript", "text/css"))
         plain = httpx.get(f"{_origin(server)}{assets[0]}", headers={"Accept-Encoding": "identity"})
         assert "content-encoding" not in plain.headers
-        assert plain.content.startswith(b"/*")
+        assert plain.content.startswith(b"var htmx=")  # the bundle, htmx first
         assert web.get("/static/htmx.min.0000.js").status_code == 404
 
 

@@ -23,15 +23,17 @@ from transom.server.ui.logs import log_row
 
 __all__ = ["assets", "error_page", "render", "render_fragment", "when"]
 
-# Pages load only this server's files; no inline script or style (htmx's own indicator style
-# is switched off in base.html so it needs none either).
-_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+assets = Assets()
+
+# Pages load only this server's files; no inline script, and no inline style but our own sheets
+# (assets.inline), each allowed by its hash (htmx's own indicator style is switched off in
+# base.html so it needs none).
+_CSP = (f"default-src 'self'; script-src 'self'; style-src 'self' {assets.style_hashes()}; "
+        "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'")
 _PAGE_HEADERS = {"Content-Security-Policy": _CSP, "X-Content-Type-Options": "nosniff",
                  "Referrer-Policy": "same-origin", "Cache-Control": "no-store",
                  "Vary": "Accept-Encoding"}
-
-assets = Assets()
 
 
 def when(value: datetime | None) -> Markup:
@@ -61,7 +63,7 @@ def _state(kind: StateType | None, name: str | None) -> Markup:
 
 _env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                    autoescape=True, trim_blocks=True, lstrip_blocks=True)
-_env.globals.update(asset=assets.url, state=_state, state_types=list(StateType), log_row=log_row)
+_env.globals.update(asset=assets.url, inline_style=assets.inline, state=_state, state_types=list(StateType), log_row=log_row)
 _env.filters.update(when=when, seconds=_seconds, level=logging.getLevelName,
                     pretty=lambda value: json.dumps(value, indent=2, sort_keys=True, default=str))
 
