@@ -66,6 +66,11 @@ def test_the_login_form_refuses_another_site_and_takes_an_api_key(
                               headers={"Origin": origin}, follow_redirects=False)
         assert redirected.headers["location"] == "/runs"  # never to another site
         assert web.get("/runs").status_code == 200
+        # The theme chosen on another page (its cookie) is the login page's too; nothing else is.
+        dark = httpx.get(f"{origin}/login", cookies={"transom_theme": "dark"}).text
+        assert '<html lang="en" data-theme="dark">' in dark
+        odd = httpx.get(f"{origin}/login", cookies={"transom_theme": '"><script>'}).text
+        assert '<html lang="en">' in odd and "<script>" not in odd
 
 
 def test_without_credentials_there_is_nothing_to_sign_in_to(

@@ -105,7 +105,8 @@ def _page(request: Request, sessions: Sessions, next_path: str, problem: str | N
 
     body = rooted(_env.get_template("login.html").render(
         basic=bool(sessions.basic), key=bool(sessions.key), next=next_path, problem=problem,
-        asset=assets.url), request.scope.get("root_path", ""))
+        asset=assets.url, theme=request.cookies.get("transom_theme")),
+        request.scope.get("root_path", ""))
     return Response(body, status_code=status, media_type="text/html; charset=utf-8",
                     headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY",
                              "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'"})
