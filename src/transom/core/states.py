@@ -7,6 +7,7 @@ state the database does not know is never written.
 
 from __future__ import annotations
 
+import os
 import traceback
 import uuid
 from dataclasses import dataclass, field, replace
@@ -137,11 +138,37 @@ class ErrorInfo:
     def from_exception(cls, exc: BaseException) -> ErrorInfo:
         kind = type(exc)
         name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
-        tb = "".join(traceback.format_exception(kind, exc, exc.__traceback__))
-        return cls(type=name, message=str(exc), traceback=tb)
+        shown = traceback.TracebackException(kind, exc, exc.__traceback__)
+        _without_our_frames(shown, set())
+        return cls(type=name, message=str(exc), traceback="".join(shown.format()))
 
     def to_dict(self) -> dict[str, str]:
         return {"type": self.type, "message": self.message, "traceback": self.traceback}
+
+
+# The transom package's folder as frames name their files (not resolved: a frame's file name
+# is the path the module was imported by, the same as __file__; case-folded on Windows).
+_OURS = os.path.normcase(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) + os.sep
+
+
+def _ours(frame: traceback.FrameSummary) -> bool:
+    return os.path.normcase(frame.filename).startswith(_OURS)
+
+
+def _without_our_frames(shown: traceback.TracebackException, seen: set[int]) -> None:
+    """A recorded traceback is about the user's code: Transom's own frames (the engine calling
+    the task, its retries and timeouts) are left out of it, and of its causes' and the
+    exceptions' of a group, unless the error was raised in Transom, where they are the story."""
+    if id(shown) in seen:
+        return
+    seen.add(id(shown))
+    frames = list(shown.stack)
+    if frames and not _ours(frames[-1]):
+        shown.stack = traceback.StackSummary.from_list([f for f in frames if not _ours(f)])
+    for nested in (shown.__cause__, shown.__context__,
+                   *(getattr(shown, "exceptions", None) or ())):  # a group (3.11)
+        if nested is not None:
+            _without_our_frames(nested, seen)
 
 
 PAUSED_NAMES: frozenset[str] = frozenset({"Paused", "Suspended"})
