@@ -285,12 +285,14 @@ class Worker:
                 self._take(child, child.process.drain(0.5))
                 child.process.close()
                 child.exit_code = code
-                del self.children[run_id]
+                # Each step leaves the run in `children` or `finishing` until it is settled
+                # and its hand-over file is gone (what `stop` and other threads wait on).
                 self.finishing[run_id] = child
+                del self.children[run_id]
         for run_id, child in list(self.finishing.items()):
             if self._finish(child):
-                del self.finishing[run_id]
                 _remove(child.run_file)
+                del self.finishing[run_id]
                 self._slot_freed = self.limit is not None
 
     def _take(self, child: _Child, lines: list[OutputLine]) -> None:
