@@ -359,7 +359,11 @@ def test_the_deployments_list_is_paged_and_filtered_and_the_pager_keeps_the_filt
 
 def test_the_list_shows_each_deployment_s_last_run(browser: Browser) -> None:
     backend = browser.backend
-    busy = _deploy(backend, "busy", schedules=[ScheduleIn(interval=300)])  # 12 runs ahead
+    # 12 runs ahead, the first at least 150 s away: none comes due while the test runs.
+    start = datetime.now(timezone.utc) + timedelta(seconds=150)
+    busy = _deploy(backend, "busy", schedules=[ScheduleIn(interval=300, anchor_date=start)])
+    ahead = sorted(r.expected_start_time for r in _scheduled(backend, busy))
+    assert len(ahead) == 12 and ahead[0] >= start
     idle = _deploy(backend, "idle")
     failed = _deploy(backend, "failed")
     done = backend.create_deployment_run(busy, DeploymentRunCreate(parameters={"name": "x"}))
@@ -385,9 +389,9 @@ def test_the_list_shows_each_deployment_s_last_run(browser: Browser) -> None:
         found = overview.last_runs(conn, [busy, idle, failed, uuid.uuid4()], now=now)
         assert {k: v.id for k, v in found.items()} == {busy: done.id, failed: bad.id}
         assert overview.last_runs(conn, [], now=now) == {}
-        # An hour on, the schedule's runs due by then are the last ones, not the manual run.
-        later = overview.last_runs(conn, [busy], now=now + timedelta(hours=1, minutes=1))
-    assert later[busy].state_name == "Scheduled" and later[busy].id != done.id
-    assert later[busy].expected_start_time is not None
-    assert later[busy].expected_start_time <= now + timedelta(hours=1, minutes=1)
-    assert later[busy].expected_start_time > now + timedelta(minutes=50)  # the latest due one
+        # Half an hour on, the latest of the schedule's runs due by then is the last one, not
+        # the manual run made after the schedule made them.
+        cutoff = now + timedelta(minutes=30)
+        later = overview.last_runs(conn, [busy], now=cutoff)
+    assert later[busy].state_name == "Scheduled"
+    assert later[busy].expected_start_time == max(t for t in ahead if t <= cutoff)

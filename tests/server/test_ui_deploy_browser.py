@@ -30,6 +30,7 @@ def test_a_deployment_is_paused_from_its_page_and_run_again_from_a_run(
     expect(w.page.locator("#paused")).to_have_text("Paused")
     expect(w.page.locator("#notice")).to_contain_text("Paused: its schedules make no run")
     expect(w.page.locator("#pause-button")).to_have_text("Resume")
+    w.screenshot("deployment-paused")
     assert w.backend.read_deployment(deployment.id).paused
 
     first = w.backend.create_deployment_run(deployment.id, DeploymentRunCreate(
@@ -40,6 +41,7 @@ def test_a_deployment_is_paused_from_its_page_and_run_again_from_a_run(
     expect(w.page.locator("input[name='p.who']")).to_have_value("Ada")
     expect(w.page.locator("input[name='p.count']")).to_have_value("9")
     expect(w.page.locator("#from-run")).to_contain_text(f"parameters of flow run '{first.name}'")
+    w.screenshot("deployment-run-again")
     w.page.fill("input[name='p.count']", "10")
     w.page.click("#run-button")
     w.page.wait_for_url(re.compile(r"/runs/[0-9a-f-]{36}$"))
