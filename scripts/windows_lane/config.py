@@ -54,8 +54,9 @@ LANE_PATHS: tuple[str, ...] = (
 # static files' types, which must never come from the Windows registry, are test_ui_assets.py).
 LANE_IGNORE: tuple[str, ...] = (
     *(f"tests/server/test_ui_{name}.py" for name in (
-        "bulk", "browser", "browser_prefs", "config_pages", "dashboard", "deployments", "live",
-        "login", "logs", "objects", "pages", "queries", "run_actions", "run_filters", "timeline")),
+        "bulk", "browser", "browser_prefs", "config_pages", "dashboard", "deploy_actions",
+        "deploy_browser", "deployments", "live", "login", "logs", "objects", "pages", "queries",
+        "run_actions", "run_filters", "timeline")),
     "tests/server/test_root_path.py",  # the prefix is taken off a path: ASGI, the same anywhere
 )
 

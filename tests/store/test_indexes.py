@@ -163,7 +163,7 @@ def test_revision_0012_indexes_a_0011_databases_runs_by_work_pool(database_url: 
         assert [len(ids) for ids in before.values()] == [3, 2]
         assert "ix_flow_runs_work_pool_id_created" not in _indexes(db, "flow_runs")
         upgrade(db)
-        assert db.revision() == HEAD_REVISION == "0012"
+        assert db.revision() == HEAD_REVISION
         assert _indexes(db, "flow_runs")["ix_flow_runs_work_pool_id_created"] == (
             "work_pool_id", "created")
         assert of_pool() == before
@@ -173,5 +173,45 @@ def test_revision_0012_indexes_a_0011_databases_runs_by_work_pool(database_url: 
                 fr.created.desc(), fr.id).limit(51)
             assert "USING INDEX ix_flow_runs_work_pool_id_created (work_pool_id=?)" \
                 in _plan(db, page)
+    finally:
+        db.close()
+
+
+def test_revision_0013_indexes_a_0012_databases_deployment_runs_by_when_they_are_due(
+        database_url: str) -> None:
+    """A 0012 database with deployment runs upgrades to 0013: each deployment's last run (the
+    deployments list's column) answers as before, from the new (deployment, expected start
+    time) index, one short walk of it per deployment (SQLite's plan says so)."""
+    db = _at_revision(database_url, "0012")
+    try:
+        backend = EmbeddedBackend(Context(db, Settings.load({})), owns_database=False)
+        backend.create_work_pool(WorkPoolCreate(name="main"))
+        ids = []
+        for name in ("a", "b", "c"):
+            deployment = backend.upsert_deployment(DeploymentCreate(
+                flow_name="etl", name=name, entrypoint="flows/etl.py:etl", work_pool="main"))
+            ids.append(deployment.id)
+            for hours in (3, 1, 2) if name != "c" else ():
+                backend.create_deployment_run(deployment.id, DeploymentRunCreate(
+                    scheduled_time=T0 + timedelta(hours=hours)))
+        now = T0 + timedelta(hours=2, minutes=30)
+
+        def last() -> dict[uuid.UUID, Any]:
+            with db.read() as conn:
+                return {k: v.expected_start_time for k, v in
+                        overview.last_runs(conn, ids, now=now).items()}
+
+        before = last()  # the one due at +2 h: +3 h is not due yet, +1 h is older
+        assert before == {ids[0]: T0 + timedelta(hours=2), ids[1]: T0 + timedelta(hours=2)}
+        assert "ix_flow_runs_deployment_id_expected_start_time" not in _indexes(db, "flow_runs")
+        upgrade(db)
+        assert db.revision() == HEAD_REVISION == "0013"
+        assert _indexes(db, "flow_runs")["ix_flow_runs_deployment_id_expected_start_time"] == (
+            "deployment_id", "expected_start_time")
+        assert last() == before
+        if db.url.startswith("sqlite"):
+            query = overview.last_runs_query(ids, now=now)
+            assert "USING INDEX ix_flow_runs_deployment_id_expected_start_time (deployment_id=?" \
+                in _plan(db, query)
     finally:
         db.close()

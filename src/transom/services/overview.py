@@ -1,6 +1,7 @@
 """The web UI's reads, and the API's overviews built on the same queries: the dashboard, counts
 by state and the runs that ended per bucket for any window, a run's timeline, a task run's logs,
-a deployment's last runs, the runs workers hold, why a run waits. Each a few queries, never one
+a deployment's last runs, a page of deployments with the last run of each, the runs workers
+hold, why a run waits. Each a few queries, never one
 per row."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from transom.core.states import FINAL_TYPES, StateType
 from transom.exceptions import UserInputError
 from transom.schemas import (
     MAX_BUCKETS,
+    DeploymentRead,
     FlowRunCounts,
     FlowRunHistory,
     FlowRunRead,
@@ -22,10 +24,10 @@ from transom.schemas import (
 )
 from transom.services.context import Context
 from transom.services.timeline import layout
-from transom.store import overview, queries
+from transom.store import deployments, overview, queries
 from transom.store.overview import Failure, Trouble
 
-__all__ = ["DashboardData", "Overview"]
+__all__ = ["DashboardData", "DeploymentsPage", "Overview"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,16 @@ class DashboardData:
     failures: list[Failure]
     late: list[FlowRunRead]
     trouble: Trouble
+
+
+@dataclass(frozen=True)
+class DeploymentsPage:
+    """One page of the deployments (by flow name, then name), how many match in all, and the
+    last run of each that has one."""
+
+    deployments: list[DeploymentRead]
+    total: int
+    last_runs: dict[uuid.UUID, FlowRunRead]
 
 
 class Overview:
@@ -135,6 +147,18 @@ class Overview:
         """A deployment's latest runs, newest first."""
         with self.ctx.db.read() as conn:
             return overview.runs_of(conn, deployment_id, limit=limit)
+
+    def deployments_page(self, *, flow_name: str | None = None, work_pool: str | None = None,
+                         limit: int = 100, offset: int = 0,
+                         now: datetime | None = None) -> DeploymentsPage:
+        """A page of the deployments these filters match, their count and last runs (three
+        queries and the page's schedules, however long the page)."""
+        with self.ctx.db.read() as conn:
+            found = deployments.list_deployments(conn, flow_name=flow_name, work_pool=work_pool,
+                                                 limit=limit, offset=offset)
+            total = deployments.count_deployments(conn, flow_name=flow_name, work_pool=work_pool)
+            last = overview.last_runs(conn, [d.id for d in found], now=now or self.ctx.clock())
+        return DeploymentsPage(found, total, last)
 
     def worker_runs(self, workers: list[WorkerRead]) -> dict[uuid.UUID, list[FlowRunRead]]:
         """The runs each worker holds now."""

@@ -39,6 +39,7 @@ from transom.store.sink import insert_ignore, write_events
 __all__ = [
     "AUTO_KEY_PREFIX",
     "DueRuns",
+    "count_deployments",
     "create_deployment_run",
     "create_work_pool",
     "delete_deployment",
@@ -264,16 +265,30 @@ def read_deployment(conn: Connection, ref: str | uuid.UUID) -> DeploymentRead:
     return _with_schedules(conn, [row])[0]
 
 
-def list_deployments(conn: Connection, *, flow_name: str | None = None,
-                     work_pool: str | None = None, limit: int = 200,
-                     offset: int = 0) -> list[DeploymentRead]:
-    query = _DEPLOYMENT_SELECT
+def _filtered(query: sa.Select[Any], flow_name: str | None,
+              work_pool: str | None) -> sa.Select[Any]:
     if flow_name is not None:
         query = query.where(m.flows.c.name == flow_name)
     if work_pool is not None:
         query = query.where(m.work_pools.c.name == work_pool)
+    return query
+
+
+def list_deployments(conn: Connection, *, flow_name: str | None = None,
+                     work_pool: str | None = None, limit: int = 200,
+                     offset: int = 0) -> list[DeploymentRead]:
+    query = _filtered(_DEPLOYMENT_SELECT, flow_name, work_pool)
     query = query.order_by(m.flows.c.name, m.deployments.c.name).limit(limit).offset(offset)
     return _with_schedules(conn, list(conn.execute(query)))
+
+
+def count_deployments(conn: Connection, *, flow_name: str | None = None,
+                      work_pool: str | None = None) -> int:
+    """How many deployments `list_deployments` has with these filters, on all its pages."""
+    query = (sa.select(sa.func.count()).select_from(m.deployments)
+             .join(m.flows, m.flows.c.id == m.deployments.c.flow_id)
+             .outerjoin(m.work_pools, m.work_pools.c.id == m.deployments.c.work_pool_id))
+    return int(conn.execute(_filtered(query, flow_name, work_pool)).scalar_one())
 
 
 def upsert_deployment(conn: Connection, body: DeploymentCreate, *, now: datetime | None = None,

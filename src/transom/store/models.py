@@ -88,6 +88,9 @@ flow_runs = sa.Table(
     sa.Index("ix_flow_runs_state_type_created", "state_type", "created"),
     sa.Index("ix_flow_runs_deployment_id_created", "deployment_id", "created"),
     sa.Index("ix_flow_runs_work_pool_id_created", "work_pool_id", "created"),  # revision 0012
+    # A deployment's last run (the one due latest by now): the deployments list (revision 0013).
+    sa.Index("ix_flow_runs_deployment_id_expected_start_time", "deployment_id",
+             "expected_start_time"),
     # The list unfiltered; counts by state for a window read this index only (revision 0011).
     sa.Index("ix_flow_runs_created_state_type", "created", "state_type"),
     # The runs that ended per bucket, recent failures (revision 0011).

@@ -1,6 +1,7 @@
 """Read queries for the web UI's overviews: counts by state and runs per time bucket (each one
 GROUP BY, on SQLite and PostgreSQL alike), recent failures with their error, late runs, pools and
-workers in trouble, a deployment's last runs, what a waiting run waits for."""
+workers in trouble, a deployment's last runs (and the last run of each deployment of a list),
+what a waiting run waits for."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ __all__ = [
     "Failure",
     "Trouble",
     "bucket_counts",
+    "last_runs",
+    "last_runs_query",
     "late_runs",
     "recent_failures",
     "runs_of",
@@ -165,6 +168,36 @@ def runs_of(conn: Connection, deployment_id: uuid.UUID, *, limit: int = 10) -> l
     query = (_FLOW_RUN_SELECT.where(fr.deployment_id == deployment_id)
              .order_by(fr.created.desc(), fr.id).limit(limit))
     return [FlowRunRead.model_validate(row._mapping) for row in conn.execute(query)]
+
+
+def last_runs_query(deployment_ids: Sequence[uuid.UUID], *, now: datetime) -> sa.Select[Any]:
+    """The select of `last_runs`: per deployment, a correlated walk of its runs by due time
+    (revision 0013's index) back to the first one due by `now`."""
+    inner = m.flow_runs.alias("latest")
+    due = sa.or_(inner.c.state_name != "Scheduled", inner.c.expected_start_time <= now)
+    latest = (sa.select(inner.c.id)
+              .where(inner.c.deployment_id == m.deployments.c.id,
+                     inner.c.expected_start_time.is_not(None), due)
+              .order_by(inner.c.expected_start_time.desc(), inner.c.id.desc())
+              .limit(1).correlate(m.deployments).scalar_subquery())
+    ids = sa.select(latest).where(m.deployments.c.id.in_(list(deployment_ids)))
+    return _FLOW_RUN_SELECT.where(fr.id.in_(ids))
+
+
+def last_runs(conn: Connection, deployment_ids: Sequence[uuid.UUID], *,
+              now: datetime) -> dict[uuid.UUID, FlowRunRead]:
+    """Each deployment's last run, in one query: of its runs, the one due latest by `now`
+    (its expected start time; a Scheduled run for a later time is left out, as a schedule
+    makes its runs ahead, but a Paused one waiting past now counts); a deployment that has
+    none is not in the answer."""
+    if not deployment_ids:
+        return {}
+    found = {}
+    for row in conn.execute(last_runs_query(deployment_ids, now=now)):
+        run = FlowRunRead.model_validate(row._mapping)
+        if run.deployment_id is not None:
+            found[run.deployment_id] = run
+    return found
 
 
 def runs_of_workers(conn: Connection, worker_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[FlowRunRead]]:

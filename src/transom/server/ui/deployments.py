@@ -1,28 +1,35 @@
-"""The deployment pages: the list, one deployment (its schedules in words and its next 10 fire
-times in their time zone, paused or not, its last runs) and its "Run" form, built from the
-flow's parameter schema and posted to `/deployments/{id}/run`, which calls the same service
-operation as the API and the CLI. A refused run re-renders the form with the reason (4xx)."""
+"""The deployment pages: the list (paged, filtered by flow and work pool in its URL, with the
+state of each one's last run), one deployment (its schedules in words and its next 10 fire
+times in their time zone, paused or not, its last runs), its pause / resume form and its "Run"
+form, built from the flow's parameter schema (or filled in from one of its runs,
+`?from_run=ID`) and posted to `/deployments/{id}/run`. Each post is CSRF-checked and calls the
+same service operation as the API and the CLI. A refused run re-renders the form with the
+reason (4xx)."""
 
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
-from urllib.parse import parse_qs
+from typing import Annotated, Any
+from urllib.parse import parse_qs, urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from transom.exceptions import NotFound, UserInputError
 from transom.schedules import Schedule, occurrences
-from transom.schemas import DeploymentRead, DeploymentRunCreate
+from transom.schemas import DeploymentRead, DeploymentRunCreate, DeploymentUpdate
 from transom.server.routes import Api
 from transom.server.ui import csrf
 from transom.server.ui.render import error_page, render
+from transom.server.ui.run_filters import FilterText, RunsFilter
 
-__all__ = ["FIRE_TIMES", "Field", "cron_in_words", "fields", "parse_form", "router"]
+__all__ = ["DEPLOYMENTS_PAGE", "FIRE_TIMES", "Field", "cron_in_words", "fields", "from_run",
+           "parse_form", "router"]
 
 router = APIRouter(include_in_schema=False)
 FIRE_TIMES = 10
@@ -30,6 +37,13 @@ FIRE_TIMES = 10
 _HORIZON = timedelta(days=5 * 366)  # how far ahead fire times are looked for
 _MAX_FORM = 1_000_000  # bytes of a posted form
 _SIMPLE = {"string", "integer", "number", "boolean"}
+DEPLOYMENTS_PAGE = 100
+"""Deployments on one page of the list."""
+_MAX_OFFSET = 10_000_000
+_DONE = {"paused": "Paused: its schedules make no run until it is resumed, and the scheduled "
+                   "runs it had not started are removed.",
+         "resumed": "Resumed: its schedules make runs again.",
+         "resumed-unscheduled": "Resumed: it has no active schedule, so it runs when asked."}
 
 
 @dataclass(frozen=True)
@@ -175,21 +189,72 @@ def _schedules(deployment: DeploymentRead, now: datetime) -> tuple[list[tuple[st
     return described, sorted(set(times))[:FIRE_TIMES]
 
 
+def from_run(api: Api, deployment: DeploymentRead, ref: str) -> tuple[dict[str, str] | None, str]:
+    """The Run form's values from one of the deployment's runs (`?from_run=ID`), written as
+    the form shows them, and a sentence that says where they come from; None and why not for
+    a malformed id, an unknown run or another deployment's."""
+    try:
+        run_id = uuid.UUID(ref.strip())
+    except ValueError:
+        return None, (f"{ref[:40]!r} is not a flow run id, so the form holds the deployment's "
+                      "defaults.")
+    try:
+        run = api.read_flow_run(run_id)
+    except (NotFound, UserInputError):
+        return None, f"No flow run has the id {run_id}, so the form holds the deployment's defaults."
+    if run.deployment_id != deployment.id:
+        return None, (f"Flow run {run.name!r} is not a run of this deployment, so the form holds "
+                      "the deployment's defaults.")
+    form = fields(deployment)
+    given = {f.name: _shown(run.parameters[f.name], f.kind) for f in form
+             if f.name in run.parameters}
+    said = f"The form holds the parameters of flow run {run.name!r}: change any, then Run."
+    left = sorted(set(run.parameters) - {f.name for f in form})
+    if left:
+        said += (f" Its parameter{'s' if len(left) > 1 else ''} {', '.join(left)} "
+                 f"{'are' if len(left) > 1 else 'is'} not in this deployment's form, so left out.")
+    return given, said
+
+
 @router.get("/deployments")
-def deployments(request: Request, api: Api) -> Response:
-    found = api.list_deployments(limit=500)
-    return render(request, "deployments.html", deployments=found, nav="deployments")
+def deployments(request: Request, api: Api, flow: FilterText = None, pool: FilterText = None,
+                offset: Annotated[int, Query(ge=0, le=_MAX_OFFSET)] = 0) -> Response:
+    """The deployments by flow name and name, DEPLOYMENTS_PAGE at a time, filtered by flow and
+    work pool (kept by the pager), each with its last run's state."""
+    try:
+        wanted = RunsFilter.read(flow=flow, pool=pool)  # the runs list's rules for the texts
+    except UserInputError as exc:
+        return error_page(request, 400, "Bad deployments filter", str(exc))
+    page = api.deployments_page(flow_name=wanted.flow, work_pool=wanted.pool,
+                                limit=DEPLOYMENTS_PAGE, offset=offset)
+    filters = wanted.query()
+    previous = next_page = None
+    if offset:
+        previous = urlencode({**filters, **({"offset": offset - DEPLOYMENTS_PAGE}
+                                            if offset > DEPLOYMENTS_PAGE else {})})
+    if offset + DEPLOYMENTS_PAGE < page.total:
+        next_page = urlencode({**filters, "offset": offset + DEPLOYMENTS_PAGE})
+    return render(request, "deployments.html", page=page, deployments=page.deployments,
+                  last_runs=page.last_runs, wanted=wanted, filters=filters, offset=offset,
+                  previous=previous, next_page=next_page,
+                  flows=[f.name for f in api.list_flows(limit=500)],
+                  pools=[p.name for p in api.list_work_pools()], nav="deployments")
 
 
 def _page(request: Request, api: Api, deployment: DeploymentRead, *, status: int = 200,
           given: dict[str, str] | None = None, problem: str | None = None) -> Response:
     described, times = _schedules(deployment, api.ctx.clock())
     runs = api.deployment_runs(deployment.id)
+    source = request.query_params.get("from_run")
+    note = None
+    if given is None and source is not None:
+        given, note = from_run(api, deployment, source)
+    done = _DONE.get(request.query_params.get("done") or "") if status == 200 else None
     token = csrf.token(request)
     response = render(request, "deployment.html", status, deployment=deployment,
                       schedules=described, fire_times=times, runs=runs,
-                      fields=fields(deployment, given), problem=problem, csrf=token, zone_time=_zone_time,
-                      nav="deployments")
+                      fields=fields(deployment, given), problem=problem, note=note, done=done,
+                      csrf=token, zone_time=_zone_time, nav="deployments")
     return csrf.with_cookie(request, response, token)
 
 
@@ -206,6 +271,32 @@ def deployment(ref: str, request: Request, api: Api) -> Response:
     except (NotFound, UserInputError) as exc:
         return error_page(request, 404, "No such deployment", str(exc))
     return _page(request, api, found)
+
+
+@router.post("/deployments/{ref:path}/pause")
+async def pause_deployment(ref: str, request: Request, api: Api) -> Response:
+    """The page's Pause / Resume form (`paused` true or false): the API's PATCH of `paused`,
+    then the page again, saying what it means."""
+    try:
+        found = await run_in_threadpool(api.read_deployment, ref)
+    except (NotFound, UserInputError) as exc:
+        return error_page(request, 404, "No such deployment", str(exc))
+    try:
+        form = await csrf.checked_form(request, max_bytes=4096, max_fields=5)
+    except csrf.Refused as exc:
+        return error_page(request, exc.status, "Refused", str(exc))
+    if form.get("paused") not in ("true", "false"):
+        return error_page(request, 400, "Not the page's form",
+                          "the form must say whether the deployment is to be paused (true or "
+                          "false)")
+    try:
+        changed = await run_in_threadpool(api.update_deployment, found.id,
+                                          DeploymentUpdate(paused=form["paused"] == "true"))
+    except NotFound as exc:  # deleted meanwhile
+        return error_page(request, 404, "No such deployment", str(exc))
+    done = "paused" if changed.paused else (
+        "resumed" if any(s.active for s in changed.schedules) else "resumed-unscheduled")
+    return RedirectResponse(f"/deployments/{changed.id}?done={done}", status_code=303)
 
 
 @router.post("/deployments/{ref:path}/run")

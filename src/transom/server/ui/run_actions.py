@@ -42,7 +42,8 @@ router = APIRouter(include_in_schema=False)
 
 def applicable(run: FlowRunRead) -> dict[str, Any]:
     """Which actions apply to the run in its state: cancel, resume, retry (and, when a retry
-    would apply but the run is of no deployment, why not), and the states it may be set to."""
+    would apply but the run is of no deployment, why not), the states it may be set to, and
+    for a deployment's run, a link to its Run form filled in with this run's parameters."""
     kind = run.state_type
     paused = kind is StateType.SCHEDULED and run.state_name in PAUSED_NAMES
     ended_retryable = kind in RETRYABLE
@@ -52,6 +53,7 @@ def applicable(run: FlowRunRead) -> dict[str, Any]:
         "retry": ended_retryable and run.deployment_id is not None,
         "no_retry": ended_retryable and run.deployment_id is None,
         "marks": [k for k in MARKS if k is not kind],
+        "run_again": run.deployment_id is not None,
     }
 
 
