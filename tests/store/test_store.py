@@ -239,3 +239,28 @@ def test_the_core_path_stores_what_the_sqlite_fast_path_stores(tmp_path: Path) -
     fast, core = dumps
     assert fast == core
     assert len(fast["states"]) == 6 and len(fast["logs"]) == 1
+
+
+def test_a_runs_task_run_rows_are_its_task_runs_few_columns(db: Database) -> None:
+    """The run page's light read (store/overview.task_run_rows) agrees with the full one, in
+    order, state and duration, on every backend."""
+    from tests.support.seed import T0, flow_run
+
+    from transom.store import overview
+
+    run_id, events = flow_run("etl", "rows", created=T0, failed=True, tasks=29)
+    going = uuid.uuid4()  # and one that never ended: no end time, its duration runs on
+    events += [TaskRunCreated(going, run_id, "etl.wait", "wait-0", 0, created=T0),
+               StateChanged(going, True, st.Pending()), StateChanged(going, True, st.Running(), 1)]
+    StoreSink("unused", database=db).write(events)
+    with db.read() as conn:
+        full = queries.list_task_runs(conn, run_id)
+        rows = overview.task_run_rows(conn, run_id)
+    assert len(rows) == 30 and [r.id for r in rows] == [t.id for t in full]
+    assert [(r.name, r.task_key, r.state_type, r.state_name, r.start_time, r.end_time)
+            for r in rows] == [(t.name, t.task_key, t.state_type, t.state_name, t.start_time,
+                                t.end_time) for t in full]
+    assert [r.duration for r in rows[1:]] == [t.duration for t in full[1:]]
+    assert {r.state_type for r in rows} == {StateType.COMPLETED, StateType.RUNNING}
+    assert rows[0].name == "wait-0" and rows[0].end_time is None
+    assert rows[0].duration is not None and rows[0].duration >= 0

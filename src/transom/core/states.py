@@ -50,6 +50,7 @@ __all__ = [
     "Suspended",
     "check_transition",
     "now_utc",
+    "run_duration",
     "state_type",
 ]
 
@@ -65,6 +66,18 @@ else:
 
 def now_utc() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def run_duration(start: datetime | None, end: datetime | None, kind: StateType | None,
+                 last_state: datetime | None) -> float | None:
+    """Seconds from a run's start to its end; for a run still going, until now if it is running
+    (or being cancelled), else until its last state (e.g. while it waits to retry)."""
+    if start is None:
+        return None
+    if end is None:
+        going = kind in (StateType.RUNNING, StateType.CANCELLING)
+        end = now_utc() if going else last_state
+    return None if end is None else max((end - start).total_seconds(), 0.0)
 
 
 class StateType(str, Enum):

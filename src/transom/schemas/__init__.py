@@ -27,7 +27,7 @@ from transom.core.recorder import (
     StateChanged,
     TaskRunCreated,
 )
-from transom.core.states import ErrorInfo, State, StateType, now_utc
+from transom.core.states import ErrorInfo, State, StateType, now_utc, run_duration
 from transom.core.storable import storable_json
 from transom.fields import INT32, Count, Flag, JsonInteger, Seconds, Text, Timestamp
 from transom.schedules import MAX_INTERVAL, MIN_PERIOD
@@ -210,13 +210,8 @@ class _RunFields(_Model):
     def duration(self) -> float | None:
         """Seconds from start to end; for a run still going, until now if it is running (or
         being cancelled), else until its last state (e.g. while it waits to retry)."""
-        if self.start_time is None:
-            return None
-        end = self.end_time
-        if end is None:
-            going = self.state_type in (StateType.RUNNING, StateType.CANCELLING)
-            end = now_utc() if going else self.state_timestamp
-        return None if end is None else max((end - self.start_time).total_seconds(), 0.0)
+        return run_duration(self.start_time, self.end_time, self.state_type,
+                            self.state_timestamp)
 
 
 class FlowRunRead(_RunFields):

@@ -25,9 +25,9 @@ from transom.schemas import (
 from transom.services.context import Context
 from transom.services.timeline import layout
 from transom.store import deployments, overview, queries
-from transom.store.overview import Failure, Trouble
+from transom.store.overview import Failure, TaskRunRow, Trouble
 
-__all__ = ["DashboardData", "DeploymentsPage", "Overview"]
+__all__ = ["DashboardData", "DeploymentsPage", "Overview", "TaskRunRow"]
 
 
 @dataclass(frozen=True)
@@ -131,8 +131,15 @@ class Overview:
         data (NotFound for an unknown run)."""
         with self.ctx.db.read() as conn:
             queries.read_flow_run(conn, run_id)
-            task_runs = queries.list_task_runs(conn, run_id)
+            task_runs = overview.task_run_rows(conn, run_id)
         return layout(task_runs, now or self.ctx.clock())
+
+    def task_run_rows(self, run_id: uuid.UUID) -> list[TaskRunRow]:
+        """A flow run's task runs as its page lists them: a few columns each, none of the JSON
+        ones (NotFound for an unknown run)."""
+        with self.ctx.db.read() as conn:
+            queries.read_flow_run(conn, run_id)
+            return overview.task_run_rows(conn, run_id)
 
     def task_run_logs(self, task_run_id: uuid.UUID, *, limit: int = 1000) -> list[LogLine]:
         """A task run's log lines, oldest first (NotFound for an unknown task run)."""

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 
 from transom.core.states import StateType
 from transom.schemas import TaskRunRead
+from transom.store.overview import TaskRunRow
 
 __all__ = ["layout"]
 
@@ -26,7 +27,7 @@ def _ms(when: datetime, start: datetime) -> int:
     return round((when - start).total_seconds() * 1000)
 
 
-def layout(task_runs: Sequence[TaskRunRead], now: datetime | None = None) -> dict[str, object]:
+def layout(task_runs: Sequence[TaskRunRead | TaskRunRow], now: datetime | None = None) -> dict[str, object]:
     """The timeline of `task_runs`: those that started, by row (task key, in the order each
     first started) and lane (within a row, the first lane free at the run's start)."""
     now = now or datetime.now(timezone.utc)
@@ -35,7 +36,7 @@ def layout(task_runs: Sequence[TaskRunRead], now: datetime | None = None) -> dic
     if not started:
         return {"start": None, "end": 0, "states": _STATES, "rows": [], "runs": []}
     t0: datetime = started[0].start_time  # type: ignore[assignment]
-    by_key: dict[str, list[TaskRunRead]] = {}
+    by_key: dict[str, list[TaskRunRead | TaskRunRow]] = {}
     for run in started:
         by_key.setdefault(run.task_key, []).append(run)
     rows: list[list[object]] = []

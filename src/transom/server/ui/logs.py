@@ -170,7 +170,7 @@ def download(run_id: str, api: Api, log_level: LogLevelQuery = None,
         return _text_error(str(exc), 404)
     except UserInputError as exc:
         return _text_error(str(exc), 400)
-    names = {t.id: t.name for t in api.flow_run_task_runs(run.id)}
+    names = {t.id: t.name for t in api.task_run_rows(run.id)}
 
     def lines() -> Iterator[bytes]:
         page, offset = first, 0

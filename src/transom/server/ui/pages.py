@@ -14,7 +14,7 @@ from fastapi.responses import Response
 
 from transom.core.states import FINAL_TYPES, PAUSED_NAMES, StateType
 from transom.exceptions import NotFound, UserInputError
-from transom.schemas import StateRecord, TaskRunRead
+from transom.schemas import StateRecord
 from transom.server.routes import Api
 from transom.server.ui import csrf
 from transom.server.ui.assets import IMMUTABLE
@@ -23,12 +23,13 @@ from transom.server.ui.render import assets, error_page, render, render_fragment
 from transom.server.ui.run_actions import applicable, input_fields
 from transom.server.ui.run_filters import FilterText, RunsFilter
 from transom.services.backend import Backend
+from transom.services.overview import TaskRunRow
 
 __all__ = ["LOG_PAGE", "TASK_RUNS_SHOWN", "router"]
 
 LOG_PAGE = 200
 """Log lines on one page of a run's logs."""
-TASK_RUNS_SHOWN = 200
+TASK_RUNS_SHOWN = 50
 """Task runs listed on a run's page unless all are asked for (a big run has thousands)."""
 TASK_LOGS_SHOWN = 1000
 """A task run's log lines shown on its page."""
@@ -140,7 +141,7 @@ def run(
         return error_page(request, 400, "Bad log filter", str(exc))
     run_uuid: uuid.UUID = flow_run.id
     states = api.flow_run_states(run_uuid)
-    task_runs = api.flow_run_task_runs(run_uuid)
+    task_runs = api.task_run_rows(run_uuid)
     where: dict[str, Any] = wanted.backend_args()
     try:
         if logs_from is None:
@@ -182,8 +183,8 @@ def run(
     return csrf.with_cookie(request, response, token)
 
 
-def _failing_task(api: Backend, task_runs: list[TaskRunRead],
-                  ) -> tuple[TaskRunRead | None, StateRecord | None]:
+def _failing_task(api: Backend, task_runs: list[TaskRunRow],
+                  ) -> tuple[TaskRunRow | None, StateRecord | None]:
     """The task run a failed flow run failed in (the first to end Failed or Crashed), and the
     state it ended in, with its error."""
     bad = [t for t in task_runs if t.state_type in _ENDED_BADLY]
