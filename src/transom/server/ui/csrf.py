@@ -18,7 +18,7 @@ from fastapi.responses import Response
 
 from transom.server.ui.login import read_form
 
-__all__ = ["COOKIE", "FIELD", "Refused", "checked_form", "refusal", "token", "with_cookie"]
+__all__ = ["COOKIE", "FIELD", "Refused", "checked_form", "checked_switch", "refusal", "token", "with_cookie"]
 
 COOKIE = "transom_csrf"
 FIELD = "csrf"
@@ -74,3 +74,13 @@ async def checked_form(request: Request, *, max_bytes: int = 64 * 1024,
     if refused:
         raise Refused(403, refused)
     return form
+
+
+async def checked_switch(request: Request, field: str, what: str) -> bool:
+    """A page's on/off form post (`field` "true" or "false", e.g. a Pause / Resume button),
+    checked as `checked_form` does; Refused (400) for any other value."""
+    form = await checked_form(request, max_bytes=4096, max_fields=5)
+    value = form.get(field)
+    if value not in ("true", "false"):
+        raise Refused(400, f"the form must say whether {what} is to be {field} (true or false)")
+    return value == "true"

@@ -58,15 +58,12 @@ async def pause_work_pool(name: str, request: Request, api: Api) -> Response:
     except NotFound as exc:
         return error_page(request, 404, "No such work pool", str(exc))
     try:
-        form = await csrf.checked_form(request, max_bytes=4096, max_fields=5)
+        paused = await csrf.checked_switch(request, "paused", "the pool")
     except csrf.Refused as exc:
         return error_page(request, exc.status, "Refused", str(exc))
-    if form.get("paused") not in ("true", "false"):
-        return error_page(request, 400, "Not the page's form",
-                          "the form must say whether the pool is to be paused (true or false)")
     try:
         changed = await run_in_threadpool(api.update_work_pool, name,
-                                          WorkPoolUpdate(paused=form["paused"] == "true"))
+                                          WorkPoolUpdate(paused=paused))
     except NotFound as exc:  # deleted meanwhile
         return error_page(request, 404, "No such work pool", str(exc))
     done = "paused" if changed.paused else "resumed"
