@@ -63,7 +63,15 @@ def test_the_run_page_filters_its_logs_and_downloads_them(
         found = web.get(f"/runs/{run_id}", params={"log_q": "disk full"}).text
         assert "1 line that match" in found and "load-0" in found.split('id="logs"')[1]
         of_task = web.get(f"/runs/{run_id}", params={"log_task": str(task_id)}).text
-        assert "2 lines that match" in of_task
+        assert "2 lines that match" in of_task and 'id="log-task-run">Task run load-0 only' in of_task
+        # The task filter lists tasks (a mapped one once, with its count), not every task run.
+        assert '<select name="log_key">' in page and '<option value="etl.load">etl.load</option>' in page
+        of_key = web.get(f"/runs/{run_id}", params={"log_key": "etl.load"}).text
+        assert "2 lines that match" in of_key and '<option value="etl.load" selected>' in of_key
+        assert "No log line matches" in web.get(f"/runs/{run_id}", params={"log_key": "etl.nope"}).text
+        keyed = web.get(f"/runs/{run_id}/logs.txt", params={"log_key": "etl.load"})
+        assert len(keyed.text.splitlines()) == 2
+        assert web.get(f"/runs/{run_id}", params={"log_key": "a\x00"}).status_code == 422
         assert "No log line matches" in web.get(f"/runs/{run_id}", params={"log_q": "nope"}).text
         # Paging keeps the filters.
         infos = web.get(f"/runs/{run_id}", params={"log_level": "INFO"}).text
@@ -99,6 +107,9 @@ def test_the_api_and_the_client_filter_logs_alike(start_server: Callable[..., Li
         assert client.flow_run_logs(run_id, min_level=40).total == 1
         assert client.flow_run_logs(run_id, text="RETRY").items[0].message.endswith("retrying\x1b[0m")
         assert client.flow_run_logs(run_id, task_run_id=task_id).total == 2
+        of_task = client.flow_run_logs(run_id, task_key="etl.load", min_level=40)
+        assert of_task.total == 1 and of_task.items[0].message == "load failed: Disk FULL"
+        assert client.flow_run_logs(run_id, task_key="etl.nope").total == 0
         assert client.flow_run_log_offset(run_id, min_level=40) == 300
         assert client.flow_run_log_offset(run_id, min_level=50) is None
         last = client.flow_run_logs(run_id, limit=1, offset=299).items[0]

@@ -220,10 +220,11 @@ class TransomClient:
 
     def flow_run_logs(self, run_id: uuid.UUID, *, limit: int = 1000, offset: int = 0,
                       min_level: int | None = None, task_run_id: uuid.UUID | None = None,
-                      text: str | None = None, after_id: int | None = None) -> Page[LogLine]:
+                      text: str | None = None, after_id: int | None = None,
+                      task_key: str | None = None) -> Page[LogLine]:
         params: dict[str, Any] = {"limit": limit, "offset": offset}
         for key, value in (("level", min_level), ("task_run_id", task_run_id), ("q", text),
-                           ("after_id", after_id)):
+                           ("after_id", after_id), ("task_key", task_key)):
             if value is not None:
                 params[key] = str(value)
         data = self.request("GET", f"/flow_runs/{run_id}/logs", params=params)

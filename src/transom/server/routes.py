@@ -207,10 +207,15 @@ def flow_run_logs(
     after_id: Annotated[int | None, Query(ge=0, le=2**31 - 1, description=(
         "Only lines written after the line with this id, in the order written: a live tail."
     ))] = None,
+    task_key: Annotated[str | None, Query(min_length=1, max_length=512, pattern=r"^[^\x00]*$",
+                                          description="Only the lines of this task's runs "
+                                                      "(its task key, e.g. a mapped task's)."
+                                          )] = None,
 ) -> Page[LogLine]:
     """A flow run's log lines and its task runs', oldest first, optionally filtered."""
     return api.flow_run_logs(run_id, limit=limit, offset=offset, min_level=level,
-                             task_run_id=task_run_id, text=q, after_id=after_id)
+                             task_run_id=task_run_id, text=q, after_id=after_id,
+                             task_key=task_key)
 
 
 @router.get("/flow_runs/{run_id}/logs/first", tags=["logs"])

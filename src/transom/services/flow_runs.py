@@ -179,9 +179,11 @@ class FlowRuns:
 
     def flow_run_logs(self, run_id: uuid.UUID, *, limit: int = 1000, offset: int = 0,
                       min_level: int | None = None, task_run_id: uuid.UUID | None = None,
-                      text: str | None = None, after_id: int | None = None) -> Page[LogLine]:
+                      text: str | None = None, after_id: int | None = None,
+                      task_key: str | None = None) -> Page[LogLine]:
         """A flow run's log lines and its task runs', oldest first; only those at `min_level`
-        or above, of one task run, or holding `text` (case-insensitive) when asked. With
+        or above, of one task run, of the runs of one task (`task_key`), or holding `text`
+        (case-insensitive) when asked. With
         `after_id`: the lines written after that one, in the order written (a live tail), and
         `total` counts those."""
         with self.ctx.db.read() as conn:
@@ -191,7 +193,7 @@ class FlowRuns:
                 if task_run.flow_run_id != run_id:
                     raise NotFound(f"task run {task_run_id} is not one of flow run {run_id}'s")
             where: dict[str, Any] = {"task_run_id": task_run_id, "min_level": min_level,
-                                     "text": text, "after_id": after_id}
+                                     "text": text, "after_id": after_id, "task_key": task_key}
             lines = queries.list_logs(conn, run_id, limit=limit, offset=offset, **where)
             total = queries.count_logs(conn, run_id, **where)
         return Page[LogLine](items=lines, total=total, limit=limit, offset=offset)

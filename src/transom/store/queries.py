@@ -210,11 +210,16 @@ def list_states(conn: Connection, *, flow_run_id: uuid.UUID | None = None,
 
 def _log_condition(flow_run_id: uuid.UUID, task_run_id: uuid.UUID | None,
                    min_level: int | None, text: str | None,
-                   after_id: int | None) -> sa.ColumnElement[bool]:
+                   after_id: int | None, task_key: str | None = None) -> sa.ColumnElement[bool]:
     """Which log lines of a flow run a query is after: its own and its task runs' (or one task
-    run's), at `min_level` or above, holding `text` (case-insensitive), later than `after_id`."""
+    run's, or those of the runs of one task, by its key), at `min_level` or above, holding
+    `text` (case-insensitive), later than `after_id`."""
     if task_run_id is not None:
         conditions = [m.logs.c.task_run_id == task_run_id]
+    elif task_key is not None:
+        of_task = sa.select(m.task_runs.c.id).where(m.task_runs.c.flow_run_id == flow_run_id,
+                                                    m.task_runs.c.task_key == task_key)
+        conditions = [m.logs.c.task_run_id.in_(of_task)]
     else:
         task_ids = sa.select(m.task_runs.c.id).where(m.task_runs.c.flow_run_id == flow_run_id)
         conditions = [sa.or_(m.logs.c.flow_run_id == flow_run_id,
@@ -230,11 +235,12 @@ def _log_condition(flow_run_id: uuid.UUID, task_run_id: uuid.UUID | None,
 
 def list_logs(conn: Connection, flow_run_id: uuid.UUID, *, task_run_id: uuid.UUID | None = None,
               limit: int | None = None, offset: int = 0, min_level: int | None = None,
-              text: str | None = None, after_id: int | None = None) -> list[LogLine]:
+              text: str | None = None, after_id: int | None = None,
+              task_key: str | None = None) -> list[LogLine]:
     """A flow run's log lines (its own and its task runs'), oldest first; with `after_id`, those
     written after that line, in the order they were written (what a live tail follows)."""
     query = sa.select(m.logs).where(
-        _log_condition(flow_run_id, task_run_id, min_level, text, after_id))
+        _log_condition(flow_run_id, task_run_id, min_level, text, after_id, task_key))
     if after_id is not None:
         query = query.order_by(m.logs.c.id)
     else:
@@ -248,8 +254,8 @@ def list_logs(conn: Connection, flow_run_id: uuid.UUID, *, task_run_id: uuid.UUI
 
 def count_logs(conn: Connection, flow_run_id: uuid.UUID, *, task_run_id: uuid.UUID | None = None,
                min_level: int | None = None, text: str | None = None,
-               after_id: int | None = None) -> int:
-    condition = _log_condition(flow_run_id, task_run_id, min_level, text, after_id)
+               after_id: int | None = None, task_key: str | None = None) -> int:
+    condition = _log_condition(flow_run_id, task_run_id, min_level, text, after_id, task_key)
     return int(conn.execute(sa.select(sa.func.count()).select_from(m.logs).where(condition))
                .scalar_one())
 

@@ -119,9 +119,11 @@ def log_row(line: LogLine, task_names: dict[uuid.UUID, str]) -> Markup:
 
 # -- which lines -------------------------------------------------------------------------------
 class LogFilter:
-    """The run page's log filters, from its query string (`log_level`, `log_task`, `log_q`)."""
+    """The run page's log filters, from its query string: `log_level`, `log_key` (a task: the
+    lines of all its runs), `log_task` (one task run, as its page links) and `log_q`."""
 
-    def __init__(self, level: str | None, task: str | None, text: str | None) -> None:
+    def __init__(self, level: str | None, task: str | None, text: str | None,
+                 key: str | None = None) -> None:
         self.level_name = (level or "").upper() or None
         numeric = logging.getLevelName(self.level_name) if self.level_name else None
         self.min_level: int | None = numeric if isinstance(numeric, int) else None
@@ -133,23 +135,26 @@ class LogFilter:
         except ValueError:
             raise UserInputError(f"log_task must be a task run id, not {task!r}") from None
         self.text = text.strip() if text and text.strip() else None
+        self.task_key = key or None
 
     @property
     def active(self) -> bool:
-        return bool(self.min_level or self.task_run_id or self.text)
+        return bool(self.min_level or self.task_run_id or self.task_key or self.text)
 
     def query(self) -> dict[str, str]:
         """The filters as query parameters (for links that keep them)."""
-        params = {"log_level": self.level_name, "log_task": self.task_run_id and str(self.task_run_id),
-                  "log_q": self.text}
+        params = {"log_level": self.level_name, "log_key": self.task_key,
+                  "log_task": self.task_run_id and str(self.task_run_id), "log_q": self.text}
         return {k: v for k, v in params.items() if v}
 
     def backend_args(self) -> dict[str, object]:
-        return {"min_level": self.min_level, "task_run_id": self.task_run_id, "text": self.text}
+        return {"min_level": self.min_level, "task_run_id": self.task_run_id, "text": self.text,
+                "task_key": self.task_key}
 
 
 LogLevelQuery = Annotated[str | None, Query(max_length=10)]
 LogTaskQuery = Annotated[str | None, Query(max_length=40)]
+LogKeyQuery = Annotated[str | None, Query(max_length=512, pattern=r"^[^\x00]*$")]
 LogTextQuery = Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$")]
 
 
@@ -160,11 +165,12 @@ def _text_error(message: str, status: int) -> Response:
 # -- routes ----------------------------------------------------------------------------------
 @router.get("/runs/{run_id}/logs.txt")
 def download(run_id: str, api: Api, log_level: LogLevelQuery = None,
-             log_task: LogTaskQuery = None, log_q: LogTextQuery = None) -> Response:
+             log_task: LogTaskQuery = None, log_q: LogTextQuery = None,
+             log_key: LogKeyQuery = None) -> Response:
     """The run's log lines as a text file: all of them, or those the filters let through."""
     try:
         run = api.read_flow_run(run_id)
-        wanted = LogFilter(log_level, log_task, log_q)
+        wanted = LogFilter(log_level, log_task, log_q, log_key)
         first = api.flow_run_logs(run.id, limit=1000, **wanted.backend_args())  # type: ignore[arg-type]
     except NotFound as exc:
         return _text_error(str(exc), 404)

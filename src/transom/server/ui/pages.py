@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections import Counter
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -18,7 +19,13 @@ from transom.schemas import StateRecord
 from transom.server.routes import Api
 from transom.server.ui import csrf
 from transom.server.ui.assets import IMMUTABLE
-from transom.server.ui.logs import LogFilter, LogLevelQuery, LogTaskQuery, LogTextQuery
+from transom.server.ui.logs import (
+    LogFilter,
+    LogKeyQuery,
+    LogLevelQuery,
+    LogTaskQuery,
+    LogTextQuery,
+)
 from transom.server.ui.render import assets, error_page, render, render_fragment
 from transom.server.ui.run_actions import applicable, input_fields
 from transom.server.ui.run_filters import FilterText, RunsFilter
@@ -125,6 +132,7 @@ def run(
     logs_from: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
     tasks: Annotated[str | None, Query(pattern="^all$")] = None,
     log_level: LogLevelQuery = None, log_task: LogTaskQuery = None, log_q: LogTextQuery = None,
+    log_key: LogKeyQuery = None,
 ) -> Response:
     """One flow run: its states (a strip at the top), the actions its state allows (run_actions.py),
     parameters, error, subflow runs, task runs (the first TASK_RUNS_SHOWN unless `tasks=all`)
@@ -136,7 +144,7 @@ def run(
     except (NotFound, UserInputError) as exc:
         return error_page(request, 404, "No such flow run", str(exc))
     try:
-        wanted = LogFilter(log_level, log_task, log_q)
+        wanted = LogFilter(log_level, log_task, log_q, log_key)
     except UserInputError as exc:
         return error_page(request, 400, "Bad log filter", str(exc))
     run_uuid: uuid.UUID = flow_run.id
@@ -175,7 +183,8 @@ def run(
                   task_run_count=len(task_runs), logs=logs, log_page=LOG_PAGE, failed=failed,
                   failed_task=failed_task, task_failure=task_failure, waiting=waiting, nav="runs", log_filter=wanted,
                   log_query=urlencode(wanted.query()),
-                  task_names={t.id: t.name for t in task_runs}, all_task_runs=task_runs,
+                  task_names={t.id: t.name for t in task_runs},
+                  task_keys=Counter(t.task_key for t in task_runs),
                   live_after=live_after, log_levels=_LEVELS,
                   no_errors=request.query_params.get("no_errors") == "1",
                   actions=actions, pause=pause, input_fields=input_fields(pause),
