@@ -133,6 +133,8 @@ def test_the_list_pages_forward_and_back_and_keeps_its_filters(
     expect(w.page.locator("select[name=state]")).to_have_value("FAILED")
     expect(w.page.locator("#count")).to_have_text("17 runs match")
     assert set(w.page.locator("#runs .state").all_inner_texts()) == {"Failed"}
+    # Back and forward asked the server again: no copy of any page is kept in the browser.
+    assert w.page.evaluate("() => sessionStorage.getItem('htmx-history-cache')") is None
 
 
 def test_the_new_filters_go_in_the_url_and_come_back_on_back_and_forward(
