@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import shutil
 import statistics
 import sys
@@ -219,6 +220,11 @@ def _pages(browser: Any, origin: str, big: str, throttle: float) -> list[tuple[s
     first: list[float] = []
     paint: list[float] = []
     json_page: list[float] = []
+    text_page: list[float] = []
+    text_paint: list[float] = []
+    linked = re.search(r'src="(/static/app\.[0-9a-f]+\.js)"', httpx.get(f"{origin}/runs").text)
+    assert linked, "the run list links no app.js"
+    script = linked.group(1)
     wire: list[tuple[int, int]] = []
     change: list[float] = []
     run_page: list[float] = []
@@ -252,6 +258,11 @@ def _pages(browser: Any, origin: str, big: str, throttle: float) -> list[tuple[s
         load = Load(browser, throttle)  # baseline: the same 50 runs as the API's JSON
         json_page.append(load.until(f"{origin}/api/flow_runs?limit=50", "body"))
         load.close()
+        load = Load(browser, throttle)  # baseline: a plain text file (the pages' script)
+        text_page.append(load.until(f"{origin}{script}", "pre"))
+        load.page.wait_for_load_state("load")
+        text_paint.append(load.paint())
+        load.close()
     label = f" (CPU {throttle:g}x slower)" if throttle > 1 else ""
     kb = 1000
     return [
@@ -260,6 +271,8 @@ def _pages(browser: Any, origin: str, big: str, throttle: float) -> list[tuple[s
          f"{_median(paint) * 1000:.0f} ms"),
         (f"baseline: the API's JSON of 50 runs opened{label}",
          f"{_median(json_page) * 1000:.0f} ms"),
+        (f"baseline: a text file (app.js) shown; its first paint (browser clock){label}",
+         f"{_median(text_page) * 1000:.0f} ms; {_median(text_paint) * 1000:.0f} ms"),
         (f"run list: bytes, requests{label}",
          f"{_median([b for b, _ in wire]) / kb:.1f} kB, {_median([r for _, r in wire]):.0f}"),
         (f"run list: 'Older' click to new rows{label}", f"{_median(change) * 1000:.0f} ms"),
