@@ -3,9 +3,10 @@
 Playwright), cache off, 1366x768; the median of 5 loads, also with the CPU slowed 4x.
 
 Reports, for the run list: time until its first row is visible, bytes over the wire and the
-request count (over the network: a data: URL is not one); a page change (a click on "Older");
-the big run's page; the dashboard's first paint and the time until its chart is drawn (with
-1,000 runs of the last 20 hours). Baseline, in the same run: the same 50 runs fetched as JSON
+request count (over the network: a data: URL is not one); a page change (a click on "Older")
+and a filter change (Failed runs, "Show"), each timed from Playwright's click (which takes a
+few tens of ms itself); the big run's page; the dashboard's first paint and the time until its
+chart is drawn (with 1,000 runs of the last 20 hours). Baseline, in the same run: the same 50 runs fetched as JSON
 from the API (GET /api/flow_runs?limit=50), and the list's last page by keyset cursor against
 the API's OFFSET.
 
@@ -227,6 +228,7 @@ def _pages(browser: Any, origin: str, big: str, throttle: float) -> list[tuple[s
     script = linked.group(1)
     wire: list[tuple[int, int]] = []
     change: list[float] = []
+    filtered: list[float] = []
     run_page: list[float] = []
     run_wire: list[tuple[int, int]] = []
     dash: list[float] = []
@@ -249,6 +251,11 @@ def _pages(browser: Any, origin: str, big: str, throttle: float) -> list[tuple[s
         load.page.click("#older")
         shown(load.page, "#runs td a", not_text=top, first=True)
         change.append(time.perf_counter() - start)
+        load.page.select_option("select[name=state]", "FAILED")  # then a filter: Failed runs
+        start = time.perf_counter()
+        load.page.click("form.filters button")
+        shown(load.page, "#count", text="match")
+        filtered.append(time.perf_counter() - start)
         load.close()
         load = Load(browser, throttle)
         run_page.append(load.until(f"{origin}/runs/{big}", "#logs tbody tr"))
@@ -276,6 +283,8 @@ def _pages(browser: Any, origin: str, big: str, throttle: float) -> list[tuple[s
         (f"run list: bytes, requests{label}",
          f"{_median([b for b, _ in wire]) / kb:.1f} kB, {_median([r for _, r in wire]):.0f}"),
         (f"run list: 'Older' click to new rows{label}", f"{_median(change) * 1000:.0f} ms"),
+        (f"run list: state filter (Failed) 'Show' click to its rows{label}",
+         f"{_median(filtered) * 1000:.0f} ms"),
         (f"big run page: logs visible{label}", f"{_median(run_page) * 1000:.0f} ms"),
         (f"dashboard: first contentful paint (browser clock){label}",
          f"{_median(dash_paint) * 1000:.0f} ms"),
