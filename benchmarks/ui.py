@@ -318,7 +318,10 @@ def _baseline(origin: str, big: str) -> list[tuple[str, str]]:
         server = []
         for label, params in (("GET /runs", {}), ("GET /runs?state=FAILED", {"state": "FAILED"}),
                               ("GET /runs?flow=recent", {"flow": "recent"}),
-                              ("GET /runs?flow=etl", {"flow": "etl"})):
+                              ("GET /runs?flow=etl", {"flow": "etl"}),
+                              ("GET /runs?tag=nightly (no run has it)", {"tag": "nightly"}),
+                              ("GET /runs?prefix=run-0001 (10 runs)", {"prefix": "run-0001"}),
+                              ("GET /runs?prefix=run- (every run)", {"prefix": "run-"})):
             times = []
             for _ in range(SERVER_TRIALS):
                 start = time.perf_counter()

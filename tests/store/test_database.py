@@ -134,6 +134,16 @@ def test_fresh_schema_from_models_equals_the_migrations(tmp_path: Path) -> None:
     migrated.close()
     assert _schema(fast) == _schema(migrated_url)
 
+    def triggers_and_expression_indexes(path: Path) -> list[tuple[str, str]]:
+        with sqlite3.connect(path) as raw:
+            return sorted(raw.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+                                      "OR (type = 'index' AND sql LIKE '%COLLATE%')"))
+
+    made = triggers_and_expression_indexes(tmp_path / "fast.db")
+    assert made == triggers_and_expression_indexes(tmp_path / "migrated.db")
+    assert {name for name, _ in made} == {"flow_run_tags_insert", "flow_run_tags_update",
+                                          "flow_run_tags_delete", "ix_flow_runs_name_nocase"}
+
 
 def test_postgresql_wrong_password_is_one_sentence(postgres_server: object) -> None:
     from sqlalchemy.engine import make_url

@@ -205,7 +205,7 @@ def test_revision_0013_indexes_a_0012_databases_deployment_runs_by_when_they_are
         assert before == {ids[0]: T0 + timedelta(hours=2), ids[1]: T0 + timedelta(hours=2)}
         assert "ix_flow_runs_deployment_id_expected_start_time" not in _indexes(db, "flow_runs")
         upgrade(db)
-        assert db.revision() == HEAD_REVISION == "0013"
+        assert db.revision() == HEAD_REVISION
         assert _indexes(db, "flow_runs")["ix_flow_runs_deployment_id_expected_start_time"] == (
             "deployment_id", "expected_start_time")
         assert last() == before
@@ -213,5 +213,88 @@ def test_revision_0013_indexes_a_0012_databases_deployment_runs_by_when_they_are
             query = overview.last_runs_query(ids, now=now)
             assert "USING INDEX ix_flow_runs_deployment_id_expected_start_time (deployment_id=?" \
                 in _plan(db, query)
+    finally:
+        db.close()
+
+
+def _tagged(db: Database, **filters: Any) -> list[str]:
+    where = queries.RunFilter(**filters)
+    with db.read() as conn:
+        n = queries.count_flow_runs(conn, where=where)
+        # Both ways a page may be read (the filter's index leading, or each run checked as the
+        # created index is walked: FEW_MATCHES decides by the count) give the same runs.
+        led = [r.name for r in queries.list_flow_runs(conn, where=where, limit=100, matches=0)]
+        walked = [r.name for r in queries.list_flow_runs(conn, where=where, limit=100,
+                                                         matches=10**9)]
+    assert led == walked and len(led) == min(n, 100), (filters, led, walked, n)
+    return led
+
+
+def test_revision_0014_indexes_tags_and_names_for_the_runs_filters(database_url: str) -> None:
+    """A 0013 database with tagged runs upgrades to 0014: its runs' tags are in flow_run_tags,
+    runs written after (the sink's batch inserts, the API's create, a deployment's runs) are
+    added by the triggers and deleted ones leave, tags no filter can name are left out and a
+    run whose tags are not a JSON list still writes; the tag and prefix filters answer the same
+    both ways a page is read, and SQLite's plans read the new indexes."""
+    db = _at_revision(database_url, "0013")
+    try:
+        backend = EmbeddedBackend(Context(db, Settings.load({})), owns_database=False)
+        from transom.schemas import FlowRunCreate
+
+        for i, tags in enumerate((["blue"], ["blue", "red"], [], ["x" * 300, "red"])):
+            backend.create_flow_run(FlowRunCreate(flow_name="etl", name=f"old-{i}", tags=tags))
+        assert "flow_run_tags" not in sa.inspect(db.engine).get_table_names()
+        upgrade(db)
+        assert db.revision() == HEAD_REVISION
+        assert _tagged(db, tag="blue") == ["old-1", "old-0"]  # filled from the runs there were
+        assert _tagged(db, tag="red") == ["old-3", "old-1"]
+        with db.read() as conn:  # the 300-character tag is not indexed (no filter names it)
+            assert conn.execute(sa.select(sa.func.max(sa.func.length(m.flow_run_tags.c.tag))
+                                          )).scalar_one() == 4
+        # Written after: through the sink (a flow's own run), the API, a deployment.
+        from transom.core.recorder import FlowRunCreated
+
+        sunk = uuid.uuid4()
+        backend.send_events([FlowRunCreated(sunk, "etl", "sunk", {}, tags=["blue", "green"],
+                                            created=T0 + timedelta(days=400), process=None)])
+        backend.create_work_pool(WorkPoolCreate(name="main"))
+        deployment = backend.upsert_deployment(DeploymentCreate(
+            flow_name="etl", name="nightly", entrypoint="flows/etl.py:etl", work_pool="main"))
+        backend.create_deployment_run(deployment.id, DeploymentRunCreate(name="deployed",
+                                                                         tags=["green"]))
+        assert sorted(_tagged(db, tag="green")) == ["deployed", "sunk"]
+        assert _tagged(db, tag="blue", prefix="SUN") == ["sunk"]
+        backend.delete_flow_run(str(sunk))
+        assert _tagged(db, tag="green") == ["deployed"]
+        with db.read() as conn:
+            assert conn.execute(sa.select(sa.func.count()).where(
+                m.flow_run_tags.c.flow_run_id == sunk)).scalar_one() == 0
+        # Tags that are not a JSON list of strings write their run all the same.
+        odd = uuid.uuid4()
+        with db.write() as conn:
+            flow_id = conn.execute(sa.select(m.flows.c.id)).scalars().first()
+            conn.execute(m.flow_runs.insert().values(
+                id=odd, flow_id=flow_id, name="odd-tags", parameters={}, tags={"not": "a list"},
+                run_count=0, created=T0, updated=T0))
+        with db.write() as conn:  # written, with no tag rows; then gone (no reader takes it)
+            assert conn.execute(sa.select(sa.func.count()).where(
+                m.flow_run_tags.c.flow_run_id == odd)).scalar_one() == 0
+            conn.execute(m.flow_runs.delete().where(m.flow_runs.c.id == odd))
+        # Name and id prefixes, any case, LIKE's wildcards as characters, both ways.
+        assert _tagged(db, prefix="OLD-") == ["old-3", "old-2", "old-1", "old-0"]
+        assert _tagged(db, prefix="old_") == []
+        some = backend.list_flow_runs(prefix="deployed").items[0]
+        assert _tagged(db, prefix=some.id.hex[:6]) == ["deployed"]
+        assert _tagged(db, prefix=str(some.id)[:13]) == ["deployed"]  # with its dash
+        if db.url.startswith("sqlite"):
+            with db.read() as conn:
+                led = queries._filtered(conn, queries._FLOW_RUN_SELECT,
+                                        queries.RunFilter(tag="blue", prefix="old"))
+            plan = _plan(db, led)
+            assert "flow_run_tags" in plan and "USING COVERING INDEX" in plan, plan
+            with db.read() as conn:
+                named = queries._filtered(conn, sa.select(sa.func.count()).select_from(
+                    m.flow_runs), queries.RunFilter(prefix="old"))
+            assert "ix_flow_runs_name_nocase" in _plan(db, named)
     finally:
         db.close()

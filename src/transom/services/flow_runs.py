@@ -108,10 +108,11 @@ class FlowRuns:
                 deployment_id=(deployments.resolve_deployment_id(conn, deployment)
                                if deployment else None),
                 work_pool_id=deployments.work_pool_id(conn, work_pool) if work_pool else None)
+            # The count first: it tells the page's query which way round to read (FEW_MATCHES).
+            total = queries.count_flow_runs(conn, where=where)
             # One more than a page: whether another page follows, without counting.
             items = queries.list_flow_runs(conn, limit=limit + 1, offset=offset, where=where,
-                                           after=after_key, before=before_key)
-            total = queries.count_flow_runs(conn, where=where)
+                                           after=after_key, before=before_key, matches=total)
         more = len(items) > limit
         if before is not None and after is None:  # newest first: the extra is the newest
             items = items[1:] if more else items

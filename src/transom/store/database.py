@@ -27,11 +27,11 @@ from transom.exceptions import DatabaseError, ValueRefused, WriteConflict
 
 __all__ = ["HEAD_REVISION", "Database", "WriteWouldWait", "open_database", "reset", "upgrade"]
 
-HEAD_REVISION = "0013"
+HEAD_REVISION = "0014"
 # Every revision this version knows, oldest first: a database stamped with anything else was
 # migrated by a newer Transom, and Alembic must not be let loose on it.
 KNOWN_REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005", "0006", "0007",
-                                    "0008", "0009", "0010", "0011", "0012", "0013")
+                                    "0008", "0009", "0010", "0011", "0012", "0013", "0014")
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _migrate_lock = threading.Lock()
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
 
 from transom.core.states import StateType, state_type
@@ -18,6 +16,7 @@ from transom.schemas import FlowRead, FlowRunRead, LogLine, RunCursor, StateReco
 from transom.store import models as m
 
 __all__ = [
+    "FEW_MATCHES",
     "RunFilter",
     "count_flow_runs",
     "count_logs",
@@ -68,32 +67,53 @@ class RunFilter:
     prefix: str | None = None
 
 
-def _has_tag(conn: Connection, tag: str) -> sa.ColumnElement[bool]:
-    """Runs whose `tags` (a JSON list) holds `tag`: SQLite's json_each, PostgreSQL's jsonb
-    containment (the column is `json` there, cast to compare)."""
+FEW_MATCHES = 2000
+"""How many matching runs a tag or name/id-prefix filter may have for its index to lead a page's
+query on SQLite; with more, the page walks the created index and checks each run (matches
+are then close together, so 50 come soon). SQLite keeps no statistics to choose so itself:
+either way round is hundreds of times slower in the other case (a rare tag scanned for; every
+run of a common one read and sorted). PostgreSQL's planner chooses from its statistics."""
+
+
+def _has_tag(tag: str, lead: bool) -> sa.ColumnElement[bool]:
+    """Runs carrying `tag`, by flow_run_tags (kept by triggers, revision 0014): the runs its
+    primary key lists, or (not `lead`) a probe of that key for each run read."""
+    t = m.flow_run_tags.c
+    if lead:
+        return m.flow_runs.c.id.in_(sa.select(t.flow_run_id).where(t.tag == tag))
+    return sa.exists().where(t.tag == tag, t.flow_run_id == m.flow_runs.c.id)
+
+
+def _has_prefix(conn: Connection, prefix: str, lead: bool) -> sa.ColumnElement[bool]:
+    """A run whose name starts with `prefix`, any case, or whose id does (hex digits, dashes
+    or not). Leading, as indexes answer it (revision 0014): SQLite's LIKE is case-blind (ASCII,
+    as its lower() is) and reads the NOCASE index of names, PostgreSQL's lower(name) LIKE its
+    pattern-ops index; ids, a range of the primary key. Not leading (SQLite), the same tests
+    in forms no index takes (`name || ''`), made on each run read."""
+    escaped = prefix.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    name: sa.ColumnElement[str] = m.flow_runs.c.name
     if conn.dialect.name == "postgresql":
-        wanted = sa.cast(sa.literal(json.dumps([tag])), JSONB)
-        return sa.cast(m.flow_runs.c.tags, JSONB).contains(wanted)
-    each = sa.func.json_each(m.flow_runs.c.tags).table_valued("value").alias("tag")
-    return sa.exists(sa.select(sa.literal(1)).select_from(each).where(each.c.value == tag))
-
-
-def _id_text(conn: Connection) -> sa.ColumnElement[str]:
-    """A run's id as 32 lowercase hex digits, no dashes, on either database (SQLite stores it
-    so; PostgreSQL's uuid prints with dashes)."""
-    text = sa.cast(m.flow_runs.c.id, sa.String)
-    return text if conn.dialect.name == "sqlite" else sa.func.replace(text, "-", "")
-
-
-def _has_prefix(conn: Connection, prefix: str) -> sa.ColumnElement[bool]:
-    named = m.flow_runs.c.name.istartswith(prefix, autoescape=True)
-    hexes = prefix.lower().replace("-", "")
+        named = sa.func.lower(name).like(escaped.lower() + "%", escape="/")
+    else:
+        named = (name if lead else name.concat("")).like(escaped + "%", escape="/")
+    hexes = prefix.lower().replace("-", "")[:32]
     if not hexes or any(c not in "0123456789abcdef" for c in hexes):
         return named  # not the start of an id
-    return sa.or_(named, _id_text(conn).startswith(hexes[:32], autoescape=True))
+    if not lead and conn.dialect.name == "sqlite":
+        return sa.or_(named, sa.cast(m.flow_runs.c.id, sa.String).like(hexes + "%"))
+    return sa.or_(named, _id_starts(hexes))
 
 
-def _filtered(conn: Connection, query: sa.Select[Any], where: RunFilter) -> sa.Select[Any]:
+def _id_starts(hexes: str) -> sa.ColumnElement[bool]:
+    """Run ids starting with these (lowercase) hex digits: a range of the primary key."""
+    return m.flow_runs.c.id.between(uuid.UUID(hexes.ljust(32, "0")),
+                                    uuid.UUID(hexes.ljust(32, "f")))
+
+
+def _filtered(conn: Connection, query: sa.Select[Any], where: RunFilter,
+              lead: bool = True) -> sa.Select[Any]:
+    """`query` narrowed to the runs `where` lets through; `lead`: whether the tag and prefix
+    filters' indexes may drive it (FEW_MATCHES)."""
     if where.parent is not None:
         query = query.where(m.flow_runs.c.parent_flow_run_id == where.parent)
     if where.flow_name is not None:
@@ -109,9 +129,9 @@ def _filtered(conn: Connection, query: sa.Select[Any], where: RunFilter) -> sa.S
     if where.until is not None:
         query = query.where(m.flow_runs.c.created < where.until)
     if where.tag is not None:
-        query = query.where(_has_tag(conn, where.tag))
+        query = query.where(_has_tag(where.tag, lead))
     if where.prefix:
-        query = query.where(_has_prefix(conn, where.prefix))
+        query = query.where(_has_prefix(conn, where.prefix, lead))
     return query
 
 
@@ -120,15 +140,18 @@ def list_flow_runs(conn: Connection, *, flow_name: str | None = None,
                    limit: int = 50, offset: int = 0, after: RunCursor | None = None,
                    before: RunCursor | None = None,
                    parent: uuid.UUID | None = None,
-                   where: RunFilter | None = None) -> list[FlowRunRead]:
+                   where: RunFilter | None = None, matches: int | None = None,
+                   ) -> list[FlowRunRead]:
     """Flow runs, newest first (created, then id), filtered by `where` (or by flow name, state
     type, creation time and parent flow run, its subflow runs, given one by one). Keyset
     paging: `after` a cursor, the runs that follow it (older); `before` one, the `limit` runs
     just ahead of it (newer), still newest first. No OFFSET is needed. A filter only narrows
-    the (created, id) order, so a cursor of a filtered page stays valid with its filters."""
+    the (created, id) order, so a cursor of a filtered page stays valid with its filters.
+    `matches`: how many runs `where` lets through, when counted (FEW_MATCHES)."""
     where = where or RunFilter(flow_name=flow_name, state=state, since=since, parent=parent)
     created, run_id = m.flow_runs.c.created, m.flow_runs.c.id
-    query = _filtered(conn, _FLOW_RUN_SELECT, where)
+    query = _filtered(conn, _FLOW_RUN_SELECT, where,
+                      lead=matches is None or matches <= FEW_MATCHES)
     # `created <= c AND NOT (created = c AND id <= i)`: a range on the created index, unlike
     # the usual OR, which SQLite cannot use an index for.
     if after is not None:
@@ -148,8 +171,13 @@ def count_flow_runs(conn: Connection, *, flow_name: str | None = None,
                     state: StateType | str | None = None, since: datetime | None = None,
                     parent: uuid.UUID | None = None, where: RunFilter | None = None) -> int:
     where = where or RunFilter(flow_name=flow_name, state=state, since=since, parent=parent)
-    query = sa.select(sa.func.count()).select_from(
-        m.flow_runs.join(m.flows, m.flows.c.id == m.flow_runs.c.flow_id))
+    if where.tag is not None and where == RunFilter(tag=where.tag):  # its own index counts it
+        tagged = sa.select(sa.func.count()).where(m.flow_run_tags.c.tag == where.tag)
+        return int(conn.execute(tagged).scalar_one())
+    runs: sa.FromClause = m.flow_runs
+    if where.flow_name is not None:  # the flow's name is in flows (a count of all reads no join)
+        runs = m.flow_runs.join(m.flows, m.flows.c.id == m.flow_runs.c.flow_id)
+    query = sa.select(sa.func.count()).select_from(runs)
     return int(conn.execute(_filtered(conn, query, where)).scalar_one())
 
 
@@ -162,8 +190,8 @@ def resolve_flow_run_id(conn: Connection, id_or_prefix: str | uuid.UUID) -> uuid
         raise UserInputError(f"{id_or_prefix!r} is not a run id; copy one from `transom runs ls`")
     if len(text) == 32:
         return uuid.UUID(text)
-    condition = _id_text(conn).like(f"{text}%")
-    matches = list(conn.execute(sa.select(m.flow_runs.c.id).where(condition).limit(2)).scalars())
+    matches = list(conn.execute(sa.select(m.flow_runs.c.id).where(_id_starts(text)).limit(2))
+                   .scalars())
     if not matches:
         raise NotFound(f"no flow run has an id starting with {id_or_prefix!r}")
     if len(matches) > 1:
