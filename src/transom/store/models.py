@@ -118,24 +118,20 @@ flow_run_tags = sa.Table(
     sa.Index("ix_flow_run_tags_flow_run_id", "flow_run_id"),
 )
 
+_SQLITE_TAG_ROWS = """    INSERT OR IGNORE INTO flow_run_tags (tag, flow_run_id)
+    SELECT value, NEW.id FROM json_each(CASE WHEN NOT json_valid(NEW.tags) THEN '[]'
+        WHEN json_type(NEW.tags) = 'array' THEN NEW.tags ELSE '[]' END)
+    WHERE type = 'text' AND length(value) <= 255;
+END"""  # a run's tag rows, as the insert and update triggers write them
+
 RUN_FILTER_DDL: dict[str, tuple[str, ...]] = {
     # A name-prefix filter (any case) reads an index: SQLite's LIKE is case-blind (ASCII) and
     # uses a NOCASE index; PostgreSQL's lower(name) LIKE uses a pattern-ops index.
     "sqlite": (
         "CREATE INDEX ix_flow_runs_name_nocase ON flow_runs (name COLLATE NOCASE)",
-        """CREATE TRIGGER flow_run_tags_insert AFTER INSERT ON flow_runs BEGIN
-    INSERT OR IGNORE INTO flow_run_tags (tag, flow_run_id)
-    SELECT value, NEW.id FROM json_each(CASE WHEN NOT json_valid(NEW.tags) THEN '[]'
-        WHEN json_type(NEW.tags) = 'array' THEN NEW.tags ELSE '[]' END)
-    WHERE type = 'text' AND length(value) <= 255;
-END""",
-        """CREATE TRIGGER flow_run_tags_update AFTER UPDATE OF tags ON flow_runs BEGIN
-    DELETE FROM flow_run_tags WHERE flow_run_id = OLD.id;
-    INSERT OR IGNORE INTO flow_run_tags (tag, flow_run_id)
-    SELECT value, NEW.id FROM json_each(CASE WHEN NOT json_valid(NEW.tags) THEN '[]'
-        WHEN json_type(NEW.tags) = 'array' THEN NEW.tags ELSE '[]' END)
-    WHERE type = 'text' AND length(value) <= 255;
-END""",
+        "CREATE TRIGGER flow_run_tags_insert AFTER INSERT ON flow_runs BEGIN\n" + _SQLITE_TAG_ROWS,
+        "CREATE TRIGGER flow_run_tags_update AFTER UPDATE OF tags ON flow_runs BEGIN\n"
+        "    DELETE FROM flow_run_tags WHERE flow_run_id = OLD.id;\n" + _SQLITE_TAG_ROWS,
         """CREATE TRIGGER flow_run_tags_delete AFTER DELETE ON flow_runs BEGIN
     DELETE FROM flow_run_tags WHERE flow_run_id = OLD.id;
 END""",
