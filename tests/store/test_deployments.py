@@ -260,6 +260,40 @@ class TestClaims:
         assert len(pending) == 40 and all(r.worker_id is not None for r in pending)  # type: ignore[attr-defined]
         assert _states(db, claimed[0]) == ["Scheduled", "Pending"]
 
+    @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+    def test_a_poll_locks_only_the_runs_it_takes(self, db: Database) -> None:
+        """A poll still in its transaction holds its one run; a second poll meanwhile takes the
+        next three instead of finding every due run locked (it read 12 to claim 1 before)."""
+        _pool(db)
+        dep = _deploy(db)
+        with db.write() as conn:
+            for i in range(5):
+                deps.create_deployment_run(conn, dep, DeploymentRunCreate(
+                    scheduled_time=T0 - timedelta(seconds=i)), now=T0)
+        body = WorkerPoll(name="first", instance=uuid.uuid4(), work_pool="main", limit=1)
+        with db.engine.begin() as holding:
+            first = workers.poll(holding, body, now=T0, worker_timeout=30).runs
+            second = _poll(db, "second", limit=3).runs
+        assert len(first) == 1 and len(second) == 3
+        assert not {r.id for r in first} & {r.id for r in second}
+
+    def test_a_full_deployment_does_not_keep_others_waiting(self, db: Database) -> None:
+        """The oldest due runs belong to a deployment at its limit: the poll reads past them."""
+        _pool(db)
+        limited = _deploy(db, "limited", concurrency_limit=1)
+        free = _deploy(db, "free")
+        with db.write() as conn:
+            for i in range(30):
+                deps.create_deployment_run(conn, limited, DeploymentRunCreate(
+                    scheduled_time=T0 - timedelta(hours=1, seconds=i)), now=T0)
+            late = [deps.create_deployment_run(conn, free, DeploymentRunCreate(
+                scheduled_time=T0 - timedelta(seconds=i)), now=T0).id for i in range(2)]
+        runs = _poll(db, limit=3).runs
+        assert [r.deployment_id for r in runs].count(limited) == 1
+        assert {r.id for r in runs if r.deployment_id == free} == set(late)
+        again = _poll(db, "w2", limit=3).runs
+        assert again == []
+
     def test_claims_come_oldest_first_with_their_entrypoint(self, db: Database) -> None:
         _pool(db)
         dep = _deploy(db, parameters={"n": 2})

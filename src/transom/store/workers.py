@@ -163,21 +163,7 @@ def _claim(conn: Connection, body: WorkerPoll, worker_id: uuid.UUID,
         query = query.where(fr.deployment_id.in_(body.deployment_ids))
     if body.queues:
         query = query.where(sa.func.coalesce(fr.work_queue_name, "default").in_(body.queues))
-    query = query.order_by(fr.expected_start_time, fr.id).limit(limit * 4 + 8)
-    if _postgres(conn):
-        query = query.with_for_update(skip_locked=True)
-    candidates = list(conn.execute(query))
-    room = _deployment_room(conn, {c.deployment_id for c in candidates})
-    chosen: list[Any] = []
-    for row in candidates:
-        if len(chosen) >= limit:
-            break
-        left = room.get(row.deployment_id)
-        if left is not None:
-            if left <= 0:
-                continue
-            room[row.deployment_id] = left - 1
-        chosen.append(row)
+    chosen = _take_due(conn, query.order_by(fr.expected_start_time, fr.id), limit)
     claimed: list[uuid.UUID] = []
     events = []
     for row in chosen:
@@ -195,6 +181,47 @@ def _claim(conn: Connection, body: WorkerPoll, worker_id: uuid.UUID,
         return []
     write_events(conn, events)
     return _claimed_runs(conn, claimed)
+
+
+def _take_due(conn: Connection, query: sa.Select[Any], limit: int) -> list[Any]:
+    """Up to `limit` rows of `query` (due runs, oldest first) whose deployments have room.
+
+    On PostgreSQL each read locks only as many rows as are still wanted (`FOR UPDATE SKIP
+    LOCKED`), so a concurrent poll takes the next runs instead of finding every due run locked by
+    a poll that reads far more than it claims. The deployments with a concurrency limit among
+    the due runs are counted (and on PostgreSQL locked, in one go and in id order, so two polls
+    never wait on each other crosswise) first; a read whose runs belong to deployments with no
+    room left marks them full and reads on past them."""
+    postgres = _postgres(conn)
+    in_scope = conn.execute(query.with_only_columns(fr.deployment_id).order_by(None).distinct())
+    room = _deployment_room(conn, set(in_scope.scalars()))
+    chosen: list[Any] = []
+    taken: list[Any] = []
+    full = {dep for dep, left in room.items() if left <= 0}
+    while len(chosen) < limit:
+        page = query
+        if taken:
+            page = page.where(fr.id.not_in(taken))
+        if full:
+            page = page.where(fr.deployment_id.not_in(list(full)))
+        page = page.limit(limit - len(chosen))
+        if postgres:
+            page = page.with_for_update(skip_locked=True)
+        rows = list(conn.execute(page))
+        if not rows:
+            break
+        for row in rows:
+            left = room.get(row.deployment_id)
+            if left is not None:
+                if left <= 0:
+                    full.add(row.deployment_id)
+                    continue
+                room[row.deployment_id] = left - 1
+                if left == 1:
+                    full.add(row.deployment_id)
+            chosen.append(row)
+            taken.append(row.id)
+    return chosen
 
 
 def _deployment_room(conn: Connection, deployment_ids: set[Any]) -> dict[Any, int]:
