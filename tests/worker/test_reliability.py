@@ -29,6 +29,9 @@ FINAL = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
 def _environ(home: Path, **settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRANSOM_")}
     env.update({"TRANSOM_HOME": str(home), "PYTHONIOENCODING": "utf-8"})
+    temporary = home.parent / "tmp"  # the test's own temporary directory (hand-over folders)
+    temporary.mkdir(exist_ok=True)
+    env.update({"TMPDIR": str(temporary), "TEMP": str(temporary), "TMP": str(temporary)})
     env.update({f"TRANSOM_{k.upper()}": v for k, v in settings.items()})
     return env
 
@@ -159,6 +162,8 @@ def test_kill_9_of_a_worker_crashes_its_run_and_another_worker_takes_the_rest(
         while not pidfile.exists() or " " not in pidfile.read_text():
             time.sleep(0.05)
         flow_pid, grandchild = map(int, pidfile.read_text().split())
+        (handed,) = (procs.root / "tmp").glob(f"transom-worker-{doomed.pid}-*")
+        assert len(list(handed.iterdir())) == 1  # the long run's file
         killed = time.monotonic()
         doomed.kill()  # SIGKILL; TerminateProcess on Windows (its Job Object ends the run)
         (crashed,) = _wait(client, [long], _final, 20, procs)
@@ -170,6 +175,7 @@ def test_kill_9_of_a_worker_crashes_its_run_and_another_worker_takes_the_rest(
         procs.worker("rescuer")
         runs = _wait(client, rest, _final, 30, procs)
     assert [r.state_name for r in runs] == ["Completed"] * 3
+    assert not handed.exists()  # the rescuer removed the killed worker's hand-over folder
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -47,13 +47,11 @@ def test_a_ten_megabyte_parameter_reaches_its_run(harness: Harness) -> None:
     while worker.children or worker.finishing:  # the worker settles the ended run
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    handed = [line for line in harness.lines if "transom-run-" in line]
+    folder = worker.handover.folder
+    assert folder is not None and folder.is_dir()
+    handed = [line for line in harness.lines if folder.name in line]
     assert not handed  # the file's name is never in what the worker says
-    import tempfile
-
-    left = [p for p in Path(tempfile.gettempdir()).glob("transom-run-*.json")
-            if p.stat().st_size > 10 * 1024 * 1024]
-    assert not left, "the hand-over file was left behind"
+    assert list(folder.iterdir()) == [], "the hand-over file was left behind"
 
 
 def test_whole_flow_retries_work_under_a_worker(harness: Harness) -> None:

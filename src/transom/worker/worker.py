@@ -15,7 +15,6 @@ import os
 import signal
 import socket
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -37,20 +36,13 @@ from transom.platform.processes import ManagedProcess, OutputLine, child_environ
 from transom.schemas import ClaimedRun, StateIn, WorkerPoll
 from transom.services import Backend, spool
 from transom.settings import Settings
+from transom.worker.handover import HandOver
 from transom.worker.protocol import EXIT_NOT_STARTED, EXIT_STOPPED_BEFORE_START, RUN_FILE_ENV
 
 __all__ = ["Worker", "default_worker_name"]
 
 _TICK = 0.05  # how often output is passed on and children are checked
 _MAX_CLAIM = 10  # runs claimed in one poll at most
-
-
-def _hand_over(run: ClaimedRun) -> str:
-    """The claimed run in a file only this user can read (mkstemp makes it 0600)."""
-    handle, path = tempfile.mkstemp(prefix="transom-run-", suffix=".json")
-    with os.fdopen(handle, "w", encoding="utf-8") as file:
-        file.write(run.model_dump_json())
-    return path
 
 
 def _remove(path: str | None) -> None:
@@ -111,6 +103,7 @@ class Worker:
         self._poll_error = ""
         self._paused_said = False
         self._slot_freed = False
+        self.handover = HandOver()  # the claimed runs' files (worker/handover.py)
 
     # -- output -------------------------------------------------------------------------------
     def say(self, message: str) -> None:
@@ -262,7 +255,7 @@ class Worker:
         if run.path and cwd is None:
             self.say(f"[{run.name}] folder {run.path} does not exist here; reading "
                      f"{run.entrypoint} from {os.getcwd()}")
-        run_file = _hand_over(run)
+        run_file = self.handover.write(run)
         try:
             process = spawn([self.python, "-m", "transom.worker.execute"], cwd=cwd,
                             env=self._child_env(run, run_file), control=True)
@@ -382,6 +375,8 @@ class Worker:
                 stopping=True))
         except TransomError:
             pass
+        if not (self.children or self.finishing):  # else the next worker's sweep removes it
+            self.handover.close()
         self.say(f"Worker {self.name!r} stopped.")
 
 
