@@ -264,3 +264,71 @@ def test_a_runs_task_run_rows_are_its_task_runs_few_columns(db: Database) -> Non
     assert {r.state_type for r in rows} == {StateType.COMPLETED, StateType.RUNNING}
     assert rows[0].name == "wait-0" and rows[0].end_time is None
     assert rows[0].duration is not None and rows[0].duration >= 0
+
+
+def test_what_a_run_page_shows_of_its_task_runs_is_read_without_them_all(db: Database) -> None:
+    """store/overview.run_tasks: the first few in order, the count, runs per task in the order
+    the tasks first ran, the first to fail (by when it ended; a Crashed one counts) and the names
+    asked for, the same as reading every task run would give."""
+    from tests.support.seed import T0, flow_run
+
+    from transom.store import overview
+
+    run_id, events = flow_run("etl", "tasks", created=T0, failed=True, tasks=12)
+    late_fail, early_crash, other = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    at = T0 + timedelta(seconds=2)
+    events += [TaskRunCreated(late_fail, run_id, "etl.load", "load-0", 0, created=at),
+               StateChanged(late_fail, True, st.Failed(ValueError("late")), 1),
+               TaskRunCreated(early_crash, run_id, "etl.load", "load-1", 1, created=at),
+               StateChanged(early_crash, True, st.Crashed(message="gone"), 1)]
+    other_run, more = flow_run("etl", "other", created=T0, tasks=0)
+    more.append(TaskRunCreated(other, other_run, "etl.step", "not-this-run", 0, created=T0))
+    StoreSink("unused", database=db).write(events + more)
+    with db.read() as conn:
+        full = queries.list_task_runs(conn, run_id)
+        shown = overview.run_tasks(conn, run_id, shown=5,
+                                   named=[full[3].id, late_fail, other, uuid.uuid4()])
+        every = overview.run_tasks(conn, run_id, shown=None)
+        crash_ended = {t.id: t for t in full}[early_crash]
+        fail_ended = {t.id: t for t in full}[late_fail]
+    assert [t.id for t in shown.first] == [t.id for t in full[:5]]
+    assert [t.id for t in every.first] == [t.id for t in full] and shown.count == 14
+    assert list(shown.keys.items()) == [("etl.step", 12), ("etl.load", 2)]
+    first_bad = min((crash_ended, fail_ended), key=lambda t: (t.end_time or t.start_time
+                                                              or t.created, t.name))
+    assert shown.failed is not None and shown.failed.id == first_bad.id
+    assert shown.names == {full[3].id: full[3].name, late_fail: "load-0"}  # not another run's
+    assert every.names == {}
+    empty_run, nothing = flow_run("etl", "empty", created=T0)
+    StoreSink("unused", database=db).write(nothing)
+    with db.read() as conn:
+        none = overview.run_tasks(conn, empty_run, shown=5)
+    assert (none.first, none.count, none.keys, none.failed) == ([], 0, {}, None)
+
+
+def test_the_newest_page_of_logs_read_backwards_is_the_last_page(db: Database) -> None:
+    """list_logs(newest=True), the run page's default view: the same lines, in the same order, as
+    the last page by offset, ties in time kept in id order, with a filter too."""
+    from tests.support.seed import T0
+
+    run_id = uuid.uuid4()
+    same = T0 + timedelta(seconds=5)  # four lines in the same microsecond
+    StoreSink("unused", database=db).write(
+        [FlowRunCreated(run_id, "etl", "logs", {}, created=T0)]
+        + [LogRecorded(run_id, None, 40 if i % 3 == 0 else 20, "lg", f"line {i}",
+                       same if 10 <= i < 14 else T0 + timedelta(seconds=i)) for i in range(25)])
+    with db.read() as conn:
+        for where in ({}, {"min_level": 40}):
+            total = queries.count_logs(conn, run_id, **where)
+            for limit in (1, 4, 7, 100):
+                by_offset = queries.list_logs(conn, run_id, limit=limit,
+                                              offset=max(total - limit, 0), **where)
+                newest = queries.list_logs(conn, run_id, limit=limit, newest=True, **where)
+                assert [x.id for x in newest] == [x.id for x in by_offset], (where, limit)
+        last = [x.message for x in queries.list_logs(conn, run_id, limit=15, newest=True)]
+    # Lines 10-13 share line 5's second: they come after it, before line 6.
+    assert last[:5] == ["line 6", "line 7", "line 8", "line 9", "line 14"]
+    assert len(last) == 15 and last[-1] == "line 24"
+    with db.read() as conn:
+        tied = [x.message for x in queries.list_logs(conn, run_id, limit=20, newest=True)]
+    assert tied[:6] == ["line 5", "line 10", "line 11", "line 12", "line 13", "line 6"]

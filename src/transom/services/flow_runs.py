@@ -181,12 +181,13 @@ class FlowRuns:
     def flow_run_logs(self, run_id: uuid.UUID, *, limit: int = 1000, offset: int = 0,
                       min_level: int | None = None, task_run_id: uuid.UUID | None = None,
                       text: str | None = None, after_id: int | None = None,
-                      task_key: str | None = None) -> Page[LogLine]:
+                      task_key: str | None = None, newest: bool = False) -> Page[LogLine]:
         """A flow run's log lines and its task runs', oldest first; only those at `min_level`
         or above, of one task run, of the runs of one task (`task_key`), or holding `text`
         (case-insensitive) when asked. With
         `after_id`: the lines written after that one, in the order written (a live tail), and
-        `total` counts those."""
+        `total` counts those. `newest`: the last `limit` lines whatever `offset` says (the page
+        says which offset that is), read from the end."""
         with self.ctx.db.read() as conn:
             queries.read_flow_run(conn, run_id)
             if task_run_id is not None:
@@ -195,8 +196,12 @@ class FlowRuns:
                     raise NotFound(f"task run {task_run_id} is not one of flow run {run_id}'s")
             where: dict[str, Any] = {"task_run_id": task_run_id, "min_level": min_level,
                                      "text": text, "after_id": after_id, "task_key": task_key}
-            lines = queries.list_logs(conn, run_id, limit=limit, offset=offset, **where)
             total = queries.count_logs(conn, run_id, **where)
+            if newest and after_id is None:
+                offset = max(total - limit, 0)
+                lines = queries.list_logs(conn, run_id, limit=limit, newest=True, **where)
+            else:
+                lines = queries.list_logs(conn, run_id, limit=limit, offset=offset, **where)
         return Page[LogLine](items=lines, total=total, limit=limit, offset=offset)
 
     def flow_run_log_offset(self, run_id: uuid.UUID, *, min_level: int) -> int | None:

@@ -7,6 +7,7 @@ per row."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -25,9 +26,9 @@ from transom.schemas import (
 from transom.services.context import Context
 from transom.services.timeline import layout
 from transom.store import deployments, overview, queries
-from transom.store.overview import Failure, TaskRunRow, Trouble
+from transom.store.overview import Failure, RunTasks, TaskRunRow, Trouble
 
-__all__ = ["DashboardData", "DeploymentsPage", "Overview", "TaskRunRow"]
+__all__ = ["DashboardData", "DeploymentsPage", "Overview", "RunTasks", "TaskRunRow"]
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,15 @@ class Overview:
         with self.ctx.db.read() as conn:
             queries.read_flow_run(conn, run_id)
             return overview.task_run_rows(conn, run_id)
+
+    def run_tasks(self, run_id: uuid.UUID, *, shown: int | None,
+                  named: Iterable[uuid.UUID] = ()) -> RunTasks:
+        """What a flow run's page shows of its task runs (store/overview.py `run_tasks`):
+        the first `shown` (all for None), their count, per task, the one it failed in, and the
+        names of those in `named` (NotFound for an unknown run)."""
+        with self.ctx.db.read() as conn:
+            queries.read_flow_run(conn, run_id)
+            return overview.run_tasks(conn, run_id, shown=shown, named=named)
 
     def task_run_logs(self, task_run_id: uuid.UUID, *, limit: int = 1000) -> list[LogLine]:
         """A task run's log lines, oldest first (NotFound for an unknown task run)."""

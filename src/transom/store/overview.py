@@ -1,12 +1,13 @@
 """Read queries for the web UI's overviews: counts by state and runs per time bucket (each one
 GROUP BY, on SQLite and PostgreSQL alike), recent failures with their error, late runs, pools and
 workers in trouble, a deployment's last runs (and the last run of each deployment of a list),
-what a waiting run waits for, and a flow run's task runs as its page and timeline list them."""
+what a waiting run waits for, and a flow run's task runs as its page and timeline list them
+(`run_tasks`: what its page shows of them, in a few queries whatever their number)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -23,6 +24,7 @@ from transom.store.queries import _FLOW_RUN_SELECT
 __all__ = [
     "ENDED",
     "Failure",
+    "RunTasks",
     "TaskRunRow",
     "Trouble",
     "bucket_counts",
@@ -30,6 +32,7 @@ __all__ = [
     "last_runs_query",
     "late_runs",
     "recent_failures",
+    "run_tasks",
     "runs_of",
     "runs_of_workers",
     "state_counts",
@@ -64,13 +67,59 @@ class TaskRunRow:
                             self.state_timestamp)
 
 
-def task_run_rows(conn: Connection, flow_run_id: uuid.UUID) -> list[TaskRunRow]:
-    """A flow run's task runs in the order they were made (as `list_task_runs`)."""
-    query = (sa.select(tr.id, tr.name, tr.task_key, tr.state_type, tr.state_name,
-                       tr.state_timestamp, tr.start_time, tr.end_time, tr.created)
-             .where(tr.flow_run_id == flow_run_id).order_by(tr.created, tr.dynamic_key))
+_ROW_COLUMNS = (tr.id, tr.name, tr.task_key, tr.state_type, tr.state_name, tr.state_timestamp,
+                tr.start_time, tr.end_time, tr.created)
+
+
+def _rows(conn: Connection, query: sa.Select[Any]) -> list[TaskRunRow]:
     return [TaskRunRow(row[0], row[1], row[2], StateType(row[3]) if row[3] else None, *row[4:])
             for row in conn.execute(query)]
+
+
+def task_run_rows(conn: Connection, flow_run_id: uuid.UUID,
+                  limit: int | None = None) -> list[TaskRunRow]:
+    """A flow run's task runs in the order they were made (as `list_task_runs`), the first
+    `limit` when given."""
+    query = (sa.select(*_ROW_COLUMNS).where(tr.flow_run_id == flow_run_id)
+             .order_by(tr.created, tr.dynamic_key).limit(limit))
+    return _rows(conn, query)
+
+
+@dataclass(frozen=True)
+class RunTasks:
+    """What a flow run's page shows of its task runs, without reading them all (a run may have
+    tens of thousands): the first few, how many in all, each task's number of runs (in the
+    order the tasks first ran), the task run it failed in, and the names of some."""
+
+    first: list[TaskRunRow]
+    count: int
+    keys: dict[str, int]
+    failed: TaskRunRow | None
+    names: dict[uuid.UUID, str]
+
+
+def run_tasks(conn: Connection, flow_run_id: uuid.UUID, *, shown: int | None,
+              named: Iterable[uuid.UUID] = ()) -> RunTasks:
+    """`RunTasks` of a flow run: the first `shown` task runs (all for None), and the names of
+    those in `named` (the task runs its page's log lines came from)."""
+    per_key = conn.execute(
+        sa.select(tr.task_key, sa.func.count()).where(tr.flow_run_id == flow_run_id)
+        .group_by(tr.task_key).order_by(sa.func.min(tr.created), tr.task_key)).all()
+    keys = {str(key): int(count) for key, count in per_key}
+    # The first to end Failed or Crashed (by when it ended, then its name): a failed run's few.
+    bad = _rows(conn, sa.select(*_ROW_COLUMNS).where(
+        tr.flow_run_id == flow_run_id,
+        tr.state_type.in_([StateType.FAILED.value, StateType.CRASHED.value])))
+    failed = min(bad, key=lambda t: (t.end_time or t.start_time or t.created, t.name),
+                 default=None)
+    wanted = sorted({i for i in named if i is not None}, key=str)
+    names: dict[uuid.UUID, str] = {}
+    for i in range(0, len(wanted), 500):  # within any database's bound-parameter limit
+        names.update((uuid.UUID(str(row.id)), row.name) for row in conn.execute(
+            sa.select(tr.id, tr.name).where(tr.flow_run_id == flow_run_id,
+                                            tr.id.in_(wanted[i:i + 500]))))
+    return RunTasks(task_run_rows(conn, flow_run_id, shown), sum(keys.values()), keys, failed,
+                    names)
 ENDED = (StateType.COMPLETED, StateType.FAILED, StateType.CRASHED)
 """The end states the runs-over-time chart stacks."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

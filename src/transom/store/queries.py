@@ -264,20 +264,24 @@ def _log_condition(flow_run_id: uuid.UUID, task_run_id: uuid.UUID | None,
 def list_logs(conn: Connection, flow_run_id: uuid.UUID, *, task_run_id: uuid.UUID | None = None,
               limit: int | None = None, offset: int = 0, min_level: int | None = None,
               text: str | None = None, after_id: int | None = None,
-              task_key: str | None = None) -> list[LogLine]:
+              task_key: str | None = None, newest: bool = False) -> list[LogLine]:
     """A flow run's log lines (its own and its task runs'), oldest first; with `after_id`, those
-    written after that line, in the order they were written (what a live tail follows)."""
+    written after that line, in the order they were written (what a live tail follows); with
+    `newest`, the last `limit` (read backwards: no walk over the lines before them)."""
     query = sa.select(m.logs).where(
         _log_condition(flow_run_id, task_run_id, min_level, text, after_id, task_key))
     if after_id is not None:
         query = query.order_by(m.logs.c.id)
+    elif newest:
+        query = query.order_by(m.logs.c.timestamp.desc(), m.logs.c.id.desc())
     else:
         query = query.order_by(m.logs.c.timestamp, m.logs.c.id)
     if limit is not None:
         query = query.limit(limit)
     if offset:
         query = query.offset(offset)
-    return [LogLine.model_validate(row._mapping) for row in conn.execute(query)]
+    lines = [LogLine.model_validate(row._mapping) for row in conn.execute(query)]
+    return lines[::-1] if newest and after_id is None else lines
 
 
 def count_logs(conn: Connection, flow_run_id: uuid.UUID, *, task_run_id: uuid.UUID | None = None,

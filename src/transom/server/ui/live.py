@@ -20,8 +20,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from transom.exceptions import UserInputError
 from transom.server.routes import Api
-from transom.server.ui.pages import page_digest, runs_context
-from transom.server.ui.render import render_fragment
+from transom.server.ui.pages import runs_context, runs_part
 from transom.server.ui.run_filters import FilterText, RunsFilter
 from transom.services.backend import Backend
 
@@ -71,8 +70,7 @@ async def runs_live(
 
 
 def _look(api: Backend, query: dict[str, Any], root: str) -> tuple[str, str]:
-    context = runs_context(api, **query)
-    return page_digest(context), render_fragment("runs_page.html", root, **context)
+    return runs_part(runs_context(api, **query), root)
 
 
 async def _follow(api: Backend, query: dict[str, Any], seen: str | None,

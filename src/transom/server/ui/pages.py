@@ -6,16 +6,17 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections import Counter
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from markupsafe import Markup
 
 from transom.core.states import FINAL_TYPES, PAUSED_NAMES, StateType
 from transom.exceptions import NotFound, UserInputError
 from transom.schemas import StateRecord
+from transom.server.root_path import rooted
 from transom.server.routes import Api
 from transom.server.ui import csrf
 from transom.server.ui.assets import IMMUTABLE
@@ -87,14 +88,15 @@ def runs(
         return error_page(request, 400, "Bad runs filter", str(exc))
     query: dict[str, Any] = {**wanted.query(), **{k: v for k, v in {
         "after": after, "before": before, "limit": limit if limit != 50 else None}.items() if v}}
-    query["seen"] = page_digest(context)
+    query["seen"], listed = runs_part(context)
     notice = request.query_params.get("notice")
     response = render(request, "runs.html", live_query=urlencode(query),
                       notice=notice[:1000] if notice else None, page_sizes=PAGE_SIZES,
                       page_size=limit, flows=[f.name for f in api.list_flows(limit=500)],
                       deployments=[f"{d.flow_name}/{d.name}" for d in api.list_deployments(
                           limit=500)],
-                      pools=[p.name for p in api.list_work_pools()], nav="runs", **context)
+                      pools=[p.name for p in api.list_work_pools()], nav="runs",
+                      runs_part=Markup(listed), **context)
     if "limit" in request.query_params and str(limit) != remembered:
         response.set_cookie(PAGE_SIZE_COOKIE, str(limit), max_age=365 * 86400, httponly=True,
                             samesite="strict", path="/")
@@ -120,10 +122,11 @@ def runs_context(api: Backend, *, wanted: RunsFilter, after: str | None, before:
             "flow": wanted.flow, "back": back, "actions": BULK_ACTIONS}
 
 
-def page_digest(context: dict[str, Any]) -> str:
-    """A short hash of the list part as rendered: the live updates send it again only when
-    it changed."""
-    return hashlib.sha256(render_fragment("runs_page.html", **context).encode()).hexdigest()[:16]
+def runs_part(context: dict[str, Any], root: str = "") -> tuple[str, str]:
+    """The list part of the runs page, rendered once: a short hash of it (the live updates send
+    it again only when it changed; the same whatever the root path) and its HTML."""
+    html = render_fragment("runs_page.html", **context)
+    return hashlib.sha256(html.encode()).hexdigest()[:16], rooted(html, root)
 
 
 @router.get("/runs/{run_id}")
@@ -149,26 +152,25 @@ def run(
         return error_page(request, 400, "Bad log filter", str(exc))
     run_uuid: uuid.UUID = flow_run.id
     states = api.flow_run_states(run_uuid)
-    task_runs = api.task_run_rows(run_uuid)
     where: dict[str, Any] = wanted.backend_args()
     try:
-        if logs_from is None:
-            total = api.flow_run_logs(run_uuid, limit=1, **where).total
-            logs_from = max(total - LOG_PAGE, 0)
-        logs = api.flow_run_logs(run_uuid, limit=LOG_PAGE, offset=logs_from, **where)
+        logs = api.flow_run_logs(run_uuid, limit=LOG_PAGE, offset=logs_from or 0,
+                                 newest=logs_from is None, **where)
     except NotFound as exc:  # a task run of another flow run
         return error_page(request, 400, "Bad log filter", str(exc))
+    tasks_of = api.run_tasks(run_uuid, shown=None if tasks == "all" else TASK_RUNS_SHOWN,
+                             named=[*(line.task_run_id for line in logs.items if line.task_run_id),
+                                    *([wanted.task_run_id] if wanted.task_run_id else [])])
     # A run that ended Failed or Crashed shows that state's error at the top.
     failed = next((s for s in reversed(states) if s.type in _ENDED_BADLY), None) \
         if flow_run.state_type in _ENDED_BADLY else None
-    failed_task, task_failure = _failing_task(api, task_runs) if failed else (None, None)
+    failed_task, task_failure = _failing_task(api, tasks_of.failed) if failed else (None, None)
     # A paused run waits for its resume, not a worker; a deployment run AwaitingRetry that no
     # worker holds was retried by hand: it waits for one.
     waiting = api.why_waiting(flow_run) if flow_run.state_type == StateType.SCHEDULED \
         and flow_run.state_name not in PAUSED_NAMES \
         and (flow_run.state_name != "AwaitingRetry" or (flow_run.worker_id is None
              and flow_run.deployment_id is not None)) else []
-    shown = task_runs if tasks == "all" else task_runs[:TASK_RUNS_SHOWN]
     # The live tail follows the newest lines of an unfiltered view of a run that goes on.
     latest = logs.offset + len(logs.items) >= logs.total
     live_after = (max((line.id for line in logs.items), default=0)
@@ -179,12 +181,11 @@ def run(
     subflows = api.list_flow_runs(parent_flow_run_id=run_uuid, limit=SUBFLOWS_SHOWN)
     notice = request.query_params.get("notice")
     token = csrf.token(request)
-    response = render(request, "run.html", run=flow_run, states=states, task_runs=shown,
-                  task_run_count=len(task_runs), logs=logs, log_page=LOG_PAGE, failed=failed,
+    response = render(request, "run.html", run=flow_run, states=states, task_runs=tasks_of.first,
+                  task_run_count=tasks_of.count, logs=logs, log_page=LOG_PAGE, failed=failed,
                   failed_task=failed_task, task_failure=task_failure, waiting=waiting, nav="runs", log_filter=wanted,
                   log_query=urlencode(wanted.query()),
-                  task_names={t.id: t.name for t in task_runs},
-                  task_keys=Counter(t.task_key for t in task_runs),
+                  task_names=tasks_of.names, task_keys=tasks_of.keys,
                   live_after=live_after, log_levels=_LEVELS,
                   no_errors=request.query_params.get("no_errors") == "1",
                   actions=actions, pause=pause, input_fields=input_fields(pause),
@@ -192,14 +193,12 @@ def run(
     return csrf.with_cookie(request, response, token)
 
 
-def _failing_task(api: Backend, task_runs: list[TaskRunRow],
+def _failing_task(api: Backend, first: TaskRunRow | None,
                   ) -> tuple[TaskRunRow | None, StateRecord | None]:
     """The task run a failed flow run failed in (the first to end Failed or Crashed), and the
     state it ended in, with its error."""
-    bad = [t for t in task_runs if t.state_type in _ENDED_BADLY]
-    if not bad:
+    if first is None:
         return None, None
-    first = min(bad, key=lambda t: (t.end_time or t.start_time or t.created, t.name))
     state = next((s for s in reversed(api.task_run_states(first.id)) if s.type in _ENDED_BADLY),
                  None)
     return first, state
