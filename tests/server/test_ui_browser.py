@@ -108,9 +108,15 @@ def test_the_list_pages_forward_and_back_and_keeps_its_filters(
     expect(w.page.locator("#zone")).to_have_text(re.compile(r"^Times in "))
     w.screenshot("runs")
     first_link = w.page.locator("#runs td a").first
+    w.page.evaluate("() => { document.querySelector('form.filters').dataset.kept = '1'; }")
     w.page.click("#older")
     w.page.wait_for_url("**/runs?after=*")
     expect(first_link).to_have_text("run-00069")
+    # A pager link replaced the list alone (the filter form is the same element), and the
+    # list's live stream follows the new page.
+    assert w.page.evaluate("() => document.querySelector('form.filters').dataset.kept") == "1"
+    expect(w.page.locator("#runs-live")).to_have_attribute("data-live", re.compile(r"after="))
+    expect(w.page.locator("#runs-live")).to_have_attribute("data-stream", "open")
     w.page.click("#older")
     expect(w.page.locator("#runs tbody tr")).to_have_count(20)
     expect(w.page.locator("#runs td a").last).to_have_text("run-00000")

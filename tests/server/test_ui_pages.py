@@ -33,6 +33,31 @@ def _link(page: str, element_id: str) -> str:
     return match.group(1).replace("&amp;", "&")
 
 
+def test_a_pager_link_gets_the_list_alone_and_a_history_restore_the_whole_page(
+        start_server: Callable[..., LiveServer]) -> None:
+    """htmx asks with HX-Target: runs-live (the pager's hx-target): the list with its live
+    stream and pager, none of the page around it; back/forward (a history restore) and any
+    other request get the page."""
+    server = start_server(server_services=False)
+    seed(server.server.config.app.state.backend, 60)
+    with httpx.Client(base_url=_origin(server), timeout=10) as web:
+        page = web.get("/runs", params={"state": "COMPLETED"})
+        assert 'hx-target="#runs-live"' in page.text and '<form class="filters"' in page.text
+        older = _link(page.text, "older")
+        part = web.get(older, headers={"HX-Request": "true", "HX-Target": "runs-live",
+                                       "HX-Boosted": "true"})
+        assert part.status_code == 200 and "HX-Target" in part.headers["vary"]
+        assert part.text.lstrip().startswith('<div id="runs-live" data-live="/runs/live?')
+        assert "state=COMPLETED" in part.text.split(">", 1)[0]  # its stream keeps the filter
+        assert "<html" not in part.text and 'class="filters"' not in part.text
+        assert re.findall(r">(run-\d{5})</a>", part.text) == \
+            re.findall(r">(run-\d{5})</a>", web.get(older).text)
+        for headers in ({"HX-Request": "true", "HX-Target": "runs-live",
+                         "HX-History-Restore-Request": "true"},
+                        {"HX-Request": "true", "HX-Target": "main"}, {}):
+            assert '<form class="filters"' in web.get(older, headers=headers).text, headers
+
+
 def test_the_runs_list_pages_by_cursor_with_its_filters_in_the_url(
         start_server: Callable[..., LiveServer]) -> None:
     server = start_server(server_services=False)

@@ -21,7 +21,7 @@ from transom.client.orchestration import SyncOrchestrationClient
 from transom.exceptions import Ambiguous, NotFound
 from transom.schemas import DeploymentCreate, DeploymentRunCreate, FlowRunCreate, WorkPoolCreate
 
-NAMES = re.compile(r'<td><a href="/runs/[0-9a-f-]+">([^<]+)</a>')
+NAMES = re.compile(r'<td[^>]*><a href="/runs/[0-9a-f-]+">([^<]+)</a>')
 
 
 def _names(page: str) -> list[str]:

@@ -89,18 +89,32 @@ def runs(
     query: dict[str, Any] = {**wanted.query(), **{k: v for k, v in {
         "after": after, "before": before, "limit": limit if limit != 50 else None}.items() if v}}
     query["seen"], listed = runs_part(context)
-    notice = request.query_params.get("notice")
-    response = render(request, "runs.html", live_query=urlencode(query),
-                      notice=notice[:1000] if notice else None, page_sizes=PAGE_SIZES,
-                      page_size=limit, flows=[f.name for f in api.list_flows(limit=500)],
-                      deployments=[f"{d.flow_name}/{d.name}" for d in api.list_deployments(
-                          limit=500)],
-                      pools=[p.name for p in api.list_work_pools()], nav="runs",
-                      runs_part=Markup(listed), **context)
+    if request.headers.get("hx-target") == "runs-live" \
+            and "hx-history-restore-request" not in request.headers:
+        # A pager link: the list alone (the filter form and its choices stay as they are).
+        response = render(request, "runs_live.html", live_query=urlencode(query),
+                          runs_part=Markup(listed), headers=_VARY)
+    else:
+        response = _runs_page(request, api, context, query, listed, limit)
     if "limit" in request.query_params and str(limit) != remembered:
         response.set_cookie(PAGE_SIZE_COOKIE, str(limit), max_age=365 * 86400, httponly=True,
                             samesite="strict", path="/")
     return response
+
+
+_VARY = {"Vary": "Accept-Encoding, HX-Target"}  # a pager link's answer is the list alone
+
+
+def _runs_page(request: Request, api: Backend, context: dict[str, Any], query: dict[str, Any],
+               listed: str, limit: int) -> Response:
+    notice = request.query_params.get("notice")
+    return render(request, "runs.html", live_query=urlencode(query),
+                  notice=notice[:1000] if notice else None, page_sizes=PAGE_SIZES,
+                  page_size=limit, flows=[f.name for f in api.list_flows(limit=500)],
+                  deployments=[f"{d.flow_name}/{d.name}" for d in api.list_deployments(
+                      limit=500)],
+                  pools=[p.name for p in api.list_work_pools()], nav="runs",
+                  runs_part=Markup(listed), headers=_VARY, **context)
 
 
 PAGE_SIZE_COOKIE = "transom_page_size"

@@ -492,7 +492,9 @@
 
   function follow(root) {
     var scope = root && root.querySelector ? root : document;
-    var box = scope.querySelector("#runs-live[data-live]");
+    // A pager link replaces the list itself: then it is the root htmx says was loaded.
+    var box = scope.matches && scope.matches("#runs-live[data-live]") ? scope
+      : scope.querySelector("#runs-live[data-live]");
     if (!box || box.getAttribute("data-following")) return;
     stop();
     box.setAttribute("data-following", "1");
