@@ -65,6 +65,14 @@ def _poll(db: Database, name: str = "w1", *, limit: int = 10, running: list[uuid
         return workers.poll(conn, body, now=now, worker_timeout=30)
 
 
+def _due(db: Database, deployment: uuid.UUID, count: int,
+         earlier: timedelta = timedelta(0)) -> list[uuid.UUID]:
+    """`count` runs of `deployment` due a second apart, the first `earlier` than T0."""
+    with db.write() as conn:
+        return [deps.create_deployment_run(conn, deployment, DeploymentRunCreate(
+            scheduled_time=T0 - earlier - timedelta(seconds=i)), now=T0).id for i in range(count)]
+
+
 def _states(db: Database, run_id: uuid.UUID) -> list[str]:
     with db.read() as conn:
         return [s.name for s in queries.list_states(conn, flow_run_id=run_id)]
@@ -234,10 +242,8 @@ class TestClaims:
     def test_each_due_run_is_claimed_once_by_concurrent_workers(self, db: Database) -> None:
         _pool(db)
         dep = _deploy(db)
+        _due(db, dep, 40)
         with db.write() as conn:
-            for i in range(40):
-                deps.create_deployment_run(conn, dep, DeploymentRunCreate(
-                    scheduled_time=T0 - timedelta(seconds=i)), now=T0)
             deps.create_deployment_run(conn, dep, DeploymentRunCreate(
                 scheduled_time=T0 + timedelta(hours=1)), now=T0)  # not due
         claimed: list[uuid.UUID] = []
@@ -265,11 +271,7 @@ class TestClaims:
         """A poll still in its transaction holds its one run; a second poll meanwhile takes the
         next three instead of finding every due run locked (it read 12 to claim 1 before)."""
         _pool(db)
-        dep = _deploy(db)
-        with db.write() as conn:
-            for i in range(5):
-                deps.create_deployment_run(conn, dep, DeploymentRunCreate(
-                    scheduled_time=T0 - timedelta(seconds=i)), now=T0)
+        _due(db, _deploy(db), 5)
         body = WorkerPoll(name="first", instance=uuid.uuid4(), work_pool="main", limit=1)
         with db.engine.begin() as holding:
             first = workers.poll(holding, body, now=T0, worker_timeout=30).runs
@@ -282,12 +284,8 @@ class TestClaims:
         _pool(db)
         limited = _deploy(db, "limited", concurrency_limit=1)
         free = _deploy(db, "free")
-        with db.write() as conn:
-            for i in range(30):
-                deps.create_deployment_run(conn, limited, DeploymentRunCreate(
-                    scheduled_time=T0 - timedelta(hours=1, seconds=i)), now=T0)
-            late = [deps.create_deployment_run(conn, free, DeploymentRunCreate(
-                scheduled_time=T0 - timedelta(seconds=i)), now=T0).id for i in range(2)]
+        _due(db, limited, 30, earlier=timedelta(hours=1))
+        late = _due(db, free, 2)
         runs = _poll(db, limit=3).runs
         assert [r.deployment_id for r in runs].count(limited) == 1
         assert {r.id for r in runs if r.deployment_id == free} == set(late)
