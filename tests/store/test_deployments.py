@@ -279,6 +279,30 @@ class TestClaims:
         assert len(first) == 1 and len(second) == 3
         assert not {r.id for r in first} & {r.id for r in second}
 
+    @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+    def test_a_poll_never_waits_for_a_limited_deployment_another_poll_counts(
+            self, db: Database) -> None:
+        """A poll inside its transaction holds a limited deployment's row while it claims: a
+        second poll meanwhile goes past that deployment to the others' runs at once (it used to
+        wait for the first to commit, and two polls could wait on each other's deployments)."""
+        _pool(db)
+        limited = _deploy(db, "limited", concurrency_limit=2)
+        free = _deploy(db, "free")
+        _due(db, limited, 4, earlier=timedelta(minutes=5))
+        later = _due(db, free, 3)
+        body = WorkerPoll(name="first", instance=uuid.uuid4(), work_pool="main", limit=1)
+        second: list[Any] = []
+        with db.engine.begin() as holding:
+            first = workers.poll(holding, body, now=T0, worker_timeout=30).runs
+            thread = threading.Thread(target=lambda: second.extend(_poll(db, "second").runs))
+            thread.start()
+            thread.join(15)
+            assert not thread.is_alive(), "the second poll waited for the first"
+        assert [r.deployment_id for r in first] == [limited]
+        assert {r.id for r in second} == set(later)  # none of the limited deployment's
+        third = _poll(db, "third").runs  # once the first committed: one slot left
+        assert [r.deployment_id for r in third] == [limited]
+
     def test_a_full_deployment_does_not_keep_others_waiting(self, db: Database) -> None:
         """The oldest due runs belong to a deployment at its limit: the poll reads past them."""
         _pool(db)

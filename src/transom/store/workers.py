@@ -188,16 +188,15 @@ def _take_due(conn: Connection, query: sa.Select[Any], limit: int) -> list[Any]:
 
     On PostgreSQL each read locks only as many rows as are still wanted (`FOR UPDATE SKIP
     LOCKED`), so a concurrent poll takes the next runs instead of finding every due run locked by
-    a poll that reads far more than it claims. The deployments with a concurrency limit among
-    the due runs are counted (and on PostgreSQL locked, in one go and in id order, so two polls
-    never wait on each other crosswise) first; a read whose runs belong to deployments with no
-    room left marks them full and reads on past them."""
+    a poll that reads far more than it claims. A read whose runs belong to deployments with no
+    room left marks them full and reads on past them; a deployment's room is counted the first
+    time one of its runs is read (`_deployment_room`)."""
     postgres = _postgres(conn)
-    in_scope = conn.execute(query.with_only_columns(fr.deployment_id).order_by(None).distinct())
-    room = _deployment_room(conn, set(in_scope.scalars()))
     chosen: list[Any] = []
     taken: list[Any] = []
-    full = {dep for dep, left in room.items() if left <= 0}
+    full: set[Any] = set()
+    room: dict[Any, int] = {}
+    counted: set[Any] = set()
     while len(chosen) < limit:
         page = query
         if taken:
@@ -210,6 +209,9 @@ def _take_due(conn: Connection, query: sa.Select[Any], limit: int) -> list[Any]:
         rows = list(conn.execute(page))
         if not rows:
             break
+        new = {row.deployment_id for row in rows} - counted
+        room.update(_deployment_room(conn, new))
+        counted |= new
         for row in rows:
             left = room.get(row.deployment_id)
             if left is not None:
@@ -225,22 +227,29 @@ def _take_due(conn: Connection, query: sa.Select[Any], limit: int) -> list[Any]:
 
 
 def _deployment_room(conn: Connection, deployment_ids: set[Any]) -> dict[Any, int]:
-    """How many more runs each deployment with a concurrency limit may start now."""
+    """How many more runs each deployment with a concurrency limit may start now.
+
+    On PostgreSQL its row is locked while its runs are counted and claimed (so two polls never
+    both see the last slot free), and one another poll holds is skipped, as having no room for
+    this poll: a poll never waits on another's deployment (which, as a poll reads deployments
+    in the order their runs come, could deadlock two polls)."""
     deps = m.deployments.c
+    if not deployment_ids:
+        return {}
     query = (sa.select(deps.id, deps.concurrency_limit)
              .where(deps.id.in_(list(deployment_ids)), deps.concurrency_limit.is_not(None))
              .order_by(deps.id))
-    if not deployment_ids:
-        return {}
-    if _postgres(conn):
-        query = query.with_for_update(key_share=True)
     limits = {row.id: int(row.concurrency_limit) for row in conn.execute(query)}
     if not limits:
         return {}
+    if _postgres(conn):
+        locked = set(conn.execute(sa.select(deps.id).where(deps.id.in_(list(limits)))
+                                  .with_for_update(key_share=True, skip_locked=True)).scalars())
+        limits = {dep: (limit if dep in locked else 0) for dep, limit in limits.items()}
     busy: dict[Any, int] = dict(conn.execute(sa.select(fr.deployment_id, sa.func.count())
                              .where(fr.deployment_id.in_(list(limits)), active())
                              .group_by(fr.deployment_id)).all())
-    return {dep: limit - int(busy.get(dep, 0)) for dep, limit in limits.items()}
+    return {dep: limit - int(busy.get(dep, 0)) if limit else 0 for dep, limit in limits.items()}
 
 
 def _claimed_runs(conn: Connection, ids: Sequence[uuid.UUID]) -> list[ClaimedRun]:
