@@ -56,6 +56,15 @@ def test_a_pager_link_gets_the_list_alone_and_a_history_restore_the_whole_page(
                          "HX-History-Restore-Request": "true"},
                         {"HX-Request": "true", "HX-Target": "main"}, {}):
             assert '<form class="filters"' in web.get(older, headers=headers).text, headers
+        # A pager link whose filter no longer holds: the reason where the list was.
+        gone = web.get("/runs", params={"pool": "deleted-since"},
+                       headers={"HX-Request": "true", "HX-Target": "runs-live"})
+        assert gone.status_code == 400
+        assert gone.text.lstrip().startswith('<div id="runs-live">')
+        assert "Bad runs filter" in gone.text and "deleted-since" in gone.text
+        assert "<html" not in gone.text
+        whole = web.get("/runs", params={"pool": "deleted-since"})
+        assert whole.status_code == 400 and "<html" in whole.text
 
 
 def test_the_runs_list_pages_by_cursor_with_its_filters_in_the_url(

@@ -44,13 +44,15 @@ def test_the_folders_of_workers_that_are_gone_are_swept_and_no_others(tmp_path: 
     dead = _folder(tmp_path, *_ended_process())
     alive = _folder(tmp_path, me.pid, int(me.create_time()))
     reused = _folder(tmp_path, me.pid, int(me.create_time()) - 3600)  # an id given again
+    drifted = _folder(tmp_path, me.pid, int(me.create_time()) + 1)  # the clock was adjusted
     other = tmp_path / "transom-workers-notes"  # not a hand-over folder's name
     other.mkdir()
     loose = tmp_path / f"{PREFIX}1-1-file"  # a file, not a folder
     loose.write_text("keep", encoding="utf-8")
     assert sorted(sweep(tmp_path)) == sorted([dead, reused])
     assert not dead.exists() and not reused.exists()
-    assert alive.is_dir() and other.is_dir() and loose.read_text(encoding="utf-8") == "keep"
+    assert alive.is_dir() and drifted.is_dir() and other.is_dir()
+    assert loose.read_text(encoding="utf-8") == "keep"
     assert sweep(tmp_path) == []
     assert sweep(tmp_path / "no-such-folder") == []
 

@@ -183,6 +183,9 @@ def _claim(conn: Connection, body: WorkerPoll, worker_id: uuid.UUID,
     return _claimed_runs(conn, claimed)
 
 
+_READS = 8  # reads of due runs in one poll at most (each past more full deployments)
+
+
 def _take_due(conn: Connection, query: sa.Select[Any], limit: int) -> list[Any]:
     """Up to `limit` rows of `query` (due runs, oldest first) whose deployments have room.
 
@@ -197,7 +200,9 @@ def _take_due(conn: Connection, query: sa.Select[Any], limit: int) -> list[Any]:
     full: set[Any] = set()
     room: dict[Any, int] = {}
     counted: set[Any] = set()
-    while len(chosen) < limit:
+    for _ in range(_READS):
+        if len(chosen) >= limit:
+            break
         page = query
         if taken:
             page = page.where(fr.id.not_in(taken))
@@ -242,10 +247,11 @@ def _deployment_room(conn: Connection, deployment_ids: set[Any]) -> dict[Any, in
     limits = {row.id: int(row.concurrency_limit) for row in conn.execute(query)}
     if not limits:
         return {}
-    if _postgres(conn):
-        locked = set(conn.execute(sa.select(deps.id).where(deps.id.in_(list(limits)))
-                                  .with_for_update(key_share=True, skip_locked=True)).scalars())
-        limits = {dep: (limit if dep in locked else 0) for dep, limit in limits.items()}
+    if _postgres(conn):  # the limits again, as the locked rows hold them now
+        locked = {row.id: row.concurrency_limit for row in conn.execute(
+            query.with_for_update(key_share=True, skip_locked=True))}
+        limits = {dep: (int(locked[dep]) if locked.get(dep) is not None else 0)
+                  for dep in limits}
     busy: dict[Any, int] = dict(conn.execute(sa.select(fr.deployment_id, sa.func.count())
                              .where(fr.deployment_id.in_(list(limits)), active())
                              .group_by(fr.deployment_id)).all())

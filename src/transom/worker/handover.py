@@ -24,6 +24,7 @@ from transom.schemas import ClaimedRun
 __all__ = ["PREFIX", "HandOver", "sweep"]
 
 PREFIX = "transom-worker-"
+_SLACK = 3  # seconds
 _NAME = re.compile(re.escape(PREFIX) + r"(\d+)-(\d+)-")
 
 
@@ -33,7 +34,10 @@ def _alive(pid: int, started: int) -> bool:
     for by its parent, does not)."""
     try:
         process = psutil.Process(pid)
-        return int(process.create_time()) == started \
+        # Within a few seconds: the start time is computed from the boot time, which moves
+        # by a second or so when the clock is adjusted; a process id given again that soon
+        # does not happen.
+        return abs(int(process.create_time()) - started) <= _SLACK \
             and process.status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False

@@ -85,12 +85,14 @@ def runs(
                                  tag=tag, since=since, until=until, prefix=prefix)
         context = runs_context(api, wanted=wanted, after=after, before=before, limit=limit)
     except UserInputError as exc:  # a cursor edited by hand, an unknown pool, a bad time
+        if _pager(request):  # where the list was (an error page has no list box to swap in)
+            return render(request, "runs_live_error.html", 400, headers=_VARY,
+                          title="Bad runs filter", message=str(exc))
         return error_page(request, 400, "Bad runs filter", str(exc))
     query: dict[str, Any] = {**wanted.query(), **{k: v for k, v in {
         "after": after, "before": before, "limit": limit if limit != 50 else None}.items() if v}}
     query["seen"], listed = runs_part(context)
-    if request.headers.get("hx-target") == "runs-live" \
-            and "hx-history-restore-request" not in request.headers:
+    if _pager(request):
         # A pager link: the list alone (the filter form and its choices stay as they are).
         response = render(request, "runs_live.html", live_query=urlencode(query),
                           runs_part=Markup(listed), headers=_VARY)
@@ -103,6 +105,13 @@ def runs(
 
 
 _VARY = {"Vary": "Accept-Encoding, HX-Target"}  # a pager link's answer is the list alone
+
+
+def _pager(request: Request) -> bool:
+    """Whether htmx asks for the list alone (a pager link's hx-target), not for a page (a
+    history restore after back or forward asks for the whole page)."""
+    return request.headers.get("hx-target") == "runs-live" \
+        and "hx-history-restore-request" not in request.headers
 
 
 def _runs_page(request: Request, api: Backend, context: dict[str, Any], query: dict[str, Any],
